@@ -1,0 +1,264 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Configuration statuses as stored. "running" is not stored: it is read from
+// the cycle lock.
+const (
+	StatusHealthy     = "healthy"
+	StatusQuarantined = "quarantined"
+	StatusError       = "error"
+	StatusNotRun      = "not_run"
+)
+
+// Configuration is one sync job.
+type Configuration struct {
+	ID           int64
+	Name         string
+	Source       string // "ldif:PATH", "ldap://HOST:PORT" or "ldaps://HOST:PORT"
+	BaseDN       string
+	BindDN       string
+	BindPassword string
+	StartTLS     bool
+	CAFile       string
+	Scope        []string // in-scope OU DNs; empty means the base DN
+	Interval     time.Duration
+	Basics       Basics
+	Status       string
+	StatusError  string
+	QuarantineID int64 // the cycle whose staged deletes await a decision; 0 when none
+	Generation   int64 // bumped by every change to the target directory or quarantine
+	AgentID      int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Basics are the guard settings an admin edits with the pencil.
+type Basics struct {
+	Email     string
+	Prevent   bool
+	Threshold int
+}
+
+// EffectiveScope returns the scope, or the base DN when none is set.
+func (c *Configuration) EffectiveScope() []string {
+	if len(c.Scope) == 0 && c.BaseDN != "" {
+		return []string{c.BaseDN}
+	}
+	return c.Scope
+}
+
+const configColumns = `id, name, source, base_dn, bind_dn, bind_password, start_tls, ca_file, scope,
+	interval_ms, email, prevent, threshold, status, status_error, quarantine_cycle_id, generation,
+	coalesce(agent_id, 0), created_at, updated_at`
+
+type scanner interface{ Scan(...any) error }
+
+func scanConfiguration(row scanner) (*Configuration, error) {
+	var c Configuration
+	var scope string
+	var interval, created, updated int64
+	var startTLS, prevent int
+	if err := row.Scan(&c.ID, &c.Name, &c.Source, &c.BaseDN, &c.BindDN, &c.BindPassword, &startTLS, &c.CAFile,
+		&scope, &interval, &c.Basics.Email, &prevent, &c.Basics.Threshold, &c.Status, &c.StatusError,
+		&c.QuarantineID, &c.Generation, &c.AgentID, &created, &updated); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(scope), &c.Scope); err != nil {
+		return nil, fmt.Errorf("scope of %q: %w", c.Name, err)
+	}
+	c.StartTLS, c.Basics.Prevent = startTLS != 0, prevent != 0
+	c.Interval = time.Duration(interval) * time.Millisecond
+	c.CreatedAt, c.UpdatedAt = fromMS(created), fromMS(updated)
+	return &c, nil
+}
+
+// Configuration returns the configuration with id, or ErrNotFound.
+func (s *Store) Configuration(ctx context.Context, id int64) (*Configuration, error) {
+	c, err := scanConfiguration(s.r.QueryRowContext(ctx, `SELECT `+configColumns+` FROM configurations WHERE id = ?`, id))
+	if err != nil {
+		return nil, fmt.Errorf("store: configuration %d: %w", id, err)
+	}
+	return c, nil
+}
+
+// ConfigurationByName returns the configuration called name, or ErrNotFound.
+func (s *Store) ConfigurationByName(ctx context.Context, name string) (*Configuration, error) {
+	c, err := scanConfiguration(s.r.QueryRowContext(ctx, `SELECT `+configColumns+` FROM configurations WHERE name = ?`, name))
+	if err != nil {
+		return nil, fmt.Errorf("store: configuration %q: %w", name, err)
+	}
+	return c, nil
+}
+
+// Configurations returns every configuration, by name.
+func (s *Store) Configurations(ctx context.Context) ([]*Configuration, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+configColumns+` FROM configurations ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("store: configurations: %w", err)
+	}
+	defer rows.Close()
+	var out []*Configuration
+	for rows.Next() {
+		c, err := scanConfiguration(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: configurations: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: configurations: %w", err)
+	}
+	return out, nil
+}
+
+// CreateConfiguration inserts c, setting its ID; a taken name is ErrConflict.
+func (s *Store) CreateConfiguration(ctx context.Context, c *Configuration, actor string) error {
+	now := s.now()
+	scope, err := json.Marshal(nonNil(c.Scope))
+	if err != nil {
+		return fmt.Errorf("store: create configuration: %w", err)
+	}
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO configurations (name, source, base_dn, bind_dn, bind_password,
+			start_tls, ca_file, scope, interval_ms, email, prevent, threshold, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.Name, c.Source, c.BaseDN, c.BindDN, c.BindPassword, boolInt(c.StartTLS), c.CAFile, string(scope),
+			c.Interval.Milliseconds(), c.Basics.Email, boolInt(c.Basics.Prevent), c.Basics.Threshold, ms(now), ms(now))
+		if err != nil {
+			if isUnique(err) {
+				return fmt.Errorf("a configuration named %q already exists: %w", c.Name, ErrConflict)
+			}
+			return err
+		}
+		if c.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return addAudit(ctx, tx, &AuditEvent{Time: now, Actor: actor, Action: "Created configuration",
+			ConfigID: c.ID, ConfigName: c.Name, Details: "source " + c.Source})
+	})
+	if err != nil {
+		return fmt.Errorf("store: create configuration: %w", err)
+	}
+	c.Status, c.CreatedAt, c.UpdatedAt = StatusNotRun, now, now
+	return nil
+}
+
+// UpdateConfiguration saves the editable fields of c (source, scope, schedule,
+// Basics) and records what changed in the audit log. Status, quarantine and
+// generation are not touched.
+func (s *Store) UpdateConfiguration(ctx context.Context, c *Configuration, actor string) error {
+	scope, err := json.Marshal(nonNil(c.Scope))
+	if err != nil {
+		return fmt.Errorf("store: update configuration: %w", err)
+	}
+	now := s.now()
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		old, err := scanConfiguration(tx.QueryRowContext(ctx, `SELECT `+configColumns+` FROM configurations WHERE id = ?`, c.ID))
+		if err != nil {
+			return err
+		}
+		changes := describeChanges(old, c)
+		if len(changes) == 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE configurations SET name = ?, source = ?, base_dn = ?, bind_dn = ?,
+			bind_password = ?, start_tls = ?, ca_file = ?, scope = ?, interval_ms = ?, email = ?, prevent = ?,
+			threshold = ?, updated_at = ? WHERE id = ?`,
+			c.Name, c.Source, c.BaseDN, c.BindDN, c.BindPassword, boolInt(c.StartTLS), c.CAFile, string(scope),
+			c.Interval.Milliseconds(), c.Basics.Email, boolInt(c.Basics.Prevent), c.Basics.Threshold, ms(now), c.ID); err != nil {
+			if isUnique(err) {
+				return fmt.Errorf("a configuration named %q already exists: %w", c.Name, ErrConflict)
+			}
+			return err
+		}
+		action := "Edited configuration"
+		if onlyBasics(old, c) {
+			action = "Edited Basics"
+		}
+		return addAudit(ctx, tx, &AuditEvent{Time: now, Actor: actor, Action: action,
+			ConfigID: c.ID, ConfigName: c.Name, Details: strings.Join(changes, "; ")})
+	})
+	if err != nil {
+		return fmt.Errorf("store: update configuration %d: %w", c.ID, err)
+	}
+	c.UpdatedAt = now
+	return nil
+}
+
+// describeChanges lists "field: old → new" for each changed field; the bind
+// password is never written out.
+func describeChanges(old, c *Configuration) []string {
+	var out []string
+	add := func(name, a, b string) {
+		if a != b {
+			out = append(out, fmt.Sprintf("%s: %s → %s", name, quoteEmpty(a), quoteEmpty(b)))
+		}
+	}
+	add("name", old.Name, c.Name)
+	add("source", old.Source, c.Source)
+	add("base DN", old.BaseDN, c.BaseDN)
+	add("bind DN", old.BindDN, c.BindDN)
+	if old.BindPassword != c.BindPassword {
+		out = append(out, "bind password changed")
+	}
+	add("StartTLS", fmt.Sprint(old.StartTLS), fmt.Sprint(c.StartTLS))
+	add("CA file", old.CAFile, c.CAFile)
+	add("scope", strings.Join(old.Scope, " | "), strings.Join(c.Scope, " | "))
+	add("interval", old.Interval.String(), c.Interval.String())
+	add("notification email", old.Basics.Email, c.Basics.Email)
+	add("prevent accidental deletions", onOff(old.Basics.Prevent), onOff(c.Basics.Prevent))
+	add("threshold", fmt.Sprint(old.Basics.Threshold), fmt.Sprint(c.Basics.Threshold))
+	return out
+}
+
+func onlyBasics(old, c *Configuration) bool {
+	o, n := *old, *c
+	o.Basics, n.Basics = Basics{}, Basics{}
+	return len(describeChanges(&o, &n)) == 0
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func quoteEmpty(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return s
+}
+
+// SetAgent records which agent serves a configuration.
+func (s *Store) SetAgent(ctx context.Context, configID, agentID int64) error {
+	if _, err := s.w.ExecContext(ctx, `UPDATE configurations SET agent_id = ? WHERE id = ? AND coalesce(agent_id, 0) <> ?`,
+		agentID, configID, agentID); err != nil {
+		return fmt.Errorf("store: set agent of configuration %d: %w", configID, err)
+	}
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func isUnique(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}

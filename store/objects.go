@@ -1,0 +1,128 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// TargetObject is one object of the target directory: the synced copy of an
+// in-scope user or group.
+type TargetObject struct {
+	Anchor     string
+	Type       string // "user" or "group"
+	DN         string
+	Name       string
+	Attributes map[string][]string
+	Hash       string // content hash of type, DN and attributes
+}
+
+// IndexEntry is what planning needs of a target object: no attributes.
+type IndexEntry struct {
+	Hash string
+	Type string
+	DN   string
+	Name string
+}
+
+// TargetIndex returns the anchors of a configuration's target directory with
+// their hash, type, DN and name.
+func (s *Store) TargetIndex(ctx context.Context, configID int64) (map[string]IndexEntry, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM target_objects WHERE config_id = ?`, configID).Scan(&n); err != nil {
+		return nil, fmt.Errorf("store: target index: %w", err)
+	}
+	idx := make(map[string]IndexEntry, n)
+	rows, err := s.r.QueryContext(ctx, `SELECT anchor, hash, type, dn, name FROM target_objects WHERE config_id = ?`, configID)
+	if err != nil {
+		return nil, fmt.Errorf("store: target index: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a string
+		var e IndexEntry
+		if err := rows.Scan(&a, &e.Hash, &e.Type, &e.DN, &e.Name); err != nil {
+			return nil, fmt.Errorf("store: target index: %w", err)
+		}
+		idx[a] = e
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: target index: %w", err)
+	}
+	return idx, nil
+}
+
+// TargetObjectsByAnchor returns the target objects among anchors, by anchor.
+func (s *Store) TargetObjectsByAnchor(ctx context.Context, configID int64, anchors []string) (map[string]*TargetObject, error) {
+	out := make(map[string]*TargetObject, len(anchors))
+	const chunk = 500
+	for len(anchors) > 0 {
+		part := anchors[:min(chunk, len(anchors))]
+		anchors = anchors[len(part):]
+		args := make([]any, 0, len(part)+1)
+		args = append(args, configID)
+		for _, a := range part {
+			args = append(args, a)
+		}
+		q := `SELECT anchor, type, dn, name, attributes, hash FROM target_objects WHERE config_id = ? AND anchor IN (?` +
+			strings.Repeat(",?", len(part)-1) + `)`
+		if err := s.scanObjects(ctx, q, args, func(o *TargetObject) { out[o.Anchor] = o }); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// TargetObjects returns a configuration's target directory ordered by type and
+// DN, calling fn for each object.
+func (s *Store) TargetObjects(ctx context.Context, configID int64, fn func(*TargetObject)) error {
+	return s.scanObjects(ctx, `SELECT anchor, type, dn, name, attributes, hash FROM target_objects
+		WHERE config_id = ? ORDER BY type DESC, dn`, []any{configID}, fn)
+}
+
+func (s *Store) scanObjects(ctx context.Context, q string, args []any, fn func(*TargetObject)) error {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("store: target objects: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var o TargetObject
+		var attrs string
+		if err := rows.Scan(&o.Anchor, &o.Type, &o.DN, &o.Name, &attrs, &o.Hash); err != nil {
+			return fmt.Errorf("store: target objects: %w", err)
+		}
+		if err := json.Unmarshal([]byte(attrs), &o.Attributes); err != nil {
+			return fmt.Errorf("store: target object %s: %w", o.Anchor, err)
+		}
+		fn(&o)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: target objects: %w", err)
+	}
+	return nil
+}
+
+// ObjectCounts returns the number of users and groups in a configuration's target directory.
+func (s *Store) ObjectCounts(ctx context.Context, configID int64) (users, groups int, err error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT type, count(*) FROM target_objects WHERE config_id = ? GROUP BY type`, configID)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: object counts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t string
+		var n int
+		if err := rows.Scan(&t, &n); err != nil {
+			return 0, 0, fmt.Errorf("store: object counts: %w", err)
+		}
+		switch t {
+		case "user":
+			users = n
+		case "group":
+			groups = n
+		}
+	}
+	return users, groups, rows.Err()
+}
