@@ -1,0 +1,425 @@
+// Package ldif reads the content records of an RFC 2849 LDIF file, such as
+// the output of slapcat, ldapsearch -LLL or ldifde.
+//
+// It is deliberately strict where leniency could make a broken export look
+// like a smaller directory: change records, controls and URL values (:<) are
+// refused, and a file that ends in the middle of a record line (a truncated
+// export) is an error. Every error is an *Error carrying a line number.
+package ldif
+
+import (
+	"bufio"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Attr is one attribute of a record with all its values in file order.
+//
+// Name keeps the spelling of its first occurrence in the record, including
+// any options ("cn;lang-en"). Values are the raw values: a base64 value
+// (attr:: ...) is decoded to its bytes, which need not be valid UTF-8.
+type Attr struct {
+	Name   string
+	Values []string
+}
+
+// Record is one content record. Line is the line number of its dn: line.
+type Record struct {
+	DN    string
+	Attrs []Attr
+	Line  int
+}
+
+// Get returns the values of the attribute named name, compared without
+// regard to case, or nil when the record has none. Options are part of the
+// name: Get("cn") does not return the values of "cn;lang-en".
+func (r *Record) Get(name string) []string {
+	for i := range r.Attrs {
+		if strings.EqualFold(r.Attrs[i].Name, name) {
+			return r.Attrs[i].Values
+		}
+	}
+	return nil
+}
+
+// Clone returns a deep copy of r that a later call to Reader.Next does not
+// overwrite.
+func (r *Record) Clone() *Record {
+	c := &Record{DN: r.DN, Line: r.Line, Attrs: make([]Attr, len(r.Attrs))}
+	for i, a := range r.Attrs {
+		c.Attrs[i] = Attr{Name: a.Name, Values: append([]string(nil), a.Values...)}
+	}
+	return c
+}
+
+// Error is a parse error with its 1-based line number; Error() = "ldif: line N: msg".
+// Err, when not nil, is the underlying read error.
+type Error struct {
+	Line int
+	Msg  string
+	Err  error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("ldif: line %d: %s", e.Line, e.Msg) }
+
+// Unwrap returns the underlying read error, if any.
+func (e *Error) Unwrap() error { return e.Err }
+
+const (
+	// bufSize is the read buffer: large, so that most lines are a slice of it.
+	bufSize = 1 << 20
+	// maxLine bounds one logical (unfolded) line, e.g. a base64 jpegPhoto.
+	maxLine = 64 << 20
+	// maxNames bounds the attribute-name intern table.
+	maxNames = 4096
+)
+
+// Reader reads content records from an LDIF stream. It is not safe for
+// concurrent use.
+type Reader struct {
+	br *bufio.Reader
+
+	lineNo    int    // physical lines read so far
+	line      []byte // the current logical (unfolded) line
+	lineStart int    // line number of the current logical line
+	noNL      bool   // the current logical line ended at EOF without "\n"
+
+	started bool  // past the place where version: may appear
+	err     error // sticky: once Next failed it keeps failing
+
+	rec     Record
+	scratch []byte            // base64 decoding
+	names   map[string]string // interned attribute names
+}
+
+// NewReader returns a Reader reading LDIF from r. It buffers r itself.
+func NewReader(r io.Reader) *Reader {
+	return &Reader{
+		br:    bufio.NewReaderSize(r, bufSize),
+		names: make(map[string]string),
+	}
+}
+
+// Next returns the next record, or io.EOF after the last one. The returned
+// *Record (and its slices) may be reused by the next call to Next; strings
+// are never reused. Use Record.Clone to keep a record.
+//
+// Any other error is an *Error with the line number; after an error, Next
+// keeps returning it.
+func (r *Reader) Next() (*Record, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	rec, err := r.next()
+	if err != nil {
+		r.err = err
+		return nil, err
+	}
+	return rec, nil
+}
+
+func (r *Reader) errorf(line int, format string, args ...any) error {
+	return &Error{Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (r *Reader) truncated(line int) error {
+	return r.errorf(line, "file ends in the middle of a line; truncated?")
+}
+
+// readPhysical appends one physical line, without its "\n" or "\r\n", to
+// dst. nl reports whether the line ended with "\n". It returns io.EOF only
+// when there was nothing left to read.
+func (r *Reader) readPhysical(dst []byte) (out []byte, nl bool, err error) {
+	start := len(dst)
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		if len(dst)-start+len(chunk) > maxLine {
+			return dst, false, r.errorf(r.lineNo+1, "line longer than %d bytes", maxLine)
+		}
+		dst = append(dst, chunk...)
+		switch err {
+		case nil:
+			r.lineNo++
+			dst = dst[:len(dst)-1]
+			if len(dst) > start && dst[len(dst)-1] == '\r' {
+				dst = dst[:len(dst)-1]
+			}
+			return dst, true, nil
+		case bufio.ErrBufferFull:
+			continue
+		case io.EOF:
+			if len(dst) == start {
+				return dst, false, io.EOF
+			}
+			r.lineNo++
+			return dst, false, nil
+		default:
+			return dst, false, &Error{Line: r.lineNo + 1, Msg: "read: " + err.Error(), Err: err}
+		}
+	}
+}
+
+// readLine reads the next logical line into r.line, unfolding continuation
+// lines. It returns io.EOF at the end of the input.
+func (r *Reader) readLine() error {
+	var nl bool
+	var err error
+	r.line, nl, err = r.readPhysical(r.line[:0])
+	if err != nil {
+		return err
+	}
+	r.lineStart = r.lineNo
+	if len(r.line) == 0 {
+		r.noNL = false
+		return nil // a blank line is never continued
+	}
+	if r.line[0] == ' ' {
+		// Continuations are consumed by the line they continue, so this one
+		// has nothing to continue: it is first in the file or follows a
+		// blank line.
+		return r.errorf(r.lineNo, "continuation line (leading space) without a line to continue")
+	}
+	for nl {
+		b, err := r.br.Peek(1)
+		if err != nil || b[0] != ' ' {
+			break
+		}
+		r.br.Discard(1)
+		r.line, nl, err = r.readPhysical(r.line)
+		if err == io.EOF { // a lone space at the very end of the input
+			r.lineNo++
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	r.noNL = !nl
+	return nil
+}
+
+func (r *Reader) next() (*Record, error) {
+	// Skip blank lines and comments up to the first line of a record.
+	for {
+		if err := r.readLine(); err != nil {
+			return nil, err
+		}
+		if len(r.line) == 0 || r.line[0] == '#' {
+			continue
+		}
+		if r.noNL {
+			return nil, r.truncated(r.lineNo)
+		}
+		if !r.started {
+			r.started = true
+			if hasPrefixFold(r.line, "version:") {
+				v := trimSpaces(r.line[len("version:"):])
+				if string(v) != "1" {
+					return nil, r.errorf(r.lineStart, "unsupported LDIF version %q", v)
+				}
+				continue
+			}
+		}
+		break
+	}
+
+	rec := &r.rec
+	rec.DN = ""
+	rec.Line = r.lineStart
+	rec.Attrs = rec.Attrs[:0]
+
+	name, value, err := r.parseLine()
+	if err != nil {
+		return nil, err
+	}
+	if !equalFold(name, "dn") {
+		return nil, r.errorf(r.lineStart, "record does not start with a dn: line (got %q)", name)
+	}
+	if len(value) == 0 {
+		return nil, r.errorf(r.lineStart, "empty dn")
+	}
+	rec.DN = string(value)
+
+	for {
+		err := r.readLine()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(r.line) == 0 {
+			break
+		}
+		if r.noNL {
+			return nil, r.truncated(r.lineNo)
+		}
+		if r.line[0] == '#' {
+			continue
+		}
+		name, value, err := r.parseLine()
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case equalFold(name, "changetype"):
+			if !equalFold(value, "add") {
+				return nil, r.errorf(r.lineStart, "change records are not supported (changetype: %s)", value)
+			}
+			continue
+		case equalFold(name, "control"):
+			return nil, r.errorf(r.lineStart, "change records are not supported (control: lines)")
+		case equalFold(name, "dn"):
+			return nil, r.errorf(r.lineStart, "dn: line inside a record; missing blank line between records?")
+		}
+		r.add(name, value)
+	}
+	if len(rec.Attrs) == 0 {
+		return nil, r.errorf(rec.Line, "record %q has no attributes", rec.DN)
+	}
+	return rec, nil
+}
+
+// add appends value to the attribute name of the current record, grouping
+// repeated attributes by case-insensitive name.
+func (r *Reader) add(name, value []byte) {
+	rec := &r.rec
+	v := string(value)
+	for i := range rec.Attrs {
+		if equalFold(name, rec.Attrs[i].Name) {
+			rec.Attrs[i].Values = append(rec.Attrs[i].Values, v)
+			return
+		}
+	}
+	n := r.intern(name)
+	if len(rec.Attrs) < cap(rec.Attrs) {
+		rec.Attrs = rec.Attrs[:len(rec.Attrs)+1]
+		a := &rec.Attrs[len(rec.Attrs)-1]
+		a.Name = n
+		a.Values = append(a.Values[:0], v)
+		return
+	}
+	rec.Attrs = append(rec.Attrs, Attr{Name: n, Values: []string{v}})
+}
+
+func (r *Reader) intern(b []byte) string {
+	if s, ok := r.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(r.names) < maxNames {
+		r.names[s] = s
+	}
+	return s
+}
+
+// parseLine splits the current logical line into an attribute description
+// and its value, decoding base64. The returned slices are valid until the
+// next read.
+func (r *Reader) parseLine() (name, value []byte, err error) {
+	line := r.line
+	colon := -1
+	for i, c := range line {
+		if c == ':' {
+			colon = i
+			break
+		}
+	}
+	if colon < 0 {
+		return nil, nil, r.errorf(r.lineStart, "missing colon (expected \"attribute: value\")")
+	}
+	name = line[:colon]
+	if msg := checkName(name); msg != "" {
+		return nil, nil, r.errorf(r.lineStart, "%s", msg)
+	}
+	rest := line[colon+1:]
+	if len(rest) > 0 {
+		switch rest[0] {
+		case '<':
+			return nil, nil, r.errorf(r.lineStart, "URL values (:<) are not allowed (attribute %q)", name)
+		case ':':
+			enc := trimSpaces(rest[1:])
+			n := base64.StdEncoding.DecodedLen(len(enc))
+			if cap(r.scratch) < n {
+				r.scratch = make([]byte, n)
+			}
+			n, derr := base64.StdEncoding.Decode(r.scratch[:n], enc)
+			if derr != nil {
+				return nil, nil, r.errorf(r.lineStart, "invalid base64 value for attribute %q", name)
+			}
+			return name, r.scratch[:n], nil
+		}
+	}
+	for len(rest) > 0 && rest[0] == ' ' {
+		rest = rest[1:]
+	}
+	return name, rest, nil
+}
+
+// checkName validates an attribute description: a type (a name or a numeric
+// OID) and options, e.g. "cn;lang-en". It returns "" when name is valid.
+func checkName(name []byte) string {
+	if len(name) == 0 {
+		return "missing attribute name before colon"
+	}
+	if !isAlnum(name[0]) {
+		return fmt.Sprintf("invalid attribute name %q", name)
+	}
+	prev := byte(0)
+	for _, c := range name {
+		switch {
+		case isAlnum(c), c == '-', c == '.', c == '_':
+		case c == ';':
+			if prev == ';' {
+				return fmt.Sprintf("invalid attribute name %q", name)
+			}
+		default:
+			return fmt.Sprintf("invalid attribute name %q", name)
+		}
+		prev = c
+	}
+	if prev == ';' {
+		return fmt.Sprintf("invalid attribute name %q", name)
+	}
+	return ""
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+func trimSpaces(b []byte) []byte {
+	for len(b) > 0 && b[0] == ' ' {
+		b = b[1:]
+	}
+	for len(b) > 0 && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// equalFold reports whether b and s are equal under ASCII case folding.
+func equalFold[S ~string | ~[]byte](b []byte, s S) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		if lower(b[i]) != lower(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasPrefixFold(b []byte, prefix string) bool {
+	return len(b) >= len(prefix) && equalFold(b[:len(prefix)], prefix)
+}
