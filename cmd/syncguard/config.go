@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/syncguard/syncguard/guard"
+	"github.com/syncguard/syncguard/store"
+)
+
+// configFlags are the flags of config add and config set.
+type configFlags struct {
+	source, baseDN, bindDN, bindPasswordFile, email, caFile string
+	threshold                                               string
+	prevent, startTLS                                       bool
+	interval                                                time.Duration
+	scope                                                   []string
+}
+
+func (f *configFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.source, "source", "", "where to read: ldif:`PATH`, ldap://HOST:PORT or ldaps://HOST:PORT")
+	fs.StringVar(&f.baseDN, "base-dn", "", "base `DN` of the source (the scope when no --scope is given)")
+	fs.StringVar(&f.bindDN, "bind-dn", "", "`DN` to bind as (LDAP)")
+	fs.StringVar(&f.bindPasswordFile, "bind-password-file", "", "`file` holding the bind password (LDAP)")
+	fs.BoolVar(&f.startTLS, "starttls", false, "upgrade an ldap:// connection with StartTLS")
+	fs.StringVar(&f.caFile, "ca-file", "", "PEM `file` of the CA that signed the LDAP server's certificate")
+	fs.Func("scope", "an in-scope OU `DN`; repeat for several (config set replaces the whole list)", func(s string) error {
+		f.scope = append(f.scope, s)
+		return nil
+	})
+	fs.StringVar(&f.threshold, "threshold", fmt.Sprint(guard.DefaultThreshold), "accidental deletion threshold: deletions that stop sync (`N`)")
+	fs.StringVar(&f.email, "email", "", "notification email `address`")
+	fs.BoolVar(&f.prevent, "prevent", true, "prevent accidental deletions (--prevent=false turns the guard off)")
+	fs.DurationVar(&f.interval, "interval", guard.DefaultInterval, "time between scheduled cycles (`duration`)")
+}
+
+// apply copies the flags that were set onto c.
+func (f *configFlags) apply(fs *flag.FlagSet, c *store.Configuration) error {
+	var err error
+	fs.Visit(func(fl *flag.Flag) {
+		if err != nil {
+			return
+		}
+		switch fl.Name {
+		case "source":
+			c.Source = f.source
+		case "base-dn":
+			c.BaseDN = f.baseDN
+		case "bind-dn":
+			c.BindDN = f.bindDN
+		case "bind-password-file":
+			var b []byte
+			if b, err = os.ReadFile(f.bindPasswordFile); err != nil {
+				err = fmt.Errorf("bind password file: %w", err)
+				return
+			}
+			c.BindPassword = strings.TrimRight(string(b), "\r\n")
+		case "starttls":
+			c.StartTLS = f.startTLS
+		case "ca-file":
+			c.CAFile = f.caFile
+		case "scope":
+			c.Scope = f.scope
+		case "threshold":
+			if c.Basics.Threshold, err = guard.ParseThreshold(f.threshold); err != nil {
+				err = usageError("--threshold: %v", err)
+			}
+		case "email":
+			if c.Basics.Email, err = guard.ParseEmail(f.email); err != nil {
+				err = usageError("--email: %v", err)
+			}
+		case "prevent":
+			c.Basics.Prevent = f.prevent
+		case "interval":
+			if f.interval < guard.MinInterval || f.interval > guard.MaxInterval {
+				err = usageError("--interval: must be between %s and %s", guard.MinInterval, guard.MaxInterval)
+			}
+			c.Interval = f.interval
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if err := guard.ValidateConfiguration(c); err != nil {
+		return usageError("%v", err)
+	}
+	return nil
+}
+
+func cmdConfigAdd(ctx context.Context, c *Config, args []string) error {
+	fs := newFlags(c, "config add")
+	var f configFlags
+	f.register(fs)
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	if f.source == "" {
+		return usageError("config add: --source is required")
+	}
+	cfg := &store.Configuration{Name: pos[0], Interval: guard.DefaultInterval,
+		Basics: store.Basics{Prevent: true, Threshold: guard.DefaultThreshold}}
+	if err := f.apply(fs, cfg); err != nil {
+		return err
+	}
+	st, err := c.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.CreateConfiguration(ctx, cfg, "cli"); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("a configuration named %q already exists (use config set to change it)", cfg.Name)
+		}
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "added configuration %q (id %d)\n", cfg.Name, cfg.ID)
+	return nil
+}
+
+func cmdConfigSet(ctx context.Context, c *Config, args []string) error {
+	fs := newFlags(c, "config set")
+	var f configFlags
+	f.register(fs)
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	st, err := c.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cfg, err := configuration(ctx, st, pos[0])
+	if err != nil {
+		return err
+	}
+	if err := f.apply(fs, cfg); err != nil {
+		return err
+	}
+	if err := st.UpdateConfiguration(ctx, cfg, "cli"); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "updated configuration %q\n", cfg.Name)
+	return nil
+}
+
+// configuration finds a configuration by name with a message people understand.
+func configuration(ctx context.Context, st *store.Store, name string) (*store.Configuration, error) {
+	cfg, err := st.ConfigurationByName(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("no configuration named %q (see syncguard config list)", name)
+	}
+	return cfg, err
+}
+
+// configJSON is the stable shape of config show --json; it never holds the bind password.
+type configJSON struct {
+	ID        int64    `json:"id"`
+	Name      string   `json:"name"`
+	Source    string   `json:"source"`
+	BaseDN    string   `json:"base_dn"`
+	BindDN    string   `json:"bind_dn"`
+	Scope     []string `json:"scope"`
+	Threshold int      `json:"threshold"`
+	Prevent   bool     `json:"prevent"`
+	Email     string   `json:"email"`
+	Interval  string   `json:"interval"`
+	Status    string   `json:"status"`
+}
+
+func toConfigJSON(cfg *store.Configuration) configJSON {
+	scope := cfg.Scope
+	if scope == nil {
+		scope = []string{}
+	}
+	return configJSON{ID: cfg.ID, Name: cfg.Name, Source: cfg.Source, BaseDN: cfg.BaseDN, BindDN: cfg.BindDN, Scope: scope,
+		Threshold: cfg.Basics.Threshold, Prevent: cfg.Basics.Prevent, Email: cfg.Basics.Email,
+		Interval: cfg.Interval.String(), Status: cfg.Status}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func cmdConfigShow(ctx context.Context, c *Config, args []string) error {
+	fs := newFlags(c, "config show")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	st, err := c.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cfg, err := configuration(ctx, st, pos[0])
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(c.Stdout, toConfigJSON(cfg))
+	}
+	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	scope := strings.Join(cfg.EffectiveScope(), "\n\t")
+	email := cfg.Basics.Email
+	if email == "" {
+		email = "(not set: no notification is sent)"
+	}
+	fmt.Fprintf(tw, "Name\t%s\nSource\t%s\nBase DN\t%s\n", cfg.Name, cfg.Source, cfg.BaseDN)
+	if cfg.BindDN != "" {
+		fmt.Fprintf(tw, "Bind DN\t%s\n", cfg.BindDN)
+	}
+	fmt.Fprintf(tw, "Scope\t%s\nInterval\t%s\nNotification email\t%s\nPrevent accidental deletions\t%s\nAccidental deletion threshold\t%d\nStatus\t%s\n",
+		scope, cfg.Interval, email, onOff(cfg.Basics.Prevent), cfg.Basics.Threshold, statusText(cfg.Status))
+	return tw.Flush()
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func cmdConfigList(ctx context.Context, c *Config, args []string) error {
+	fs := newFlags(c, "config list")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	st, err := c.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cfgs, err := st.Configurations(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out := make([]configJSON, 0, len(cfgs))
+		for _, cfg := range cfgs {
+			out = append(out, toConfigJSON(cfg))
+		}
+		return writeJSON(c.Stdout, out)
+	}
+	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATUS\tSOURCE\tTHRESHOLD\tINTERVAL")
+	for _, cfg := range cfgs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", cfg.Name, statusText(cfg.Status), cfg.Source, cfg.Basics.Threshold, cfg.Interval)
+	}
+	return tw.Flush()
+}
+
+func writeCompactJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}

@@ -1,0 +1,331 @@
+// Command syncguard synchronizes users and groups from an LDAP directory or
+// an LDIF export into a target directory, and stops a cycle that would
+// delete too many of them until an admin decides.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/syncguard/syncguard/guard"
+	"github.com/syncguard/syncguard/guard/smtp"
+	"github.com/syncguard/syncguard/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitQuarantined = 3
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitErr carries an exit code; a nil err with a code is a silent exit.
+type exitErr struct {
+	code int
+	err  error
+}
+
+func (e *exitErr) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e *exitErr) Unwrap() error { return e.err }
+
+func usageError(format string, a ...any) error {
+	return &exitErr{code: exitUsage, err: fmt.Errorf(format, a...)}
+}
+
+// exitCode prints err (when there is something to say) and returns the code.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	code := exitError
+	var e *exitErr
+	if errors.As(err, &e) {
+		code = e.code
+		if e.err == nil {
+			return code
+		}
+	}
+	fmt.Fprintln(stderr, "syncguard:", err)
+	if code == exitUsage {
+		fmt.Fprintln(stderr, "Run 'syncguard help' for usage.")
+	}
+	return code
+}
+
+// Config is everything the command line and the environment say.
+type Config struct {
+	DB               string
+	SMTP             smtp.Config
+	SMTPPasswordFile string
+	PublicURL        string
+	Stdin            io.Reader
+	Stdout, Stderr   io.Writer
+	Getenv           func(string) string
+}
+
+// fromEnv sets the global settings from their environment twins.
+func (c *Config) fromEnv() {
+	env := func(name, def string) string {
+		if v := c.Getenv("SYNCGUARD_" + name); v != "" {
+			return v
+		}
+		return def
+	}
+	c.DB = env("DB", "./syncguard.db")
+	c.SMTP.Host = env("SMTP_HOST", "")
+	c.SMTP.Port, _ = strconv.Atoi(env("SMTP_PORT", "0"))
+	c.SMTP.User = env("SMTP_USER", "")
+	c.SMTPPasswordFile = env("SMTP_PASSWORD_FILE", "")
+	c.SMTP.TLS = smtp.TLSMode(env("SMTP_TLS", "starttls"))
+	c.SMTP.From = env("MAIL_FROM", "syncguard@localhost")
+	c.PublicURL = env("PUBLIC_URL", "")
+}
+
+// globals registers the global flags on fs, defaulting to the current
+// settings (the environment, or flags given before the command).
+func (c *Config) globals(fs *flag.FlagSet) {
+	fs.StringVar(&c.DB, "db", c.DB, "SQLite database `path` (env SYNCGUARD_DB)")
+	fs.StringVar(&c.SMTP.Host, "smtp-host", c.SMTP.Host, "SMTP server `host` for notifications (env SYNCGUARD_SMTP_HOST)")
+	fs.Func("smtp-port", "SMTP server `port` (env SYNCGUARD_SMTP_PORT; default by TLS mode: 25, 587 or 465)", func(s string) error {
+		p, err := strconv.Atoi(s)
+		if err != nil || p <= 0 || p > 65535 {
+			return errors.New("not a port number")
+		}
+		c.SMTP.Port = p
+		return nil
+	})
+	fs.StringVar(&c.SMTP.User, "smtp-user", c.SMTP.User, "SMTP user; authenticates when set (env SYNCGUARD_SMTP_USER)")
+	fs.StringVar(&c.SMTPPasswordFile, "smtp-password-file", c.SMTPPasswordFile, "`file` holding the SMTP password (env SYNCGUARD_SMTP_PASSWORD_FILE)")
+	fs.Func("smtp-tls", "SMTP TLS `mode`: none, starttls or tls (env SYNCGUARD_SMTP_TLS; default starttls)", func(s string) error {
+		m, err := smtp.ParseTLSMode(s)
+		c.SMTP.TLS = m
+		return err
+	})
+	fs.StringVar(&c.SMTP.From, "mail-from", c.SMTP.From, "sender `address` of notifications (env SYNCGUARD_MAIL_FROM)")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "the portal's public `URL`, for links in notifications (env SYNCGUARD_PUBLIC_URL)")
+}
+
+// sender returns the SMTP sender, or nil when no SMTP host is configured.
+func (c *Config) sender() (*smtp.Sender, error) {
+	if c.SMTP.Host == "" {
+		return nil, nil
+	}
+	if c.SMTPPasswordFile != "" {
+		b, err := os.ReadFile(c.SMTPPasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("smtp password file: %w", err)
+		}
+		c.SMTP.Password = strings.TrimRight(string(b), "\r\n")
+	}
+	if _, err := smtp.ParseTLSMode(string(c.SMTP.TLS)); err != nil {
+		return nil, usageError("--smtp-tls: %v", err)
+	}
+	return smtp.NewSender(c.SMTP)
+}
+
+func (c *Config) openStore(ctx context.Context) (*store.Store, error) {
+	return store.Open(ctx, c.DB)
+}
+
+// engine opens the store and an engine registered as this host's agent.
+func (c *Config) engine(ctx context.Context) (*store.Store, *guard.Engine, error) {
+	st, err := c.openStore(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	host, _ := os.Hostname()
+	agentID, err := st.RegisterAgent(ctx, agentName(host), host, version)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	e := &guard.Engine{Store: st, AgentID: agentID, PublicURL: c.PublicURL,
+		Log: slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	return st, e, nil
+}
+
+func agentName(host string) string {
+	if host == "" {
+		host = "localhost"
+	}
+	return "agent@" + host
+}
+
+type command struct {
+	name, args, help string
+	run              func(ctx context.Context, c *Config, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"config add", "NAME --source ldif:PATH|ldap://HOST:PORT [flags]", "add a configuration", cmdConfigAdd},
+		{"config set", "NAME [flags of config add]", "change a configuration", cmdConfigSet},
+		{"config show", "NAME [--json]", "show a configuration", cmdConfigShow},
+		{"config list", "[--json]", "list configurations", cmdConfigList},
+		{"sync", "NAME", "run one cycle now; exit 0 Succeeded, 3 Quarantined, 1 Failed", cmdSync},
+		{"status", "NAME [--json]", "show a configuration's status", cmdStatus},
+		{"allow-deletes", "NAME --yes", "apply the staged deletions and run the next cycle", cmdAllowDeletes},
+		{"restart", "NAME --yes", "discard the staged deletions and run a full cycle", cmdRestart},
+		{"logs", "NAME [--action A] [--status S] [--cycle N] [--limit N] [--json]", "show the provisioning log, newest first", cmdLogs},
+		{"objects", "NAME [--json]", "show the target directory of a configuration", cmdObjects},
+		{"user add", "NAME --role admin|viewer", "add a portal user; the password is read from stdin", cmdUserAdd},
+		{"outbox", "[--json]", "show the notification outbox", cmdOutbox},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: syncguard [global flags] COMMAND [flags]")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-14s %s\n  %-14s   %s\n", c.name, c.args, "", c.help)
+	}
+	fmt.Fprintln(w, "\nGlobal flags (each also read from its SYNCGUARD_ environment variable):")
+	c := &Config{Getenv: func(string) string { return "" }}
+	c.fromEnv()
+	fs := flag.NewFlagSet("syncguard", flag.ContinueOnError)
+	c.globals(fs)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprintln(w, "\nRun 'syncguard COMMAND --help' for a command's flags.")
+	fmt.Fprintln(w, "Exit codes: 0 success, 1 error, 2 bad usage; sync also 3 when quarantined.")
+}
+
+// run is the whole program; main only wires the process to it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	c := &Config{Getenv: getenv, Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	c.fromEnv()
+	// Global flags may come before the command.
+	pre := flag.NewFlagSet("syncguard", flag.ContinueOnError)
+	pre.SetOutput(io.Discard)
+	c.globals(pre)
+	if err := pre.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout)
+			return nil
+		}
+		return usageError("%v", err)
+	}
+	args = pre.Args()
+	if len(args) == 0 || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return &exitErr{code: exitUsage}
+		}
+		return nil
+	}
+	for _, cmd := range commands() {
+		words := strings.Fields(cmd.name)
+		if len(args) < len(words) || strings.Join(args[:len(words)], " ") != cmd.name {
+			continue
+		}
+		return cmd.run(ctx, c, args[len(words):])
+	}
+	if args[0] == "config" || args[0] == "user" {
+		return usageError("%s needs a subcommand: %s", args[0], subcommands(args[0]))
+	}
+	return usageError("unknown command %q", args[0])
+}
+
+func subcommands(prefix string) string {
+	var out []string
+	for _, c := range commands() {
+		if rest, ok := strings.CutPrefix(c.name, prefix+" "); ok {
+			out = append(out, rest)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// flagSet makes a command's flag set with the global flags on it.
+func (c *Config) flagSet(name, args, help string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.globals(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(c.Stdout, "Usage: syncguard %s %s\n\n%s.\n\nFlags:\n", name, args, help)
+		fs.SetOutput(c.Stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// parse parses flags and positional arguments in any order, and checks the
+// number of positional arguments.
+func parse(fs *flag.FlagSet, args []string, positional int) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.Usage()
+				return nil, &exitErr{code: exitOK}
+			}
+			return nil, usageError("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			pos = append(pos, args[1:]...)
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) != positional {
+		if positional == 1 {
+			return nil, usageError("%s: needs exactly one configuration NAME", fs.Name())
+		}
+		return nil, usageError("%s: takes no arguments, got %q", fs.Name(), strings.Join(pos, " "))
+	}
+	return pos, nil
+}
+
+// commandFor finds a command's usage line.
+func commandFor(name string) command {
+	for _, c := range commands() {
+		if c.name == name {
+			return c
+		}
+	}
+	return command{name: name}
+}
+
+func newFlags(c *Config, name string) *flag.FlagSet {
+	cmd := commandFor(name)
+	return c.flagSet(cmd.name, cmd.args, cmd.help)
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/syncguard/syncguard/guard"
+	"github.com/syncguard/syncguard/store"
+)
+
+// canonical returns the allowed value matching s case-insensitively.
+func canonical(flagName, s string, allowed ...string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	for _, a := range allowed {
+		if strings.EqualFold(a, s) {
+			return a, nil
+		}
+	}
+	return "", usageError("--%s: %q is not one of %s", flagName, s, strings.Join(allowed, ", "))
+}
+
+type logJSON struct {
+	ID      int64  `json:"id"`
+	Time    string `json:"time"`
+	Cycle   int64  `json:"cycle"`
+	Action  string `json:"action"`
+	Status  string `json:"status"`
+	Type    string `json:"type"`
+	Anchor  string `json:"anchor"`
+	DN      string `json:"dn"`
+	Name    string `json:"name"`
+	Details string `json:"details"`
+}
+
+func cmdLogs(ctx context.Context, c *Config, args []string) error {
+	fs := newFlags(c, "logs")
+	action := fs.String("action", "", "only this `action`: Create, Update, Delete or StagedDelete")
+	status := fs.String("status", "", "only this `status`: Success, Failure, Skipped or Staged")
+	cycle := fs.Int64("cycle", 0, "only this cycle `N`")
+	limit := fs.Int("limit", 50, "at most `N` entries")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	q := store.LogQuery{Cycle: *cycle, Limit: *limit}
+	if q.Action, err = canonical("action", *action, store.ActionCreate, store.ActionUpdate, store.ActionDelete, store.ActionStagedDelete); err != nil {
+		return err
+	}
+	if q.Status, err = canonical("status", *status, store.LogSuccess, store.LogFailure, store.LogSkipped, store.LogStaged); err != nil {
+		return err
+	}
+	if *limit <= 0 || *limit > 100000 {
+		return usageError("--limit: must be from 1 to 100000")
+	}
+	if *cycle < 0 {
+		return usageError("--cycle: must be a cycle number")
+	}
+	st, err := c.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cfg, err := configuration(ctx, st, pos[0])
+	if err != nil {
+		return err
+	}
+	q.ConfigID = cfg.ID
+	entries, err := st.Logs(ctx, q)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out := make([]logJSON, 0, len(entries))
+		for _, e := range entries {
+			out = append(out, logJSON{ID: e.ID, Time: *jsonTime(e.Time), Cycle: e.CycleID, Action: e.Action, Status: e.Status,
+				Type: e.Type, Anchor: e.Anchor, DN: e.DN, Name: e.Name, Details: e.Details})
+		}
+		return writeJSON(c.Stdout, out)
+	}
+	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tCYCLE\tACTION\tSTATUS\tTYPE\tNAME\tDN\tDETAILS")
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", formatTime(e.Time), e.CycleID, e.Action, e.Status, e.Type,
+			oneLine(e.Name), oneLine(e.DN), oneLine(e.Details))
+	}
+	return tw.Flush()
+}
+
+// oneLine keeps directory text from breaking a table row.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == '\t' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+type objectJSON struct {
+	Anchor     string              `json:"anchor"`
+	Type       string              `json:"type"`
+	DN         string              `json:"dn"`
+	Name       string              `json:"name"`
+	Attributes map[string][]string `json:"attributes"`
+}
+
+func cmdObjects(ctx context.Context, c *Config, args []string) error {
+	fs := newFlags(c, "objects")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	st, err := c.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cfg, err := configuration(ctx, st, pos[0])
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		// Stream the array: a target directory can be large.
+		w := bufio.NewWriter(c.Stdout)
+		w.WriteString("[")
+		first := true
+		var encErr error
+		err := st.TargetObjects(ctx, cfg.ID, func(o *store.TargetObject) {
+			if encErr != nil {
+				return
+			}
+			if !first {
+				w.WriteString(",")
+			}
+			first = false
+			w.WriteString("\n")
+			encErr = writeCompactJSON(w, objectJSON{Anchor: o.Anchor, Type: o.Type, DN: o.DN, Name: o.Name, Attributes: o.Attributes})
+		})
+		w.WriteString("\n]\n")
+		if err := errors.Join(err, encErr); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TYPE\tNAME\tDN\tANCHOR")
+	n := 0
+	err = st.TargetObjects(ctx, cfg.ID, func(o *store.TargetObject) {
+		n++
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.Type, oneLine(o.Name), oneLine(o.DN), o.Anchor)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(tw, "(%d objects)\n", n)
+	return tw.Flush()
+}
+
+type outboxJSON struct {
+	ID        int64   `json:"id"`
+	To        string  `json:"to"`
+	Subject   string  `json:"subject"`
+	Status    string  `json:"status"`
+	Attempts  int     `json:"attempts"`
+	LastError string  `json:"last_error"`
+	CreatedAt *string `json:"created_at"`
+	SentAt    *string `json:"sent_at"`
+	NextTryAt *string `json:"next_attempt_at"`
+}
+
+func cmdOutbox(ctx context.Context, c *Config, args []string) error {
+	fs := newFlags(c, "outbox")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	st, err := c.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ns, err := st.Notifications(ctx, 1000)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out := make([]outboxJSON, 0, len(ns))
+		for _, n := range ns {
+			o := outboxJSON{ID: n.ID, To: n.To, Subject: n.Subject, Status: n.Status, Attempts: n.Attempts, LastError: n.LastError,
+				CreatedAt: jsonTime(n.CreatedAt), SentAt: jsonTime(n.SentAt)}
+			if n.Status == store.MailPending {
+				o.NextTryAt = jsonTime(n.NextAttemptAt)
+			}
+			out = append(out, o)
+		}
+		return writeJSON(c.Stdout, out)
+	}
+	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tATTEMPTS\tCREATED\tSENT\tTO\tSUBJECT\tLAST ERROR")
+	for _, n := range ns {
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.Status, n.Attempts, formatTime(n.CreatedAt),
+			formatTime(n.SentAt), n.To, n.Subject, oneLine(n.LastError))
+	}
+	return tw.Flush()
+}
+
+func cmdUserAdd(ctx context.Context, c *Config, args []string) error {
+	fs := newFlags(c, "user add")
+	role := fs.String("role", "", "`role`: admin (may change things) or viewer (may only look)")
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	if *role != store.RoleAdmin && *role != store.RoleViewer {
+		return usageError("user add: --role must be admin or viewer")
+	}
+	name := strings.TrimSpace(pos[0])
+	if name == "" || strings.ContainsAny(name, " \t\r\n") {
+		return usageError("user add: a user name has no spaces")
+	}
+	line, err := bufio.NewReader(c.Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return usageError("user add: type the password on standard input (for example: syncguard user add %s --role %s < password-file)", name, *role)
+	}
+	hash, err := guard.HashPassword(strings.TrimRight(line, "\r\n"))
+	if err != nil {
+		return usageError("user add: %v", err)
+	}
+	st, err := c.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.CreateUser(ctx, &store.User{Name: name, PasswordHash: hash, Role: *role}); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("a user named %q already exists", name)
+		}
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "added %s %q\n", *role, name)
+	return nil
+}

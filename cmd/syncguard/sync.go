@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/syncguard/syncguard/guard"
+	"github.com/syncguard/syncguard/store"
+)
+
+func statusText(code string) string { return guard.StatusText(code) }
+
+// runCycle runs one cycle, prints it, delivers what it queued, and returns
+// the exit code of sync: 0 Succeeded, 3 Quarantined, 1 Failed.
+func runCycle(ctx context.Context, c *Config, st *store.Store, e *guard.Engine, cfg *store.Configuration, trigger string) error {
+	cyc, err := e.RunCycle(ctx, cfg.ID, trigger)
+	if errors.Is(err, guard.ErrBusy) {
+		return fmt.Errorf("a cycle of %q is already running; try again when it has finished", cfg.Name)
+	}
+	if err != nil {
+		return err
+	}
+	printCycle(c, cfg.Name, cyc)
+	deliver(ctx, c, st)
+	switch cyc.Outcome {
+	case store.OutcomeQuarantined:
+		return &exitErr{code: exitQuarantined}
+	case store.OutcomeFailed:
+		return &exitErr{code: exitError, err: fmt.Errorf("cycle %d of %q failed: %s", cyc.ID, cfg.Name, cyc.Error)}
+	}
+	return nil
+}
+
+func printCycle(c *Config, name string, cyc *store.Cycle) {
+	fmt.Fprintf(c.Stdout, "cycle %d of %s: %s in %s\n", cyc.ID, name, cyc.Outcome, cyc.FinishedAt.Sub(cyc.StartedAt).Round(time.Millisecond))
+	switch cyc.Outcome {
+	case store.OutcomeSucceeded:
+		fmt.Fprintf(c.Stdout, "  read %d, created %d, updated %d, deleted %d\n", cyc.Read, cyc.Creates, cyc.Updates, cyc.Deletes)
+	case store.OutcomeQuarantined:
+		if cyc.StagedDeletes > 0 {
+			fmt.Fprintf(c.Stdout, "  read %d: %d deletions staged, threshold %d: Delete threshold exceeded\n", cyc.Read, cyc.StagedDeletes, cyc.Threshold)
+		} else {
+			fmt.Fprintf(c.Stdout, "  read %d: still quarantined; %d staged deletions returned to scope\n", cyc.Read, cyc.Discarded)
+		}
+		fmt.Fprintf(c.Stdout, "  nothing was applied; sync stays stopped until: syncguard allow-deletes %s --yes  or  syncguard restart %s --yes\n", name, name)
+	}
+}
+
+// deliver tries to send what is due in the outbox, briefly: a slow or absent
+// SMTP server never holds the command for long, and the mail stays queued.
+func deliver(ctx context.Context, c *Config, st *store.Store) {
+	sender, err := c.sender()
+	if err != nil {
+		fmt.Fprintln(c.Stderr, "syncguard: notifications not sent:", err)
+		return
+	}
+	if sender == nil {
+		return
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	o := &guard.Outbox{Store: st, Sender: sender}
+	if n, err := o.DeliverDue(dctx); err != nil {
+		fmt.Fprintf(c.Stderr, "syncguard: notification not sent yet (it stays in the outbox and is retried by serve): %v\n", err)
+	} else if n > 0 {
+		fmt.Fprintf(c.Stdout, "sent %d notification(s)\n", n)
+	}
+}
+
+func cmdSync(ctx context.Context, c *Config, args []string) error {
+	fs := newFlags(c, "sync")
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	st, e, err := c.engine(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cfg, err := configuration(ctx, st, pos[0])
+	if err != nil {
+		return err
+	}
+	return runCycle(ctx, c, st, e, cfg, guard.TriggerManual)
+}
+
+type cycleJSON struct {
+	ID            int64   `json:"id"`
+	Outcome       string  `json:"outcome"`
+	Creates       int     `json:"creates"`
+	Updates       int     `json:"updates"`
+	Deletes       int     `json:"deletes"`
+	StagedDeletes int     `json:"staged_deletes"`
+	Read          int     `json:"read"`
+	Error         string  `json:"error"`
+	StartedAt     *string `json:"started_at"`
+	FinishedAt    *string `json:"finished_at"`
+}
+
+type statusJSON struct {
+	Name                 string     `json:"name"`
+	Status               string     `json:"status"`
+	StatusText           string     `json:"status_text"`
+	Error                string     `json:"error"`
+	Prevent              bool       `json:"prevent"`
+	Threshold            int        `json:"threshold"`
+	Email                string     `json:"email"`
+	PendingStagedDeletes int        `json:"pending_staged_deletes"`
+	QuarantineCycle      int64      `json:"quarantine_cycle"`
+	Objects              int        `json:"objects"`
+	Users                int        `json:"users"`
+	Groups               int        `json:"groups"`
+	LastCycle            *cycleJSON `json:"last_cycle"`
+}
+
+func jsonTime(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339)
+	return &s
+}
+
+func cmdStatus(ctx context.Context, c *Config, args []string) error {
+	fs := newFlags(c, "status")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	st, err := c.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cfg, err := configuration(ctx, st, pos[0])
+	if err != nil {
+		return err
+	}
+	status, err := guard.StatusOf(ctx, st, cfg)
+	if err != nil {
+		return err
+	}
+	pending, err := st.PendingStaged(ctx, cfg.ID)
+	if err != nil {
+		return err
+	}
+	users, groups, err := st.ObjectCounts(ctx, cfg.ID)
+	if err != nil {
+		return err
+	}
+	out := statusJSON{Name: cfg.Name, Status: status.Code, StatusText: status.Text, Error: status.Error,
+		Prevent: cfg.Basics.Prevent, Threshold: cfg.Basics.Threshold, Email: cfg.Basics.Email,
+		PendingStagedDeletes: pending, QuarantineCycle: cfg.QuarantineID, Objects: users + groups, Users: users, Groups: groups}
+	last, err := st.LastCycle(ctx, cfg.ID)
+	switch {
+	case err == nil:
+		out.LastCycle = &cycleJSON{ID: last.ID, Outcome: last.Outcome, Creates: last.Creates, Updates: last.Updates,
+			Deletes: last.Deletes, StagedDeletes: last.StagedDeletes, Read: last.Read, Error: last.Error,
+			StartedAt: jsonTime(last.StartedAt), FinishedAt: jsonTime(last.FinishedAt)}
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	if *asJSON {
+		return writeJSON(c.Stdout, out)
+	}
+	fmt.Fprintf(c.Stdout, "%s: %s", cfg.Name, status.Text)
+	if status.Error != "" {
+		fmt.Fprintf(c.Stdout, ": %s", status.Error)
+	}
+	fmt.Fprintln(c.Stdout)
+	if status.Lock != nil {
+		fmt.Fprintf(c.Stdout, "  cycle running since %s: %s, read %d, planned %d, applied %d\n", formatTime(status.Lock.AcquiredAt),
+			status.Lock.Phase, status.Lock.Read, status.Lock.Planned, status.Lock.Applied)
+	}
+	if pending > 0 {
+		fmt.Fprintf(c.Stdout, "  %d deletions staged by cycle %d (threshold %d)\n", pending, cfg.QuarantineID, cfg.Basics.Threshold)
+	}
+	fmt.Fprintf(c.Stdout, "  objects: %d users, %d groups\n", users, groups)
+	fmt.Fprintf(c.Stdout, "  guard: prevent accidental deletions %s, threshold %d, notify %s\n", onOff(cfg.Basics.Prevent), cfg.Basics.Threshold, orNone(cfg.Basics.Email))
+	if last != nil {
+		fmt.Fprintf(c.Stdout, "  last cycle %d at %s: %s (created %d, updated %d, deleted %d, staged %d)\n", last.ID,
+			formatTime(last.FinishedAt), last.Outcome, last.Creates, last.Updates, last.Deletes, last.StagedDeletes)
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "nobody"
+	}
+	return s
+}
+
+func cmdAllowDeletes(ctx context.Context, c *Config, args []string) error {
+	fs := newFlags(c, "allow-deletes")
+	yes := fs.Bool("yes", false, "confirm: apply the staged deletions")
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	st, e, err := c.engine(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cfg, err := configuration(ctx, st, pos[0])
+	if err != nil {
+		return err
+	}
+	if cfg.QuarantineID == 0 {
+		return fmt.Errorf("%s has no staged deletions to allow", cfg.Name)
+	}
+	pending, err := st.PendingStaged(ctx, cfg.ID)
+	if err != nil {
+		return err
+	}
+	if !*yes {
+		return usageError("allow-deletes: this deletes %d objects from %s; add --yes to confirm", pending, cfg.Name)
+	}
+	n, err := e.AllowDeletes(ctx, cfg.ID, cfg.QuarantineID, "cli")
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("nothing allowed: %v", errors.Unwrap(err))
+		}
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "%d deletions from %s accepted and applied; running the next cycle\n", n, cfg.Name)
+	if err := runCycle(ctx, c, st, e, cfg, guard.TriggerAllow); err != nil {
+		var ee *exitErr
+		if errors.As(err, &ee) && ee.code == exitQuarantined {
+			return nil // the deletes were allowed; the new quarantine is reported above
+		}
+		return err
+	}
+	return nil
+}
+
+func cmdRestart(ctx context.Context, c *Config, args []string) error {
+	fs := newFlags(c, "restart")
+	yes := fs.Bool("yes", false, "confirm: discard the staged deletions and run a full cycle")
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	st, e, err := c.engine(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cfg, err := configuration(ctx, st, pos[0])
+	if err != nil {
+		return err
+	}
+	if !*yes {
+		return usageError("restart: this discards the staged deletions of %s and runs a full cycle; add --yes to confirm", cfg.Name)
+	}
+	n, err := e.RestartSync(ctx, cfg.ID, cfg.QuarantineID, "cli")
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("not restarted: %v", errors.Unwrap(err))
+		}
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "restarted sync of %s: %d staged deletions discarded; running a full cycle\n", cfg.Name, n)
+	return runCycle(ctx, c, st, e, cfg, guard.TriggerRestart)
+}

@@ -1,0 +1,161 @@
+package guard
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/syncguard/syncguard/store"
+)
+
+// MaxThreshold is the largest accidental deletion threshold accepted: above
+// it the guard could never trip and the value is surely a typo.
+const MaxThreshold = 10_000_000
+
+// Default Basics and schedule of a new configuration.
+const (
+	DefaultThreshold = 500
+	DefaultInterval  = 2 * time.Minute
+	MinInterval      = time.Second
+	MaxInterval      = 7 * 24 * time.Hour
+)
+
+// ParseThreshold reads an accidental deletion threshold: a whole number from
+// 1 to MaxThreshold. Its error is a message for the person who typed it.
+func ParseThreshold(s string) (int, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, errors.New("Enter the number of deletions that stops sync, for example 500.")
+	}
+	n, err := strconv.ParseInt(strings.ReplaceAll(s, ",", ""), 10, 64)
+	switch {
+	case err != nil && errors.Is(err, strconv.ErrRange):
+		return 0, fmt.Errorf("%s is too large: the threshold is at most %d.", s, MaxThreshold)
+	case err != nil:
+		return 0, fmt.Errorf("%q is not a whole number: enter a number of objects, for example 500.", s)
+	case n <= 0:
+		return 0, errors.New("The threshold must be at least 1.")
+	case n > MaxThreshold:
+		return 0, fmt.Errorf("%s is too large: the threshold is at most %d.", s, MaxThreshold)
+	}
+	return int(n), nil
+}
+
+// ParseEmail reads a notification address: empty (no notification) or one
+// plain address such as admin@example.com.
+func ParseEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return "", fmt.Errorf("%q is not an email address: enter one address, such as admin@example.com.", s)
+	}
+	local, domain, ok := strings.Cut(s, "@")
+	if !ok || local == "" || domain == "" || strings.ContainsAny(s, " <>,;") {
+		return "", fmt.Errorf("%q is not an email address: enter one address, such as admin@example.com.", s)
+	}
+	return s, nil
+}
+
+// ParseBasics validates the Basics form. It returns the Basics and, when a
+// field is wrong, a message per field ("email", "threshold").
+func ParseBasics(email, threshold string, prevent bool) (store.Basics, map[string]string) {
+	errs := map[string]string{}
+	b := store.Basics{Prevent: prevent}
+	var err error
+	if b.Email, err = ParseEmail(email); err != nil {
+		errs["email"] = err.Error()
+	}
+	if b.Threshold, err = ParseThreshold(threshold); err != nil {
+		errs["threshold"] = err.Error()
+	}
+	if len(errs) == 0 {
+		errs = nil
+	}
+	return b, errs
+}
+
+// ParseInterval reads a schedule interval such as "2m" or "90s".
+func ParseInterval(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration: use for example 2m, 90s or 1h.", s)
+	}
+	if d < MinInterval || d > MaxInterval {
+		return 0, fmt.Errorf("the interval must be between %s and %s.", MinInterval, MaxInterval)
+	}
+	return d, nil
+}
+
+// ValidateConfiguration checks a configuration's source and scope before it
+// is saved.
+func ValidateConfiguration(c *store.Configuration) error {
+	if strings.TrimSpace(c.Name) == "" {
+		return errors.New("a configuration needs a name")
+	}
+	if err := ValidateSource(c.Source); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(c.Source, "ldif:") && c.BaseDN == "" {
+		return errors.New("an LDAP source needs a base DN (--base-dn)")
+	}
+	if c.BaseDN == "" && len(c.Scope) == 0 {
+		return errors.New("set a base DN (--base-dn) or at least one in-scope OU (--scope)")
+	}
+	var base string
+	if c.BaseDN != "" {
+		var err error
+		if base, err = NormalizeDN(c.BaseDN); err != nil {
+			return fmt.Errorf("base DN: %w", err)
+		}
+	}
+	scope, err := NormalizeScope(c.Scope)
+	if err != nil {
+		return err
+	}
+	for i, s := range scope {
+		if base != "" && !InScope(s, []string{base}) {
+			return fmt.Errorf("scope %q is not under the base DN %q", c.Scope[i], c.BaseDN)
+		}
+	}
+	if c.Basics.Threshold <= 0 || c.Basics.Threshold > MaxThreshold {
+		return fmt.Errorf("the threshold must be a whole number from 1 to %d", MaxThreshold)
+	}
+	if _, err := ParseEmail(c.Basics.Email); err != nil {
+		return err
+	}
+	if c.Interval < MinInterval || c.Interval > MaxInterval {
+		return fmt.Errorf("the interval must be between %s and %s", MinInterval, MaxInterval)
+	}
+	return nil
+}
+
+// MinPasswordLength is the shortest password accepted for a portal user.
+const MinPasswordLength = 12
+
+// HashPassword checks a new password's length and hashes it with bcrypt.
+func HashPassword(password string) (string, error) {
+	if len([]rune(password)) < MinPasswordLength {
+		return "", fmt.Errorf("the password must have at least %d characters", MinPasswordLength)
+	}
+	if len(password) > 72 {
+		return "", errors.New("the password must have at most 72 bytes")
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// CheckPassword reports whether password matches the bcrypt hash.
+func CheckPassword(hash, password string) bool {
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+}

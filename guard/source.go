@@ -1,0 +1,177 @@
+package guard
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/syncguard/syncguard/guard/ldap"
+	"github.com/syncguard/syncguard/guard/ldif"
+	"github.com/syncguard/syncguard/store"
+)
+
+// Source is where users and groups are read from.
+type Source interface {
+	// Read calls fn for every entry at or below the given bases that may be
+	// a user or a group (a source may also pass other entries; they are
+	// filtered by object class). An error means the read is incomplete and
+	// nothing may be concluded from it.
+	Read(ctx context.Context, bases []string, fn func(*Entry) error) error
+	// Containers lists the DNs of the OUs and containers under the base DN,
+	// for picking a scope.
+	Containers(ctx context.Context) ([]string, error)
+}
+
+// SourceOptions tune how sources are reached.
+type SourceOptions struct {
+	Timeout  time.Duration // per LDAP request; 0 → 60s
+	PageSize uint32        // LDAP page size; 0 → 500
+}
+
+// OpenSource returns the source a configuration names: "ldif:PATH", or an
+// ldap:// or ldaps:// URL.
+func OpenSource(c *store.Configuration, opts SourceOptions) (Source, error) {
+	switch {
+	case strings.HasPrefix(c.Source, "ldif:"):
+		path := strings.TrimPrefix(c.Source, "ldif:")
+		if path == "" {
+			return nil, errors.New("source: ldif: needs a file path (ldif:/path/to/export.ldif)")
+		}
+		return &ldifSource{path: path}, nil
+	case strings.HasPrefix(c.Source, "ldap://"), strings.HasPrefix(c.Source, "ldaps://"):
+		if c.BaseDN == "" {
+			return nil, errors.New("source: an LDAP source needs a base DN (--base-dn)")
+		}
+		cfg := ldap.Config{URL: c.Source, BindDN: c.BindDN, BindPassword: c.BindPassword, BaseDN: c.BaseDN,
+			StartTLS: c.StartTLS, Timeout: opts.Timeout, PageSize: opts.PageSize}
+		if c.CAFile != "" {
+			pem, err := os.ReadFile(c.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("source: CA file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("source: CA file %s holds no PEM certificate", c.CAFile)
+			}
+			cfg.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		}
+		return &ldapSource{cfg: cfg}, nil
+	}
+	return nil, fmt.Errorf("source: %q is neither ldif:PATH nor an ldap:// or ldaps:// URL", c.Source)
+}
+
+// ValidateSource checks the form of a source string.
+func ValidateSource(src string) error {
+	_, err := OpenSource(&store.Configuration{Source: src, BaseDN: "dc=x"}, SourceOptions{})
+	return err
+}
+
+type ldifSource struct{ path string }
+
+func (s *ldifSource) each(ctx context.Context, fn func(*ldif.Record) error) error {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	defer f.Close()
+	r := ldif.NewReader(f)
+	for n := 0; ; n++ {
+		if n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		rec, err := r.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("source %s: %w", s.path, err)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *ldifSource) Read(ctx context.Context, _ []string, fn func(*Entry) error) error {
+	var e Entry
+	return s.each(ctx, func(rec *ldif.Record) error {
+		e.DN = rec.DN
+		e.Attrs = e.Attrs[:0]
+		for _, a := range rec.Attrs {
+			e.Attrs = append(e.Attrs, Attr{Name: a.Name, Values: a.Values})
+		}
+		return fn(&e)
+	})
+}
+
+var containerClasses = []string{"organizationalunit", "container", "organization", "domain", "dcobject", "builtindomain"}
+
+func isContainer(classes []string) bool {
+	for _, c := range classes {
+		if slices.Contains(containerClasses, strings.ToLower(c)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *ldifSource) Containers(ctx context.Context) ([]string, error) {
+	var out []string
+	err := s.each(ctx, func(rec *ldif.Record) error {
+		if isContainer(rec.Get("objectClass")) {
+			out = append(out, rec.DN)
+		}
+		return nil
+	})
+	return out, err
+}
+
+type ldapSource struct{ cfg ldap.Config }
+
+// objectFilter selects the object classes syncguard syncs.
+const objectFilter = "(|(objectClass=user)(objectClass=person)(objectClass=inetOrgPerson)(objectClass=posixAccount)" +
+	"(objectClass=group)(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))"
+
+func (s *ldapSource) Read(ctx context.Context, bases []string, fn func(*Entry) error) error {
+	if len(bases) == 0 {
+		bases = []string{s.cfg.BaseDN}
+	}
+	var e Entry
+	for _, base := range bases {
+		cfg := s.cfg
+		cfg.BaseDN = base
+		err := ldap.Search(ctx, cfg, objectFilter, []string{"*", "entryUUID"}, func(dn string, attrs []*goldap.EntryAttribute) error {
+			e.DN = dn
+			e.Attrs = e.Attrs[:0]
+			for _, a := range attrs {
+				e.Attrs = append(e.Attrs, Attr{Name: a.Name, Values: a.Values})
+			}
+			return fn(&e)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *ldapSource) Containers(ctx context.Context) ([]string, error) {
+	var out []string
+	err := ldap.Search(ctx, s.cfg, "(|(objectClass=organizationalUnit)(objectClass=container)(objectClass=organization)(objectClass=domain))",
+		[]string{"objectClass"}, func(dn string, _ []*goldap.EntryAttribute) error {
+			out = append(out, dn)
+			return nil
+		})
+	return out, err
+}
