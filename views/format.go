@@ -1,0 +1,261 @@
+package views
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// num formats n with thousands separators: 812, 1,204, -12,000.
+func num(n int) string {
+	s := strconv.Itoa(n)
+	neg := n < 0
+	if neg {
+		s = s[1:]
+	}
+	if len(s) <= 3 {
+		if neg {
+			return "-" + s
+		}
+		return s
+	}
+	out := make([]byte, 0, len(s)+len(s)/3+1)
+	if neg {
+		out = append(out, '-')
+	}
+	lead := len(s) % 3
+	if lead == 0 {
+		lead = 3
+	}
+	out = append(out, s[:lead]...)
+	for i := lead; i < len(s); i += 3 {
+		out = append(out, ',')
+		out = append(out, s[i:i+3]...)
+	}
+	return string(out)
+}
+
+// id formats a database id for URLs and hidden fields.
+func id(n int64) string { return strconv.FormatInt(n, 10) }
+
+// configURL is the address of configuration id plus an optional suffix
+// such as "/logs".
+func configURL(cid int64, suffix string) string {
+	return "/configurations/" + id(cid) + suffix
+}
+
+// agentURL is the address of an agent's page.
+func agentURL(aid int64) string { return "/agents/" + id(aid) }
+
+// isAdmin reports whether the signed-in user may change things.
+func isAdmin(b Base) bool { return b.User != nil && b.User.IsAdmin() }
+
+// pageTitle is the document title: "<Title> · syncguard".
+func pageTitle(b Base) string {
+	if b.Title == "" {
+		return "syncguard"
+	}
+	return b.Title + " · syncguard"
+}
+
+// statusText is the SPEC wording for a status code, unless the handler
+// supplied its own text.
+func statusText(s Status) string {
+	if s.Text != "" {
+		return s.Text
+	}
+	switch s.Code {
+	case "healthy":
+		return "Healthy"
+	case "quarantined":
+		return "Delete threshold exceeded"
+	case "error":
+		return "Error"
+	case "not_run":
+		return "Not run yet"
+	case "running":
+		return "Running"
+	}
+	return s.Code
+}
+
+// statusClass is the badge class of a configuration status code.
+func statusClass(code string) string {
+	switch code {
+	case "healthy":
+		return "badge badge-ok"
+	case "quarantined", "error":
+		return "badge badge-danger"
+	case "running":
+		return "badge badge-info"
+	}
+	return "badge badge-muted"
+}
+
+// outcomeClass is the badge class of a cycle outcome.
+func outcomeClass(outcome string) string {
+	switch outcome {
+	case "Succeeded":
+		return "badge badge-ok"
+	case "Quarantined", "Failed":
+		return "badge badge-danger"
+	case "Running":
+		return "badge badge-info"
+	}
+	return "badge badge-muted"
+}
+
+// logStatusClass is the badge class of a provisioning log status.
+func logStatusClass(status string) string {
+	switch status {
+	case "Success":
+		return "badge badge-ok"
+	case "Failure":
+		return "badge badge-danger"
+	case "Staged":
+		return "badge badge-warn"
+	}
+	return "badge badge-muted"
+}
+
+// outboxClass is the badge class of an outbox message status.
+func outboxClass(status string) string {
+	switch status {
+	case "sent":
+		return "badge badge-ok"
+	case "failed":
+		return "badge badge-danger"
+	case "pending":
+		return "badge badge-info"
+	}
+	return "badge badge-muted"
+}
+
+// agentClass is the badge class of an agent status.
+func agentClass(status string) string {
+	if status == "Active" {
+		return "badge badge-ok"
+	}
+	return "badge badge-muted"
+}
+
+// flashRole is the ARIA live-region role of a flash message: errors
+// interrupt (alert), everything else is polite (status).
+func flashRole(f *Flash) string {
+	if f.Kind == "error" {
+		return "alert"
+	}
+	return "status"
+}
+
+// flashClass is the CSS class of a flash message.
+func flashClass(f *Flash) string {
+	switch f.Kind {
+	case "success", "error":
+		return "flash flash-" + f.Kind
+	}
+	return "flash flash-info"
+}
+
+// progressText is "read N · planned N · applied N".
+func progressText(p *Progress) string {
+	return fmt.Sprintf("read %s · planned %s · applied %s", num(p.Read), num(p.Planned), num(p.Applied))
+}
+
+// depthClass is the indentation class of an OU in the scope picker.
+func depthClass(depth int) string {
+	depth = max(0, min(depth, 6))
+	return "scope-ou depth-" + strconv.Itoa(depth)
+}
+
+// fieldError returns the message for key in errs ("" when none).
+func fieldError(errs map[string]string, key string) string {
+	return errs[key]
+}
+
+// describedBy joins the ids of a field's hint and error message for
+// aria-describedby.
+func describedBy(hintID, errID, errMsg string) string {
+	s := hintID
+	if errMsg != "" {
+		if s != "" {
+			s += " "
+		}
+		s += errID
+	}
+	return s
+}
+
+// orDefault returns s, or def when s is empty.
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// onOff renders a boolean setting.
+func onOff(b bool) string {
+	if b {
+		return "On"
+	}
+	return "Off"
+}
+
+// plural returns one or many by n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// numString formats s with thousands separators when it is a whole number,
+// and returns it unchanged otherwise.
+func numString(s string) string {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return s
+	}
+	return num(n)
+}
+
+// confirmYesClass is the style of the Yes button: deleting is dangerous.
+func confirmYesClass(kind string) string {
+	if kind == "allow" {
+		return "btn btn-danger"
+	}
+	return "btn btn-primary"
+}
+
+// The provisioning log filter values of the SPEC.
+var (
+	logActions  = []string{"Create", "Update", "Delete", "StagedDelete"}
+	logStatuses = []string{"Success", "Failure", "Skipped", "Staged"}
+	logTypes    = []string{"user", "group"}
+)
+
+// orDefaultList returns list, or def when list is empty.
+func orDefaultList(list, def []string) []string {
+	if len(list) == 0 {
+		return def
+	}
+	return list
+}
+
+// actionClass highlights the deletion actions in the provisioning log.
+func actionClass(action string) string {
+	switch action {
+	case "Delete", "StagedDelete":
+		return "action action-delete"
+	}
+	return "action"
+}
+
+// outboxErrorClass shows a failed message's last error in red, and a
+// pending retry's error muted.
+func outboxErrorClass(status string) string {
+	if status == "failed" {
+		return "status-error"
+	}
+	return "muted"
+}
