@@ -259,3 +259,7 @@ func outboxErrorClass(status string) string {
 	}
 	return "muted"
 }
+
+// Num formats n with thousands separators (812, 1,204), for handlers that
+// word messages the way the pages do.
+func Num(n int) string { return num(n) }

@@ -184,6 +184,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"serve", "[--addr 127.0.0.1:8080] [--demo] [--log-retention 720h]", "run the portal, the scheduler and the outbox", cmdServe},
 		{"config add", "NAME --source ldif:PATH|ldap://HOST:PORT [flags]", "add a configuration", cmdConfigAdd},
 		{"config set", "NAME [flags of config add]", "change a configuration", cmdConfigSet},
 		{"config show", "NAME [--json]", "show a configuration", cmdConfigShow},

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/syncguard/syncguard/guard"
+	"github.com/syncguard/syncguard/guard/demo"
+	"github.com/syncguard/syncguard/store"
+	"github.com/syncguard/syncguard/web"
+)
+
+func cmdServe(ctx context.Context, c *Config, args []string) error {
+	fs := newFlags(c, "serve")
+	addr := fs.String("addr", envOr(c, "SYNCGUARD_ADDR", "127.0.0.1:8080"), "`address` to listen on (env SYNCGUARD_ADDR)")
+	withDemo := fs.Bool("demo", false, "on a new database, create a demo configuration and an admin user with a random password")
+	retention := fs.Duration("log-retention", 720*time.Hour, "keep provisioning log entries this `long` (those of a pending quarantine are kept)")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate `file` (PEM)")
+	tlsKey := fs.String("tls-key", "", "private key `file` of --tls-cert (PEM)")
+	tick := fs.Duration("tick", time.Second, "how often schedules are checked")
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return usageError("serve: --tls-cert and --tls-key go together")
+	}
+	logger := slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	sender, err := c.sender()
+	if err != nil {
+		return err
+	}
+	if dir := filepath.Dir(c.DB); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("database directory: %w", err)
+		}
+	}
+	st, e, err := c.engine(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	e.Log = logger
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	scheme := "http"
+	if *tlsCert != "" {
+		scheme = "https"
+	}
+	url := scheme + "://" + displayAddr(ln.Addr().String())
+	if e.PublicURL == "" {
+		e.PublicURL = url
+	}
+	var demoPassword string
+	if *withDemo {
+		if demoPassword, err = setUpDemo(ctx, st, c.DB); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	cfgs, err := st.Configurations(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	for _, cfg := range cfgs {
+		if err := st.SetAgent(ctx, cfg.ID, e.AgentID); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	sched := &guard.Scheduler{Engine: e, Log: logger, Tick: *tick}
+	srv, err := web.New(ctx, web.Options{Store: st, Engine: e, Scheduler: sched, Log: logger,
+		Secure: scheme == "https" || strings.HasPrefix(e.PublicURL, "https://"), Version: version})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
+
+	fmt.Fprintf(c.Stdout, "syncguard %s is running at %s\n", version, url)
+	switch {
+	case demoPassword != "":
+		fmt.Fprintf(c.Stdout, "Sign in as admin with the password %s\n(shown only this once; the demo data lives in %s)\n", demoPassword, filepath.Dir(c.DB))
+	case len(cfgs) == 0:
+		fmt.Fprintln(c.Stdout, "No configuration yet: add one with 'syncguard config add', and a user with 'syncguard user add'.")
+	default:
+		fmt.Fprintln(c.Stdout, "Sign in with a user made by 'syncguard user add' (or the demo admin's password shown on first start).")
+	}
+	if sender == nil {
+		fmt.Fprintln(c.Stdout, "Notifications are queued in the outbox but not sent: no --smtp-host is set.")
+	}
+
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); sched.Run(bg) }()
+	go func() {
+		defer wg.Done()
+		(&guard.Outbox{Store: st, Sender: sender, Log: logger}).Run(bg, 5*time.Second, nil)
+	}()
+	go func() {
+		defer wg.Done()
+		housekeeping(bg, st, e.AgentID, *retention, logger)
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() {
+		if *tlsCert != "" {
+			serveErr <- hs.ServeTLS(ln, *tlsCert, *tlsKey)
+		} else {
+			serveErr <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down: finishing running cycles")
+	case err = <-serveErr:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hs.Shutdown(sctx)
+	stopBG() // the scheduler lets running cycles finish (or roll back after its grace period)
+	wg.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// housekeeping beats the agent's heart every 30 seconds and prunes old log
+// entries every hour.
+func housekeeping(ctx context.Context, st *store.Store, agentID int64, retention time.Duration, log *slog.Logger) {
+	beat := time.NewTicker(30 * time.Second)
+	defer beat.Stop()
+	prune := func() {
+		if n, err := st.PruneLogs(ctx, st.Now().Add(-retention)); err != nil && ctx.Err() == nil {
+			log.Error("prune provisioning log", "err", err)
+		} else if n > 0 {
+			log.Info("pruned provisioning log", "entries", n)
+		}
+	}
+	prune()
+	lastPrune := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-beat.C:
+		}
+		if err := st.Heartbeat(ctx, agentID); err != nil && ctx.Err() == nil {
+			log.Error("agent heartbeat", "err", err)
+		}
+		if time.Since(lastPrune) > time.Hour {
+			prune()
+			lastPrune = time.Now()
+		}
+	}
+}
+
+// setUpDemo creates, on a database without configurations or users, the
+// demo configuration over the shipped LDIF and an admin user with a random
+// password, which it returns ("" when the database was not new).
+func setUpDemo(ctx context.Context, st *store.Store, dbPath string) (string, error) {
+	cfgs, err := st.Configurations(ctx)
+	if err != nil {
+		return "", err
+	}
+	users, err := st.UserCount(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(cfgs) > 0 || users > 0 {
+		return "", nil
+	}
+	ldifPath, err := filepath.Abs(filepath.Join(filepath.Dir(dbPath), "demo.ldif"))
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(ldifPath, demo.LDIF, 0o640); err != nil {
+		return "", fmt.Errorf("write the demo directory: %w", err)
+	}
+	cfg := &store.Configuration{Name: "corp", Source: "ldif:" + ldifPath, BaseDN: demo.BaseDN, Interval: time.Minute,
+		Basics: store.Basics{Email: "admin@corp.example", Prevent: true, Threshold: 50}}
+	if err := st.CreateConfiguration(ctx, cfg, "demo"); err != nil {
+		return "", err
+	}
+	b := make([]byte, 12)
+	rand.Read(b)
+	password := base64.RawURLEncoding.EncodeToString(b)
+	hash, err := guard.HashPassword(password)
+	if err != nil {
+		return "", err
+	}
+	if err := st.CreateUser(ctx, &store.User{Name: "admin", PasswordHash: hash, Role: store.RoleAdmin}); err != nil {
+		return "", err
+	}
+	return password, nil
+}
+
+func envOr(c *Config, name, def string) string {
+	if v := c.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// displayAddr turns a listen address into one a browser can open.
+func displayAddr(a string) string {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return a
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

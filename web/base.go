@@ -1,0 +1,90 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/syncguard/syncguard/store"
+	"github.com/syncguard/syncguard/views"
+)
+
+// base builds what every page shares. It takes the flash message out of the
+// session (so it shows once).
+func (s *Server) base(c echo.Context, title, nav string) views.Base {
+	b := views.Base{Title: title, Nav: nav}
+	if tok, ok := c.Get("csrf").(string); ok {
+		b.CSRF = tok
+	}
+	if u := currentUser(c); u != nil {
+		b.User = &views.User{Name: u.Name, Role: u.Role}
+		sess := s.session(c)
+		if fl := sess.Flashes(); len(fl) > 0 {
+			if m, ok := fl[0].(string); ok && len(m) > 2 {
+				b.Flash = &views.Flash{Kind: flashKind(m[0]), Text: m[2:]}
+			}
+			sess.Save(c.Request(), c.Response())
+		}
+	}
+	return b
+}
+
+func flashKind(k byte) string {
+	switch k {
+	case 'e':
+		return "error"
+	case 'i':
+		return "info"
+	}
+	return "success"
+}
+
+// redirectFlash redirects with 303 and a message shown once on the next page.
+func (s *Server) redirectFlash(c echo.Context, to, kind, msg string) error {
+	sess := s.session(c)
+	sess.AddFlash(kind[:1] + ":" + msg)
+	if err := sess.Save(c.Request(), c.Response()); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// configParam loads the configuration named by the :id parameter.
+func (s *Server) configParam(c echo.Context) (*store.Configuration, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, notFound("This configuration")
+	}
+	cfg, err := s.store.Configuration(c.Request().Context(), id)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, notFound("This configuration")
+		}
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func configURL(id int64, suffix string) string {
+	return "/configurations/" + strconv.FormatInt(id, 10) + suffix
+}
+
+// formatTime shows a time as admins read it; the zero time is empty.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+func formatDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}

@@ -1,0 +1,292 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/syncguard/syncguard/guard"
+	"github.com/syncguard/syncguard/store"
+	"github.com/syncguard/syncguard/views"
+)
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// statusView words a configuration's status for the views.
+func (s *Server) statusView(ctx context.Context, cfg *store.Configuration) (views.Status, error) {
+	st, err := guard.StatusOf(ctx, s.store, cfg)
+	if err != nil {
+		return views.Status{}, err
+	}
+	v := views.Status{Code: st.Code, Text: st.Text, Error: st.Error, InfoURL: configURL(cfg.ID, "/status")}
+	if st.Lock != nil && st.Code == guard.StatusRunning {
+		v.Progress = &views.Progress{Read: st.Lock.Read, Planned: st.Lock.Planned, Applied: st.Lock.Applied, Phase: st.Lock.Phase}
+	}
+	return v, nil
+}
+
+func (s *Server) configurations(c echo.Context) error {
+	ctx := c.Request().Context()
+	cfgs, err := s.store.Configurations(ctx)
+	if err != nil {
+		return err
+	}
+	page := views.ConfigurationsPage{Base: s.base(c, "Configurations", "configurations")}
+	for _, cfg := range cfgs {
+		status, err := s.statusView(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		users, groups, err := s.store.ObjectCounts(ctx, cfg.ID)
+		if err != nil {
+			return err
+		}
+		row := views.ConfigurationRow{ID: cfg.ID, Name: cfg.Name, Source: cfg.Source, Status: status, Objects: users + groups}
+		if last, err := s.store.LastCycle(ctx, cfg.ID); err == nil {
+			row.LastCycle = formatTime(last.FinishedAt)
+		} else if !isNotFound(err) {
+			return err
+		}
+		page.Rows = append(page.Rows, row)
+	}
+	return render(c, http.StatusOK, views.Configurations(page))
+}
+
+// configurationPage builds the configuration page's model.
+func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (views.ConfigurationPage, error) {
+	ctx := c.Request().Context()
+	p := views.ConfigurationPage{Base: s.base(c, cfg.Name, "configurations"), ID: cfg.ID, Name: cfg.Name,
+		Basics: views.Basics{Email: cfg.Basics.Email, Prevent: cfg.Basics.Prevent, Threshold: strconv.Itoa(cfg.Basics.Threshold)},
+		Scope:  cfg.EffectiveScope(), Source: cfg.Source, BaseDN: cfg.BaseDN, BindDN: cfg.BindDN,
+		Interval: cfg.Interval.String(), AgentID: cfg.AgentID, QuarantineID: cfg.QuarantineID}
+	var err error
+	if p.Status, err = s.statusView(ctx, cfg); err != nil {
+		return p, err
+	}
+	if p.Users, p.Groups, err = s.store.ObjectCounts(ctx, cfg.ID); err != nil {
+		return p, err
+	}
+	if p.PendingStaged, err = s.store.PendingStaged(ctx, cfg.ID); err != nil {
+		return p, err
+	}
+	if cfg.AgentID != 0 {
+		if a, err := s.store.Agent(ctx, cfg.AgentID); err == nil {
+			p.AgentName = a.Name
+		}
+	}
+	cycles, err := s.store.Cycles(ctx, cfg.ID, 20)
+	if err != nil {
+		return p, err
+	}
+	for i, cy := range cycles {
+		if i < 10 {
+			p.Cycles = append(p.Cycles, cycleView(cfg.ID, cy))
+		}
+	}
+	p.Chart = views.Chart{Threshold: cfg.Basics.Threshold, Prevent: cfg.Basics.Prevent}
+	for i := len(cycles) - 1; i >= 0; i-- {
+		cy := cycles[i]
+		p.Chart.Points = append(p.Chart.Points, views.ChartPoint{CycleID: cy.ID, Deletions: cy.Deletes + cy.StagedDeletes,
+			Quarantined: cy.Outcome == store.OutcomeQuarantined && cy.StagedDeletes > 0})
+	}
+	switch {
+	case cfg.QuarantineID != 0:
+		p.NextRun = "stopped until an admin allows the deletes or restarts sync"
+	case len(cycles) > 0:
+		p.NextRun = formatTime(cycles[0].FinishedAt.Add(cfg.Interval))
+	default:
+		p.NextRun = "now"
+	}
+	return p, nil
+}
+
+func cycleView(configID int64, cy *store.Cycle) views.Cycle {
+	return views.Cycle{ID: cy.ID, Outcome: cy.Outcome, Trigger: cy.Trigger, Creates: cy.Creates, Updates: cy.Updates,
+		Deletes: cy.Deletes, StagedDeletes: cy.StagedDeletes, Failures: cy.Failures, Started: formatTime(cy.StartedAt),
+		Duration: formatDuration(cy.FinishedAt.Sub(cy.StartedAt)), Error: cy.Error,
+		LogURL: configURL(configID, "/logs?cycle="+strconv.FormatInt(cy.ID, 10))}
+}
+
+func (s *Server) configuration(c echo.Context) error {
+	cfg, err := s.configParam(c)
+	if err != nil {
+		return err
+	}
+	p, err := s.configurationPage(c, cfg)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.Configuration(p))
+}
+
+func (s *Server) editBasics(c echo.Context) error {
+	cfg, err := s.configParam(c)
+	if err != nil {
+		return err
+	}
+	p, err := s.configurationPage(c, cfg)
+	if err != nil {
+		return err
+	}
+	p.Base.Title = "Edit Basics · " + cfg.Name
+	p.BasicsForm = &views.BasicsForm{Basics: p.Basics}
+	return render(c, http.StatusOK, views.Configuration(p))
+}
+
+func (s *Server) saveBasics(c echo.Context) error {
+	cfg, err := s.configParam(c)
+	if err != nil {
+		return err
+	}
+	email, threshold := c.FormValue("email"), c.FormValue("threshold")
+	prevent := c.FormValue("prevent") != ""
+	basics, errs := guard.ParseBasics(email, threshold, prevent)
+	if errs != nil {
+		p, err := s.configurationPage(c, cfg)
+		if err != nil {
+			return err
+		}
+		p.Base.Title = "Edit Basics · " + cfg.Name
+		p.BasicsForm = &views.BasicsForm{Basics: views.Basics{Email: email, Prevent: prevent, Threshold: threshold}, Errors: errs}
+		return render(c, http.StatusUnprocessableEntity, views.Configuration(p))
+	}
+	if basics == cfg.Basics {
+		return s.redirectFlash(c, configURL(cfg.ID, ""), "info", "Nothing changed.")
+	}
+	cfg.Basics = basics
+	if err := s.store.UpdateConfiguration(c.Request().Context(), cfg, currentUser(c).Name); err != nil {
+		return err
+	}
+	msg := "Basics saved. They apply from the next cycle."
+	if cfg.QuarantineID != 0 {
+		msg += " The deletions already staged still wait for Allow deletes or Restart sync."
+	}
+	return s.redirectFlash(c, configURL(cfg.ID, ""), "success", msg)
+}
+
+// scopeForm lists the source's OUs under the base DN as a tree, ticking the
+// in-scope ones.
+func (s *Server) scopeForm(ctx context.Context, cfg *store.Configuration, ticked []string) *views.ScopeForm {
+	form := &views.ScopeForm{}
+	base, _ := guard.NormalizeDN(cfg.BaseDN)
+	src, err := guard.OpenSource(cfg, s.engine.Source)
+	var dns []string
+	if err == nil {
+		dns, err = src.Containers(ctx)
+	}
+	if err != nil {
+		form.Error = "Could not read the OUs from the source: " + err.Error()
+	}
+	if cfg.BaseDN != "" && !slices.Contains(dns, cfg.BaseDN) {
+		dns = append([]string{cfg.BaseDN}, dns...)
+	}
+	// Keep ticked DNs that the source no longer lists, so saving does not drop them silently.
+	for _, t := range ticked {
+		if !slices.Contains(dns, t) {
+			dns = append(dns, t)
+		}
+	}
+	tickedNorm, _ := guard.NormalizeScope(ticked)
+	type ou struct {
+		dn, norm string
+		key      []string
+	}
+	var ous []ou
+	seen := map[string]bool{}
+	for _, dn := range dns {
+		norm, err := guard.NormalizeDN(dn)
+		if err != nil || seen[norm] || (base != "" && !guard.InScope(norm, []string{base})) {
+			continue
+		}
+		seen[norm] = true
+		parts := strings.Split(norm, ",")
+		slices.Reverse(parts)
+		ous = append(ous, ou{dn: dn, norm: norm, key: parts})
+	}
+	slices.SortFunc(ous, func(a, b ou) int { return slices.Compare(a.key, b.key) })
+	baseDepth := strings.Count(base, ",") + 1
+	if base == "" {
+		baseDepth = 0
+	}
+	for _, o := range ous {
+		depth := len(o.key) - baseDepth
+		form.OUs = append(form.OUs, views.ScopeOU{DN: o.dn, Depth: min(max(depth, 0), 6), Checked: slices.Contains(tickedNorm, o.norm)})
+	}
+	return form
+}
+
+func (s *Server) editScope(c echo.Context) error {
+	cfg, err := s.configParam(c)
+	if err != nil {
+		return err
+	}
+	p, err := s.configurationPage(c, cfg)
+	if err != nil {
+		return err
+	}
+	p.Base.Title = "Edit Scope · " + cfg.Name
+	p.ScopeForm = s.scopeForm(c.Request().Context(), cfg, cfg.EffectiveScope())
+	return render(c, http.StatusOK, views.Configuration(p))
+}
+
+func (s *Server) saveScope(c echo.Context) error {
+	cfg, err := s.configParam(c)
+	if err != nil {
+		return err
+	}
+	form, err := c.FormParams()
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+	}
+	picked := form["ou"]
+	var problem string
+	switch {
+	case len(picked) == 0:
+		problem = "Tick at least one OU. To sync the whole directory, tick the base DN."
+	case len(picked) > 1000:
+		problem = "Too many OUs ticked."
+	}
+	next := *cfg
+	next.Scope = slices.Clone(picked)
+	if problem == "" {
+		if err := guard.ValidateConfiguration(&next); err != nil {
+			problem = "This scope cannot be used: " + err.Error() + "."
+		}
+	}
+	if problem != "" {
+		p, err := s.configurationPage(c, cfg)
+		if err != nil {
+			return err
+		}
+		p.Base.Title = "Edit Scope · " + cfg.Name
+		p.ScopeForm = s.scopeForm(c.Request().Context(), cfg, picked)
+		p.ScopeForm.Error = problem
+		return render(c, http.StatusUnprocessableEntity, views.Configuration(p))
+	}
+	if err := s.store.UpdateConfiguration(c.Request().Context(), &next, currentUser(c).Name); err != nil {
+		return err
+	}
+	return s.redirectFlash(c, configURL(cfg.ID, ""), "success",
+		fmt.Sprintf("Scope saved: %d OU(s) in scope. It applies from the next cycle.", len(picked)))
+}
+
+func (s *Server) syncNow(c echo.Context) error {
+	cfg, err := s.configParam(c)
+	if err != nil {
+		return err
+	}
+	if !s.sched.Trigger(cfg.ID, guard.TriggerManual) {
+		return s.redirectFlash(c, configURL(cfg.ID, ""), "info", "A cycle of "+cfg.Name+" is already running.")
+	}
+	msg := "A cycle of " + cfg.Name + " has started."
+	if cfg.QuarantineID != 0 {
+		msg += " While deletions are staged it applies nothing; it only releases objects that are back in scope."
+	}
+	return s.redirectFlash(c, configURL(cfg.ID, ""), "success", msg)
+}
