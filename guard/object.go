@@ -116,8 +116,8 @@ func escapeDNValue(v string) string {
 	return b.String()
 }
 
-// ParentDN returns the DN without its first RDN (the OU an object sits in).
-// Both DNs are in normalized form.
+// ParentDN returns the DN without its first RDN (the OU an object sits in),
+// honouring escaped commas.
 func ParentDN(norm string) string {
 	for i := 0; i < len(norm); i++ {
 		switch norm[i] {

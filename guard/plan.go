@@ -164,10 +164,8 @@ func (p *Planner) Finish(ctx context.Context, oldAttrs func(ctx context.Context,
 		if _, ok := p.seen[anchor]; ok {
 			continue
 		}
-		ou := ""
-		if norm, err := NormalizeDN(e.DN); err == nil {
-			ou = ParentDN(norm)
-		}
+		// The OU keeps the directory's own spelling: it is shown to admins.
+		ou := strings.TrimSpace(ParentDN(e.DN))
 		p.plan.Deletes = append(p.plan.Deletes, store.StagedDelete{Anchor: anchor, Type: e.Type, DN: e.DN, Name: e.Name, OU: ou})
 	}
 	slices.SortFunc(p.plan.Deletes, func(a, b store.StagedDelete) int { return strings.Compare(a.DN, b.DN) })

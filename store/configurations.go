@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -184,8 +185,11 @@ func (s *Store) UpdateConfiguration(ctx context.Context, c *Configuration, actor
 			return err
 		}
 		action := "Edited configuration"
-		if onlyBasics(old, c) {
+		switch {
+		case onlyBasics(old, c):
 			action = "Edited Basics"
+		case onlyScope(old, c):
+			action = "Edited Scope"
 		}
 		return addAudit(ctx, tx, &AuditEvent{Time: now, Actor: actor, Action: action,
 			ConfigID: c.ID, ConfigName: c.Name, Details: strings.Join(changes, "; ")})
@@ -215,7 +219,16 @@ func describeChanges(old, c *Configuration) []string {
 	}
 	add("StartTLS", fmt.Sprint(old.StartTLS), fmt.Sprint(c.StartTLS))
 	add("CA file", old.CAFile, c.CAFile)
-	add("scope", strings.Join(old.Scope, " | "), strings.Join(c.Scope, " | "))
+	if removed, added := diffList(old.Scope, c.Scope); len(removed)+len(added) > 0 {
+		var parts []string
+		if len(removed) > 0 {
+			parts = append(parts, "removed "+strings.Join(removed, " | "))
+		}
+		if len(added) > 0 {
+			parts = append(parts, "added "+strings.Join(added, " | "))
+		}
+		out = append(out, "scope: "+strings.Join(parts, ", "))
+	}
 	add("interval", old.Interval.String(), c.Interval.String())
 	add("notification email", old.Basics.Email, c.Basics.Email)
 	add("prevent accidental deletions", onOff(old.Basics.Prevent), onOff(c.Basics.Prevent))
@@ -227,6 +240,27 @@ func onlyBasics(old, c *Configuration) bool {
 	o, n := *old, *c
 	o.Basics, n.Basics = Basics{}, Basics{}
 	return len(describeChanges(&o, &n)) == 0
+}
+
+func onlyScope(old, c *Configuration) bool {
+	o, n := *old, *c
+	o.Scope, n.Scope = nil, nil
+	return len(describeChanges(&o, &n)) == 0
+}
+
+// diffList returns what is in a but not b, and in b but not a, in order.
+func diffList(a, b []string) (removed, added []string) {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			removed = append(removed, x)
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			added = append(added, x)
+		}
+	}
+	return removed, added
 }
 
 func onOff(b bool) string {

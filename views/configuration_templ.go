@@ -907,7 +907,7 @@ func scopeForm(cid int64, base Base, baseDN string, f ScopeForm) templ.Component
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 83, "<p class=\"hint\">An object is in scope when its DN is at or below a checked OU. With none checked, the whole base DN is in scope.</p>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 83, "<p class=\"hint\">An object is in scope when its DN is at or below a checked OU. Check the base DN to sync the whole directory. Objects in an OU you uncheck leave scope, and the next cycle would delete them from the target directory.</p>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -88,3 +88,22 @@ func formatDuration(d time.Duration) string {
 	}
 	return d.Round(time.Second).String()
 }
+
+// humanInterval words a schedule interval: "every 2 minutes".
+func humanInterval(d time.Duration) string {
+	unit := func(n int64, one string) string {
+		if n == 1 {
+			return "every " + one
+		}
+		return "every " + strconv.FormatInt(n, 10) + " " + one + "s"
+	}
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return unit(int64(d/time.Hour), "hour")
+	case d >= time.Minute && d%time.Minute == 0:
+		return unit(int64(d/time.Minute), "minute")
+	case d%time.Second == 0:
+		return unit(int64(d/time.Second), "second")
+	}
+	return "every " + d.String()
+}

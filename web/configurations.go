@@ -64,7 +64,7 @@ func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (vi
 	p := views.ConfigurationPage{Base: s.base(c, cfg.Name, "configurations"), ID: cfg.ID, Name: cfg.Name,
 		Basics: views.Basics{Email: cfg.Basics.Email, Prevent: cfg.Basics.Prevent, Threshold: strconv.Itoa(cfg.Basics.Threshold)},
 		Scope:  cfg.EffectiveScope(), Source: cfg.Source, BaseDN: cfg.BaseDN, BindDN: cfg.BindDN,
-		Interval: cfg.Interval.String(), AgentID: cfg.AgentID, QuarantineID: cfg.QuarantineID}
+		Interval: humanInterval(cfg.Interval), AgentID: cfg.AgentID, QuarantineID: cfg.QuarantineID}
 	var err error
 	if p.Status, err = s.statusView(ctx, cfg); err != nil {
 		return p, err

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -193,7 +194,13 @@ func setUpDemo(ctx context.Context, st *store.Store, dbPath string) (string, err
 	if err := os.WriteFile(ldifPath, demo.LDIF, 0o640); err != nil {
 		return "", fmt.Errorf("write the demo directory: %w", err)
 	}
-	cfg := &store.Configuration{Name: "corp", Source: "ldif:" + ldifPath, BaseDN: demo.BaseDN, Interval: time.Minute,
+	// The scope lists the demo's OUs one by one, so that unticking one in
+	// Edit Scope is all it takes to see the guard trip.
+	var scope []string
+	for _, ou := range append(slices.Clone(demo.DemoOptions.OUs), "Groups") {
+		scope = append(scope, "ou="+ou+","+demo.BaseDN)
+	}
+	cfg := &store.Configuration{Name: "corp", Source: "ldif:" + ldifPath, BaseDN: demo.BaseDN, Scope: scope, Interval: time.Minute,
 		Basics: store.Basics{Email: "admin@corp.example", Prevent: true, Threshold: 50}}
 	if err := st.CreateConfiguration(ctx, cfg, "demo"); err != nil {
 		return "", err
