@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -61,8 +60,7 @@ func (e *Engine) RunCycle(ctx context.Context, configID int64, trigger string) (
 		ttl = 30 * time.Second
 	}
 	holder := newHolder()
-	host, _ := os.Hostname()
-	ok, err := e.Store.AcquireCycleLock(ctx, configID, holder, os.Getpid(), host, e.Store.Now().Add(ttl))
+	ok, err := e.acquire(ctx, configID, holder, ttl)
 	if err != nil {
 		return nil, err
 	}
@@ -92,8 +90,29 @@ func (e *Engine) RunCycle(ctx context.Context, configID int64, trigger string) (
 		e.OnProgress(configID, prog)
 		defer e.OnProgress(configID, nil)
 	}
-	return e.cycle(cctx, configID, trigger, prog)
+	// Allow deletes and Restart sync do not take the cycle lock: one landing
+	// while this cycle plans makes ApplyCycle refuse the stale plan
+	// (store.ErrConflict). That is no failure of the source, and recording it
+	// as one would turn the status to Error right after the admin's decision:
+	// plan again against the new state instead, a few times at most.
+	for try := 1; ; try++ {
+		c, err := e.cycle(cctx, configID, trigger, prog, try < maxPlans)
+		if !errors.Is(err, errReplan) {
+			return c, err
+		}
+		prog.Read.Store(0)
+		prog.Planned.Store(0)
+		prog.Phase.Store("reading")
+	}
 }
+
+// maxPlans is how many times a cycle plans when the state keeps changing
+// under it; the last conflict is recorded as a Failed cycle.
+const maxPlans = 3
+
+// errReplan tells RunCycle that the cycle's plan went stale before it was
+// applied and nothing was written.
+var errReplan = errors.New("the configuration changed while the cycle ran")
 
 // renew keeps the lease alive and publishes progress until ctx ends; when
 // the lease is lost, it cancels the cycle.
@@ -126,7 +145,9 @@ func newHolder() string {
 	return hex.EncodeToString(b)
 }
 
-func (e *Engine) cycle(ctx context.Context, configID int64, trigger string, prog *Progress) (*store.Cycle, error) {
+// cycle runs one read-plan-apply pass. With replan, a plan gone stale
+// before it was applied returns errReplan rather than a Failed cycle.
+func (e *Engine) cycle(ctx context.Context, configID int64, trigger string, prog *Progress, replan bool) (*store.Cycle, error) {
 	cfg, err := e.Store.Configuration(ctx, configID)
 	if err != nil {
 		return nil, err
@@ -192,6 +213,9 @@ func (e *Engine) cycle(ctx context.Context, configID int64, trigger string, prog
 	id, err := e.Store.ApplyCycle(ctx, ch)
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
+			if replan {
+				return nil, errReplan
+			}
 			return e.fail(ctx, &rec, err)
 		}
 		return nil, err
@@ -270,6 +294,11 @@ func searchBases(raw, norm []string) []string {
 
 // fail records a Failed cycle: nothing else changes.
 func (e *Engine) fail(ctx context.Context, rec *store.Cycle, cause error) (*store.Cycle, error) {
+	if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) {
+		// Stopped from outside (shutdown, Ctrl-C): the cycle rolls back and
+		// leaves no trace; the source did not fail.
+		return nil, fmt.Errorf("cycle of configuration %d cancelled: %w", rec.ConfigID, context.Canceled)
+	}
 	rec.Outcome = store.OutcomeFailed
 	rec.Error = cause.Error()
 	rec.Creates, rec.Updates, rec.Deletes, rec.StagedDeletes, rec.Discarded = 0, 0, 0, 0, 0

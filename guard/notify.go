@@ -78,7 +78,10 @@ func (o *Outbox) deliver(ctx context.Context, n *store.Notification) error {
 		giveUp = o.GiveUpAfter
 	}
 	permanent := smtp.IsPermanent(err)
-	expired := now.Sub(n.CreatedAt) >= giveUp
+	// Without a sender nothing was really attempted: the message waits for
+	// SMTP to be configured rather than being given up after 24 hours (the
+	// quarantine email would be lost).
+	expired := o.Sender != nil && now.Sub(n.CreatedAt) >= giveUp
 	msg := err.Error()
 	if expired && !permanent {
 		msg += fmt.Sprintf(" (gave up after %d attempts over %s)", n.Attempts+1, giveUp)

@@ -131,6 +131,8 @@ func (s *Scheduler) Trigger(configID int64, trigger string) bool {
 		}()
 		_, err := s.Engine.RunCycle(s.ctx, configID, trigger)
 		switch {
+		case errors.Is(err, context.Canceled):
+			s.log().Info("scheduler: cycle cancelled by shutdown; nothing was written", "config", configID)
 		case errors.Is(err, ErrBusy):
 			s.log().Debug("scheduler: cycle already running elsewhere", "config", configID)
 		case err != nil:

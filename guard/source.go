@@ -105,7 +105,9 @@ func (s *ldifSource) each(ctx context.Context, fn func(*ldif.Record) error) erro
 
 func (s *ldifSource) Read(ctx context.Context, _ []string, fn func(*Entry) error) error {
 	var e Entry
-	return s.each(ctx, func(rec *ldif.Record) error {
+	n := 0
+	err := s.each(ctx, func(rec *ldif.Record) error {
+		n++
 		e.DN = rec.DN
 		e.Attrs = e.Attrs[:0]
 		for _, a := range rec.Attrs {
@@ -113,6 +115,14 @@ func (s *ldifSource) Read(ctx context.Context, _ []string, fn func(*Entry) error
 		}
 		return fn(&e)
 	})
+	if err == nil && n == 0 {
+		// A file without a single record is not an LDIF export (RFC 2849
+		// wants at least one; a real export holds at least its base entry):
+		// it is an export that died before writing. Read as an empty
+		// directory, it would delete everything.
+		return fmt.Errorf("source %s: no entries: an empty or unfinished export?", s.path)
+	}
+	return err
 }
 
 var containerClasses = []string{"organizationalunit", "container", "organization", "domain", "dcobject", "builtindomain"}

@@ -137,6 +137,13 @@ func (s *Store) ApplyCycle(ctx context.Context, ch *CycleChanges) (int64, error)
 			status, statusErr, quarantine, bump, ch.AgentID, c.ConfigID); err != nil {
 			return err
 		}
+		// The cycle ends when its changes are written, not when planning ended.
+		if fin := s.now(); fin.After(c.FinishedAt) {
+			c.FinishedAt = fin
+			if _, err := tx.ExecContext(ctx, `UPDATE cycles SET finished_at = ? WHERE id = ?`, ms(fin), c.ID); err != nil {
+				return err
+			}
+		}
 		if ch.Notify != nil {
 			ch.Notify.ConfigID, ch.Notify.CycleID = c.ConfigID, c.ID
 			if err := insertNotification(ctx, tx, ch.Notify, c.FinishedAt); err != nil {

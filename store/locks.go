@@ -77,3 +77,17 @@ func (s *Store) ActiveCycleLock(ctx context.Context, configID int64) (*CycleLock
 	l.AcquiredAt, l.ExpiresAt = fromMS(acq), fromMS(exp)
 	return &l, nil
 }
+
+// TakeOverCycleLock gives the lease of a configuration to holder when it is
+// still held by deadHolder (whose process is known to be gone). It reports
+// whether holder now has it.
+func (s *Store) TakeOverCycleLock(ctx context.Context, configID int64, deadHolder, holder string, pid int, host string, until time.Time) (bool, error) {
+	res, err := s.w.ExecContext(ctx, `UPDATE cycle_locks SET holder = ?, pid = ?, host = ?, acquired_at = ?, expires_at = ?,
+		phase = 'reading', read_count = 0, planned = 0, applied = 0 WHERE config_id = ? AND holder = ?`,
+		holder, pid, host, ms(s.now()), ms(until), configID, deadHolder)
+	if err != nil {
+		return false, fmt.Errorf("store: take over cycle lock %d: %w", configID, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}

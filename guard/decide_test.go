@@ -1,0 +1,49 @@
+package guard
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/syncguard/syncguard/store"
+)
+
+// TestDecideAtThreshold checks the guard's decision at its boundary: it trips
+// when the deletions reach the threshold (deletions ≥ threshold), never with
+// prevention off.
+func TestDecideAtThreshold(t *testing.T) {
+	t.Parallel()
+	on := func(threshold int) store.Basics { return store.Basics{Prevent: true, Threshold: threshold} }
+	tests := []struct {
+		name      string
+		deletions int
+		basics    store.Basics
+		want      bool
+	}{
+		{"threshold-1", 499, on(500), false},
+		{"threshold", 500, on(500), true},
+		{"threshold+1", 501, on(500), true},
+		{"prevention off, far above", 5000, store.Basics{Prevent: false, Threshold: 500}, false},
+		{"prevention off, at threshold", 500, store.Basics{Prevent: false, Threshold: 500}, false},
+		{"threshold 1, no deletion", 0, on(1), false},
+		{"threshold 1, one deletion", 1, on(1), true},
+		{"no deletion", 0, on(500), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &Plan{Deletes: make([]store.StagedDelete, tt.deletions)}
+			d := Decide(p, tt.basics)
+			if got, want := d.Quarantine, tt.want; got != want {
+				t.Errorf("Decide(%d deletions, %+v).Quarantine = %v, want %v (%s)", tt.deletions, tt.basics, got, want, d.Reason)
+			}
+			if d.Deletions != tt.deletions || d.Threshold != tt.basics.Threshold {
+				t.Errorf("Decision = %+v, want %d deletions against %d", d, tt.deletions, tt.basics.Threshold)
+			}
+			if d.Reason == "" {
+				t.Error("Decision has no reason")
+			}
+			if tt.want && d.Reason != fmt.Sprintf("%d deletions reach the threshold of %d", tt.deletions, tt.basics.Threshold) {
+				t.Errorf("Reason = %q", d.Reason)
+			}
+		})
+	}
+}

@@ -1,0 +1,120 @@
+package store
+
+import (
+	"errors"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func openTest(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "syncguard.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestApplyCycleStaleGeneration: a cycle planned against an older generation
+// of the configuration (Allow deletes, Restart sync or another cycle came in
+// between) writes nothing and returns ErrConflict; a Failed cycle, which
+// changes nothing, is still recorded.
+func TestApplyCycleStaleGeneration(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	c := &Configuration{Name: "corp", Source: "ldif:/x.ldif", BaseDN: "dc=corp,dc=example", Interval: time.Minute,
+		Basics: Basics{Prevent: true, Threshold: 2, Email: "a@corp.example"}}
+	if err := s.CreateConfiguration(ctx, c, "test"); err != nil {
+		t.Fatal(err)
+	}
+	now := s.Now()
+	obj := func(a string) TargetObject {
+		return TargetObject{Anchor: a, Type: "user", DN: "uid=" + a + ",dc=corp,dc=example", Name: a,
+			Attributes: map[string][]string{"uid": {a}}, Hash: "h-" + a}
+	}
+	first := &CycleChanges{Generation: 0, Cycle: Cycle{ConfigID: c.ID, Trigger: "manual", Outcome: OutcomeSucceeded,
+		StartedAt: now, FinishedAt: now}, Upserts: []TargetObject{obj("a"), obj("b"), obj("c")},
+		Log: []LogEntry{{Time: now, Action: ActionCreate, Status: LogSuccess, Type: "user", Anchor: "a"}}}
+	if _, err := s.ApplyCycle(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+
+	type state struct {
+		Config        *Configuration
+		Objects       []TargetObject
+		Cycles        []*Cycle
+		Logs          []LogEntry
+		Pending       int
+		Notifications []*Notification
+	}
+	read := func() state {
+		var st state
+		var err error
+		if st.Config, err = s.Configuration(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.TargetObjects(ctx, c.ID, func(o *TargetObject) { st.Objects = append(st.Objects, *o) }); err != nil {
+			t.Fatal(err)
+		}
+		if st.Cycles, err = s.Cycles(ctx, c.ID, 100); err != nil {
+			t.Fatal(err)
+		}
+		if st.Logs, err = s.Logs(ctx, LogQuery{ConfigID: c.ID, Limit: 100}); err != nil {
+			t.Fatal(err)
+		}
+		if st.Pending, err = s.PendingStaged(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if st.Notifications, err = s.Notifications(ctx, 100); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	before := read()
+	if before.Config.Generation != 1 {
+		t.Fatalf("generation after the first cycle = %d, want 1", before.Config.Generation)
+	}
+
+	for _, tt := range []struct {
+		name string
+		ch   CycleChanges
+	}{
+		{"applied changes", CycleChanges{Cycle: Cycle{Outcome: OutcomeSucceeded, Creates: 1, Deletes: 1},
+			Upserts: []TargetObject{obj("d")}, Deletes: []string{"a"},
+			Log: []LogEntry{{Time: now, Action: ActionDelete, Status: LogSuccess, Type: "user", Anchor: "a"}}}},
+		{"a quarantine", CycleChanges{Cycle: Cycle{Outcome: OutcomeQuarantined, StagedDeletes: 2},
+			Stage:  []StagedDelete{{Anchor: "a", Type: "user", DN: "uid=a,dc=corp,dc=example"}, {Anchor: "b", Type: "user", DN: "uid=b,dc=corp,dc=example"}},
+			Log:    []LogEntry{{Time: now, Action: ActionStagedDelete, Status: LogStaged, Type: "user", Anchor: "a"}},
+			Notify: &Notification{To: "a@corp.example", Subject: "s", Body: "b"}}},
+		{"a discard", CycleChanges{Cycle: Cycle{Outcome: OutcomeQuarantined, Discarded: 1}, Discard: []string{"a"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ch := tt.ch
+			ch.Generation = 0 // stale: the first cycle moved it to 1
+			ch.Cycle.ConfigID, ch.Cycle.Trigger, ch.Cycle.StartedAt, ch.Cycle.FinishedAt = c.ID, "manual", now, now
+			id, err := s.ApplyCycle(ctx, &ch)
+			if !errors.Is(err, ErrConflict) || id != 0 {
+				t.Errorf("ApplyCycle(stale generation) = %d, %v; want 0, ErrConflict", id, err)
+			}
+			if after := read(); !reflect.DeepEqual(before, after) {
+				t.Errorf("a stale ApplyCycle wrote:\nbefore %+v\nafter  %+v", before, after)
+			}
+		})
+	}
+
+	failed := &CycleChanges{Generation: 0, Cycle: Cycle{ConfigID: c.ID, Trigger: "manual", Outcome: OutcomeFailed,
+		Error: "source: boom", StartedAt: now, FinishedAt: now}}
+	if _, err := s.ApplyCycle(ctx, failed); err != nil {
+		t.Fatalf("ApplyCycle(failed, stale generation) = %v, want it recorded", err)
+	}
+	after := read()
+	if len(after.Cycles) != 2 || after.Config.Status != StatusError || after.Config.StatusError != "source: boom" ||
+		after.Config.Generation != 1 || !reflect.DeepEqual(after.Objects, before.Objects) {
+		t.Errorf("after a failed cycle: %d cycles, status %q (%q), generation %d", len(after.Cycles),
+			after.Config.Status, after.Config.StatusError, after.Config.Generation)
+	}
+}
