@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -106,7 +107,8 @@ func (s *Server) login(c echo.Context) error {
 	page := views.LoginPage{Base: s.base(c, "Sign in", ""), Username: name, Next: next}
 	ip := clientIP(c)
 	if wait := s.limiter.blocked(name, ip); wait > 0 {
-		page.Error = "Too many failed sign-in attempts. Try again in " + wait.Round(time.Minute).String() + "."
+		page.Error = "Too many failed sign-in attempts. Try again in " + waitText(wait) + "."
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		return render(c, http.StatusTooManyRequests, views.Login(page))
 	}
 	u, err := s.store.UserByName(ctx, name)
@@ -134,6 +136,15 @@ func (s *Server) login(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, safeNext(next))
+}
+
+// waitText words a wait as people say it: "1 minute", "15 minutes".
+func waitText(d time.Duration) string {
+	m := int((d + time.Minute - 1) / time.Minute)
+	if m <= 1 {
+		return "1 minute"
+	}
+	return strconv.Itoa(m) + " minutes"
 }
 
 // dummyHash is a bcrypt hash of a random password, compared against when
@@ -216,6 +227,16 @@ func (l *limiter) fail(user, ip string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
+	if len(l.users)+len(l.addrs) > 10000 {
+		// Someone is trying many names: forget what is out of the window
+		// so the tables cannot grow without bound.
+		for k := range l.users {
+			l.recent(l.users, k, now)
+		}
+		for k := range l.addrs {
+			l.recent(l.addrs, k, now)
+		}
+	}
 	l.users[strings.ToLower(user)] = append(l.recent(l.users, strings.ToLower(user), now), now)
 	l.addrs[ip] = append(l.recent(l.addrs, ip, now), now)
 }

@@ -29,8 +29,6 @@ type Options struct {
 	// Secure marks cookies Secure: set it when the portal is served over TLS
 	// (directly or behind a proxy that terminates TLS).
 	Secure bool
-	// Version is shown on the agent page.
-	Version string
 }
 
 // Server is the portal.
