@@ -84,7 +84,7 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	}
 	sched := &guard.Scheduler{Engine: e, Log: logger, Tick: *tick}
 	srv, err := web.New(ctx, web.Options{Store: st, Engine: e, Scheduler: sched, Log: logger,
-		Secure: scheme == "https" || strings.HasPrefix(e.PublicURL, "https://"), Version: version})
+		Secure: scheme == "https" || strings.HasPrefix(e.PublicURL, "https://")})
 	if err != nil {
 		ln.Close()
 		return err
