@@ -159,15 +159,25 @@ func (c *Config) engine(ctx context.Context) (*store.Store, *guard.Engine, error
 	if err != nil {
 		return nil, nil, err
 	}
-	host, _ := os.Hostname()
-	agentID, err := st.RegisterAgent(ctx, agentName(host), host, version)
+	e, err := c.engineOn(ctx, st)
 	if err != nil {
 		st.Close()
 		return nil, nil, err
 	}
-	e := &guard.Engine{Store: st, AgentID: agentID, PublicURL: c.PublicURL,
-		Log: slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	return st, e, nil
+}
+
+// engineOn returns an engine on an open store, registered as this host's
+// agent (which writes to the database: call it once the command is sure to
+// act).
+func (c *Config) engineOn(ctx context.Context, st *store.Store) (*guard.Engine, error) {
+	host, _ := os.Hostname()
+	agentID, err := st.RegisterAgent(ctx, agentName(host), host, version)
+	if err != nil {
+		return nil, err
+	}
+	return &guard.Engine{Store: st, AgentID: agentID, PublicURL: c.PublicURL,
+		Log: slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}, nil
 }
 
 func agentName(host string) string {
@@ -280,11 +290,16 @@ func (c *Config) flagSet(name, args, help string) *flag.FlagSet {
 // parse parses flags and positional arguments in any order, and checks the
 // number of positional arguments.
 func parse(fs *flag.FlagSet, args []string, positional int) ([]string, error) {
+	// The flag package calls Usage on --help and on every bad flag: print it
+	// once, for --help only, so that an error leaves stdout alone.
+	usage := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = usage }()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				usage()
 				return nil, &exitErr{code: exitOK}
 			}
 			return nil, usageError("%s: %v", fs.Name(), err)
@@ -302,7 +317,11 @@ func parse(fs *flag.FlagSet, args []string, positional int) ([]string, error) {
 	}
 	if len(pos) != positional {
 		if positional == 1 {
-			return nil, usageError("%s: needs exactly one configuration NAME", fs.Name())
+			what := "configuration"
+			if strings.HasPrefix(fs.Name(), "user ") {
+				what = "user"
+			}
+			return nil, usageError("%s: needs exactly one %s NAME", fs.Name(), what)
 		}
 		return nil, usageError("%s: takes no arguments, got %q", fs.Name(), strings.Join(pos, " "))
 	}

@@ -202,7 +202,7 @@ func cmdAllowDeletes(ctx context.Context, c *Config, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, e, err := c.engine(ctx)
+	st, err := c.openStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -220,6 +220,10 @@ func cmdAllowDeletes(ctx context.Context, c *Config, args []string) error {
 	}
 	if !*yes {
 		return usageError("allow-deletes: this deletes %d objects from %s; add --yes to confirm", pending, cfg.Name)
+	}
+	e, err := c.engineOn(ctx, st)
+	if err != nil {
+		return err
 	}
 	n, err := e.AllowDeletes(ctx, cfg.ID, cfg.QuarantineID, "cli")
 	if err != nil {
@@ -246,7 +250,7 @@ func cmdRestart(ctx context.Context, c *Config, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, e, err := c.engine(ctx)
+	st, err := c.openStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -257,6 +261,10 @@ func cmdRestart(ctx context.Context, c *Config, args []string) error {
 	}
 	if !*yes {
 		return usageError("restart: this discards the staged deletions of %s and runs a full cycle; add --yes to confirm", cfg.Name)
+	}
+	e, err := c.engineOn(ctx, st)
+	if err != nil {
+		return err
 	}
 	n, err := e.RestartSync(ctx, cfg.ID, cfg.QuarantineID, "cli")
 	if err != nil {
