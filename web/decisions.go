@@ -47,7 +47,7 @@ func (s *Server) statusInfo(c echo.Context) error {
 			return err
 		}
 		for _, d := range sample {
-			p.Sample = append(p.Sample, views.StagedObject{Type: d.Type, Name: d.Name, DN: d.DN, Anchor: d.Anchor})
+			p.Sample = append(p.Sample, views.StagedObject{Type: typeName(d.Type), Name: d.Name, DN: d.DN, Anchor: d.Anchor})
 		}
 		p.SampleOf = total
 		p.LogURL = configURL(cfg.ID, "/logs?action=StagedDelete&cycle="+strconv.FormatInt(cy.ID, 10))
@@ -66,6 +66,17 @@ func typeLabel(t string) string {
 		return "Users"
 	case guard.TypeGroup:
 		return "Groups"
+	}
+	return t
+}
+
+// typeName words one object's type as the breakdown does.
+func typeName(t string) string {
+	switch t {
+	case guard.TypeUser:
+		return "User"
+	case guard.TypeGroup:
+		return "Group"
 	}
 	return t
 }

@@ -174,7 +174,8 @@ func TestTrippedGuardStatusInfo(t *testing.T) {
 		t.Fatalf("sample has %d rows, want %d (staged %d)", len(sample), usersPerOU, len(staged))
 	}
 	for i, d := range staged {
-		if want := []string{d.Type, d.Name, d.DN}; !slices.Equal(sample[i], want) {
+		typ := map[string]string{"user": "User", "group": "Group"}[d.Type]
+		if want := []string{typ, d.Name, d.DN}; !slices.Equal(sample[i], want) {
 			t.Errorf("sample row %d = %q, want %q", i, sample[i], want)
 		}
 	}
