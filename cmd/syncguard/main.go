@@ -257,6 +257,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 		return cmd.run(ctx, c, args[len(words):])
 	}
+	if (args[0] == "config" || args[0] == "user") && len(args) > 1 && (args[1] == "--help" || args[1] == "-h" || args[1] == "help") {
+		fmt.Fprintf(stdout, "Usage: syncguard %s SUBCOMMAND ...\n\nSubcommands: %s\nRun 'syncguard %s SUBCOMMAND --help' for one's flags.\n",
+			args[0], subcommands(args[0]), args[0])
+		return nil
+	}
 	if args[0] == "config" || args[0] == "user" {
 		return usageError("%s needs a subcommand: %s", args[0], subcommands(args[0]))
 	}
