@@ -155,6 +155,9 @@ func (e *Engine) cycle(ctx context.Context, configID int64, trigger string, prog
 	started := e.Store.Now()
 	rec := store.Cycle{ConfigID: cfg.ID, Trigger: trigger, StartedAt: started, Threshold: cfg.Basics.Threshold}
 	plan, err := e.plan(ctx, cfg, prog)
+	if plan != nil {
+		defer plan.Close()
+	}
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil && !errors.Is(cause, context.Canceled) {
 			err = fmt.Errorf("%w (%v)", err, cause)
@@ -177,26 +180,30 @@ func (e *Engine) cycle(ctx context.Context, configID int64, trigger string, prog
 		rec.Outcome = store.OutcomeQuarantined
 		rec.StagedDeletes = len(plan.Deletes)
 		ch.Stage = plan.Deletes
-		ch.Log = make([]store.LogEntry, 0, len(plan.Deletes))
-		for _, d := range plan.Deletes {
-			ch.Log = append(ch.Log, store.LogEntry{Time: now, Action: store.ActionStagedDelete, Status: store.LogStaged,
-				Type: d.Type, Name: d.Name, DN: d.DN, Anchor: d.Anchor,
-				Details: fmt.Sprintf("no longer in scope; staged: %s", decision.Reason)})
-		}
+		// The store writes each staged delete's log entry itself: a
+		// quarantine of a million objects builds no list of entries.
+		ch.StageLog = &store.LogEntry{Time: now, Action: store.ActionStagedDelete, Status: store.LogStaged,
+			Details: fmt.Sprintf("no longer in scope; staged: %s", decision.Reason)}
 	default:
 		rec.Outcome = store.OutcomeSucceeded
-		rec.Creates, rec.Updates, rec.Deletes = len(plan.Creates), len(plan.Updates), len(plan.Deletes)
-		ch.Upserts = make([]store.TargetObject, 0, len(plan.Creates)+len(plan.Updates))
-		ch.Log = make([]store.LogEntry, 0, len(plan.Creates)+len(plan.Updates)+len(plan.Deletes))
-		for _, set := range []struct {
-			action  string
-			changes []Change
-		}{{store.ActionCreate, plan.Creates}, {store.ActionUpdate, plan.Updates}} {
-			for _, c := range set.changes {
-				ch.Upserts = append(ch.Upserts, c.Object)
-				ch.Log = append(ch.Log, store.LogEntry{Time: now, Action: set.action, Status: store.LogSuccess,
-					Type: c.Object.Type, Name: c.Object.Name, DN: c.Object.DN, Anchor: c.Object.Anchor, Details: c.Details})
+		rec.Creates, rec.Updates, rec.Deletes = plan.NumCreates(), len(plan.Updates), len(plan.Deletes)
+		// Creates stream from the plan's spool into the transaction.
+		if rec.Creates > 0 {
+			ch.Stream = func(put func(*store.TargetObject, *store.LogEntry) error) error {
+				var l store.LogEntry
+				return plan.eachCreate(func(o *store.TargetObject) error {
+					l = store.LogEntry{Time: now, Action: store.ActionCreate, Status: store.LogSuccess,
+						Type: o.Type, Name: o.Name, DN: o.DN, Anchor: o.Anchor, Details: "created"}
+					return put(o, &l)
+				})
 			}
+		}
+		ch.Upserts = make([]store.TargetObject, 0, len(plan.Updates))
+		ch.Log = make([]store.LogEntry, 0, len(plan.Updates)+len(plan.Deletes))
+		for _, c := range plan.Updates {
+			ch.Upserts = append(ch.Upserts, c.Object)
+			ch.Log = append(ch.Log, store.LogEntry{Time: now, Action: store.ActionUpdate, Status: store.LogSuccess,
+				Type: c.Object.Type, Name: c.Object.Name, DN: c.Object.DN, Anchor: c.Object.Anchor, Details: c.Details})
 		}
 		for _, d := range plan.Deletes {
 			ch.Deletes = append(ch.Deletes, d.Anchor)
@@ -220,7 +227,7 @@ func (e *Engine) cycle(ctx context.Context, configID int64, trigger string, prog
 		}
 		return nil, err
 	}
-	prog.Applied.Store(int64(len(ch.Upserts) + len(ch.Deletes) + len(ch.Stage)))
+	prog.Applied.Store(int64(rec.Creates + len(ch.Upserts) + len(ch.Deletes) + len(ch.Stage)))
 	ch.Cycle.ID = id
 	e.log().Info("cycle", "config", cfg.Name, "cycle", id, "outcome", rec.Outcome, "read", rec.Read,
 		"creates", rec.Creates, "updates", rec.Updates, "deletes", rec.Deletes, "staged", rec.StagedDeletes)
@@ -250,7 +257,7 @@ func (e *Engine) plan(ctx context.Context, cfg *store.Configuration, prog *Progr
 	if err != nil {
 		return nil, err
 	}
-	index, err := e.Store.TargetIndex(rctx, cfg.ID)
+	index, err := e.Store.TargetHashes(rctx, cfg.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -261,16 +268,32 @@ func (e *Engine) plan(ctx context.Context, cfg *store.Configuration, prog *Progr
 		}
 	}
 	p := NewPlanner(scope, index, pending, prog)
-	if err := src.Read(rctx, searchBases(cfg.EffectiveScope(), scope), p.Add); err != nil {
+	if err := p.SpoolCreates(); err != nil {
+		return nil, err
+	}
+	pipe := newPipeline(p.Add)
+	err = src.Read(rctx, searchBases(cfg.EffectiveScope(), scope), pipe.Add)
+	if perr := pipe.Close(); err == nil {
+		err = perr
+	}
+	if err != nil {
+		p.plan.Close()
 		if cause := context.Cause(rctx); cause != nil && rctx.Err() != nil {
 			return nil, fmt.Errorf("%w: %v", cause, err)
 		}
 		return nil, err
 	}
 	prog.Phase.Store("planning")
-	return p.Finish(rctx, func(ctx context.Context, anchors []string) (map[string]*store.TargetObject, error) {
+	plan, err := p.Finish(rctx, func(ctx context.Context, anchors []string, member func(string) bool, fn func(string, store.IndexEntry)) error {
+		return e.Store.TargetIndexOf(ctx, cfg.ID, anchors, member, fn)
+	}, func(ctx context.Context, anchors []string) (map[string]*store.TargetObject, error) {
 		return e.Store.TargetObjectsByAnchor(ctx, cfg.ID, anchors)
 	})
+	if err != nil {
+		p.plan.Close()
+		return nil, err
+	}
+	return plan, nil
 }
 
 // searchBases returns the scope DNs that are not below another one, so an

@@ -71,6 +71,14 @@ func Classify(objectClasses []string) string {
 // attribute types and values lower-cased, spaces around separators removed,
 // and special characters escaped one way. It fails on a DN that does not parse.
 func NormalizeDN(dn string) (string, error) {
+	if norm, ok := normalizeDNFast(dn); ok {
+		return norm, nil
+	}
+	return normalizeDNSlow(dn)
+}
+
+// normalizeDNSlow is NormalizeDN through the full DN parser.
+func normalizeDNSlow(dn string) (string, error) {
 	parsed, err := ldap.ParseDN(dn)
 	if err != nil {
 		return "", fmt.Errorf("bad DN %q: %w", dn, err)
@@ -79,6 +87,14 @@ func NormalizeDN(dn string) (string, error) {
 	for i, rdn := range parsed.RDNs {
 		if i > 0 {
 			b.WriteByte(',')
+		}
+		for _, a := range rdn.Attributes {
+			// go-ldap accepts escapes and spaces in attribute types, which
+			// would not survive a second normalization: no directory
+			// writes them, so such a DN is malformed.
+			if !validAttrType(a.Type) {
+				return "", fmt.Errorf("bad DN %q: attribute type %q is not a name or an OID", dn, a.Type)
+			}
 		}
 		atts := slices.Clone(rdn.Attributes)
 		slices.SortFunc(atts, func(a, b *ldap.AttributeTypeAndValue) int {
@@ -94,6 +110,24 @@ func NormalizeDN(dn string) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// validAttrType reports whether t is an attribute type name (cn), a numeric
+// OID (2.5.4.3) or the old "OID." form of one.
+func validAttrType(t string) bool {
+	if t == "" || !isASCIIAlnum(t[0]) {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; !isASCIIAlnum(c) && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCIIAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 func escapeDNValue(v string) string {

@@ -2,6 +2,7 @@ package guard
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,12 +13,34 @@ import (
 
 // Plan is what one cycle would change in the target directory.
 type Plan struct {
-	Read     int // entries read from the source
-	InScope  int // users and groups in scope
-	Creates  []Change
+	Read     int      // entries read from the source
+	InScope  int      // users and groups in scope
+	Creates  []Change // creates held in memory (see NumCreates)
 	Updates  []Change
 	Deletes  []store.StagedDelete // objects no longer in scope (OU is where they were)
 	Returned []string             // anchors of pending staged deletes whose object is back in scope
+	// created holds the creates of a planner that spools them, besides
+	// Creates.
+	created *spool
+}
+
+// NumCreates returns how many objects the plan creates.
+func (p *Plan) NumCreates() int { return len(p.Creates) + p.created.len() }
+
+// eachCreate calls fn with every object the plan creates.
+func (p *Plan) eachCreate(fn func(o *store.TargetObject) error) error {
+	for i := range p.Creates {
+		if err := fn(&p.Creates[i].Object); err != nil {
+			return err
+		}
+	}
+	return p.created.each(fn)
+}
+
+// Close releases the plan's spool, if any.
+func (p *Plan) Close() {
+	p.created.close()
+	p.created = nil
 }
 
 // Change is an object to create or update, with what changed.
@@ -38,31 +61,42 @@ type group struct {
 	normDN  string
 	members []string // member/uniqueMember DNs, normalized
 	uids    []string // memberUid values
+	old     string   // hash in the target directory
+	known   bool     // in the target directory
 }
+
+// keyAnchor maps a normalized DN or a uid to an anchor.
+type keyAnchor struct{ key, anchor string }
 
 // Planner builds a Plan from a stream of source entries against the target
 // directory's index.
 type Planner struct {
-	scope   []string
-	index   map[string]store.IndexEntry
-	pending map[string]bool // anchors with a pending staged delete
-	seen    map[string]string
-	dnToAnc map[string]string
-	uidAnc  map[string]string
-	groups  []group
-	plan    Plan
-	prog    *Progress
+	scope []string
+	// index maps the target directory's anchors to their content hash;
+	// the hash of an anchor read from the source becomes "" (seen).
+	index   map[string]string
+	pending map[string]bool     // anchors with a pending staged delete
+	created map[string]struct{} // anchors read that the target lacks
+	// Normalized DNs and uids of the objects read, with their anchors, for
+	// the groups' members: kept as lists and looked up at the end from
+	// the few members the groups name, rather than a map of a million
+	// entries built for them.
+	dns    []keyAnchor
+	uids   []keyAnchor
+	groups []group
+	plan   Plan
+	prog   *Progress
+	enc    *encoder
 }
 
-// NewPlanner returns a planner for the normalized scope, the target index
-// and the anchors whose deletion is staged.
-func NewPlanner(scope []string, index map[string]store.IndexEntry, pending map[string]bool, prog *Progress) *Planner {
+// NewPlanner returns a planner for the normalized scope, the content hashes
+// of the target directory by anchor and the anchors whose deletion is staged.
+func NewPlanner(scope []string, index map[string]string, pending map[string]bool, prog *Progress) *Planner {
 	if prog == nil {
 		prog = &Progress{}
 	}
-	return &Planner{scope: scope, index: index, pending: pending, prog: prog,
-		seen: make(map[string]string, len(index)), dnToAnc: make(map[string]string, len(index)),
-		uidAnc: make(map[string]string)}
+	return &Planner{scope: scope, index: index, pending: pending, prog: prog, enc: newEncoder(),
+		created: make(map[string]struct{}), dns: make([]keyAnchor, 0, len(index)), uids: make([]keyAnchor, 0, len(index))}
 }
 
 // Add takes one source entry. It fails on an entry that cannot be trusted
@@ -83,15 +117,31 @@ func (p *Planner) Add(e *Entry) error {
 		return nil
 	}
 	anchor := Anchor(e, norm)
-	if prev, dup := p.seen[anchor]; dup {
+	old, known := p.index[anchor]
+	dup := known && old == ""
+	if !known {
+		_, dup = p.created[anchor]
+	}
+	if dup {
+		prev := ""
+		for _, d := range p.dns {
+			if d.anchor == anchor {
+				prev = d.key
+			}
+		}
 		return fmt.Errorf("source: two entries share the anchor %s: %q and %q", anchor, prev, e.DN)
 	}
-	p.seen[anchor] = e.DN
-	p.dnToAnc[norm] = anchor
+	if known {
+		p.index[anchor] = "" // seen
+	} else {
+		p.created[anchor] = struct{}{}
+	}
+	p.dns = append(p.dns, keyAnchor{norm, anchor})
 	p.plan.InScope++
-	obj := store.TargetObject{Anchor: anchor, Type: typ, DN: e.DN, Name: displayName(e, e.DN), Attributes: attributes(e)}
+	obj := store.TargetObject{Anchor: anchor, Type: typ, DN: e.DN, Name: displayName(e, e.DN)}
 	if typ == TypeGroup {
-		g := group{obj: obj, normDN: norm}
+		obj.Attributes = attributes(e)
+		g := group{obj: obj, normDN: norm, old: old, known: known}
 		for _, attr := range []string{"member", "uniqueMember"} {
 			for _, m := range e.Get(attr) {
 				if attr == "uniqueMember" {
@@ -110,45 +160,91 @@ func (p *Planner) Add(e *Entry) error {
 		return nil
 	}
 	if uid := e.Get("uid"); len(uid) > 0 {
-		p.uidAnc[strings.ToLower(uid[0])] = anchor
+		p.uids = append(p.uids, keyAnchor{strings.ToLower(uid[0]), anchor})
 	}
-	p.compare(obj, norm)
+	// The attributes are encoded once, and only for an object that
+	// changed; no map of them is built.
+	obj.Hash = p.enc.entryHash(obj.Type, norm, e)
+	if !known || old != obj.Hash {
+		obj.Encoded = p.enc.encoded()
+	}
+	return p.compare(obj, old, known)
+}
+
+// SpoolCreates makes the planner keep the objects it creates in a
+// temporary file rather than in memory; the plan's Close removes it.
+func (p *Planner) SpoolCreates() error {
+	if p.plan.created != nil {
+		return nil
+	}
+	s, err := newSpool()
+	if err != nil {
+		return err
+	}
+	p.plan.created = s
 	return nil
 }
 
-func (p *Planner) compare(obj store.TargetObject, norm string) {
-	obj.Hash = contentHash(obj.Type, norm, obj.Attributes)
+// compare plans obj against its target hash old (known: the target has it).
+func (p *Planner) compare(obj store.TargetObject, old string, known bool) error {
 	p.prog.Planned.Add(1)
-	old, ok := p.index[obj.Anchor]
 	switch {
-	case !ok:
-		p.plan.Creates = append(p.plan.Creates, Change{Object: obj, Details: "created"})
-	case old.Hash != obj.Hash:
-		ch := Change{Object: obj}
-		if old.DN != obj.DN {
-			ch.Details = fmt.Sprintf("moved: %s → %s", old.DN, obj.DN)
+	case !known && p.plan.created != nil:
+		if err := p.plan.created.put(&obj); err != nil {
+			return err
 		}
-		p.plan.Updates = append(p.plan.Updates, ch)
+	case !known:
+		p.plan.Creates = append(p.plan.Creates, Change{Object: obj, Details: "created"})
+	case old != obj.Hash:
+		p.plan.Updates = append(p.plan.Updates, Change{Object: obj})
 	}
 	if p.pending[obj.Anchor] {
 		p.plan.Returned = append(p.plan.Returned, obj.Anchor)
 	}
+	return nil
 }
 
 // Finish resolves group members, lists the deletions and returns the plan.
-// oldAttrs loads the target attributes of updated objects to describe
-// which attributes changed; it may be nil.
-func (p *Planner) Finish(ctx context.Context, oldAttrs func(ctx context.Context, anchors []string) (map[string]*store.TargetObject, error)) (*Plan, error) {
+// index loads the type, DN and name of the target objects no longer in the
+// source (the deletions). oldAttrs loads the target objects that are
+// updated, to describe what changed (a move, attributes); it may be nil.
+func (p *Planner) Finish(ctx context.Context, index func(ctx context.Context, anchors []string, member func(string) bool, fn func(string, store.IndexEntry)) error,
+	oldAttrs func(ctx context.Context, anchors []string) (map[string]*store.TargetObject, error)) (*Plan, error) {
+	// The members the groups name, then their anchors in one pass over
+	// the objects read (the last object with a DN or uid wins, as a map
+	// filled in reading order would have it).
+	dnAnc, uidAnc := map[string]string{}, map[string]string{}
+	for i := range p.groups {
+		for _, m := range p.groups[i].members {
+			dnAnc[m] = ""
+		}
+		for _, u := range p.groups[i].uids {
+			uidAnc[strings.ToLower(u)] = ""
+		}
+	}
+	resolve := func(want map[string]string, list []keyAnchor) {
+		if len(want) == 0 {
+			return
+		}
+		for _, d := range list {
+			if _, ok := want[d.key]; ok {
+				want[d.key] = d.anchor
+			}
+		}
+	}
+	resolve(dnAnc, p.dns)
+	resolve(uidAnc, p.uids)
+	p.dns, p.uids, p.created = nil, nil, nil
 	for i := range p.groups {
 		g := &p.groups[i]
 		var members []string
 		for _, m := range g.members {
-			if a, ok := p.dnToAnc[m]; ok {
+			if a := dnAnc[m]; a != "" {
 				members = append(members, a)
 			}
 		}
 		for _, u := range g.uids {
-			if a, ok := p.uidAnc[strings.ToLower(u)]; ok {
+			if a := uidAnc[strings.ToLower(u)]; a != "" {
 				members = append(members, a)
 			}
 		}
@@ -157,16 +253,35 @@ func (p *Planner) Finish(ctx context.Context, oldAttrs func(ctx context.Context,
 		if len(members) > 0 {
 			g.obj.Attributes[MembersAttr] = members
 		}
-		p.compare(g.obj, g.normDN)
+		g.obj.Hash, g.obj.Encoded = p.enc.object(g.obj.Type, g.normDN, g.obj.Attributes)
+		if err := p.compare(g.obj, g.old, g.known); err != nil {
+			return nil, err
+		}
 	}
 	p.groups = nil
-	for anchor, e := range p.index {
-		if _, ok := p.seen[anchor]; ok {
-			continue
+	var gone []string
+	for anchor, h := range p.index {
+		if h != "" { // not seen
+			gone = append(gone, anchor)
 		}
-		// The OU keeps the directory's own spelling: it is shown to admins.
-		ou := strings.TrimSpace(ParentDN(e.DN))
-		p.plan.Deletes = append(p.plan.Deletes, store.StagedDelete{Anchor: anchor, Type: e.Type, DN: e.DN, Name: e.Name, OU: ou})
+	}
+	if len(gone) > 0 {
+		if index == nil {
+			return nil, fmt.Errorf("plan: %d deletions and no way to look them up", len(gone))
+		}
+		// An anchor deleted since the hashes were read (Allow deletes) is
+		// not found: that moved the configuration's generation, so
+		// ApplyCycle refuses this plan and the cycle plans again.
+		p.plan.Deletes = make([]store.StagedDelete, 0, len(gone))
+		member := func(a string) bool { h, ok := p.index[a]; return ok && h != "" }
+		err := index(ctx, gone, member, func(anchor string, e store.IndexEntry) {
+			// The OU keeps the directory's own spelling: it is shown to admins.
+			ou := strings.TrimSpace(ParentDN(e.DN))
+			p.plan.Deletes = append(p.plan.Deletes, store.StagedDelete{Anchor: anchor, Type: e.Type, DN: e.DN, Name: e.Name, OU: ou})
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	slices.SortFunc(p.plan.Deletes, func(a, b store.StagedDelete) int { return strings.Compare(a.DN, b.DN) })
 	if oldAttrs != nil && len(p.plan.Updates) > 0 {
@@ -181,7 +296,16 @@ func (p *Planner) Finish(ctx context.Context, oldAttrs func(ctx context.Context,
 		for i := range p.plan.Updates {
 			u := &p.plan.Updates[i]
 			if old, ok := olds[u.Object.Anchor]; ok {
-				if changed := changedAttributes(old.Attributes, u.Object.Attributes); len(changed) > 0 {
+				if old.DN != u.Object.DN {
+					u.Details = fmt.Sprintf("moved: %s → %s", old.DN, u.Object.DN)
+				}
+				cur := u.Object.Attributes
+				if cur == nil {
+					if err := json.Unmarshal([]byte(u.Object.Encoded), &cur); err != nil {
+						return nil, fmt.Errorf("plan: attributes of %s: %w", u.Object.DN, err)
+					}
+				}
+				if changed := changedAttributes(old.Attributes, cur); len(changed) > 0 {
 					if u.Details != "" {
 						u.Details += "; "
 					}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -46,11 +48,18 @@ type CycleChanges struct {
 	// AgentID is the agent that ran the cycle.
 	AgentID int64
 	Upserts []TargetObject // creates and updates, applied
-	Deletes []string       // anchors deleted from the target
-	Log     []LogEntry     // ConfigID and CycleID are filled in
+	// Stream, when set, hands over more objects to upsert, each with its
+	// log entry (ConfigID and CycleID are filled in), without holding
+	// them all in memory; they are written before Upserts and Log.
+	Stream  func(put func(o *TargetObject, e *LogEntry) error) error
+	Deletes []string   // anchors deleted from the target
+	Log     []LogEntry // ConfigID and CycleID are filled in
 	// Stage holds the deletions staged by the guard; when non-empty this
 	// cycle becomes the configuration's current quarantine.
 	Stage []StagedDelete
+	// StageLog, when set, is the log entry written for each of Stage (its
+	// type, name, DN and anchor filled in from the staged delete), after Log.
+	StageLog *LogEntry
 	// Discard lists anchors whose pending staged delete returned to scope.
 	Discard []string
 	Notify  *Notification // queued with the cycle, if any
@@ -63,7 +72,7 @@ type CycleChanges struct {
 // outcome: only Allow deletes and Restart sync end it.
 func (s *Store) ApplyCycle(ctx context.Context, ch *CycleChanges) (int64, error) {
 	c := &ch.Cycle
-	if c.Outcome == OutcomeFailed && (len(ch.Upserts) > 0 || len(ch.Deletes) > 0 || len(ch.Stage) > 0 || len(ch.Discard) > 0) {
+	if c.Outcome == OutcomeFailed && (ch.Stream != nil || len(ch.Upserts) > 0 || len(ch.Deletes) > 0 || len(ch.Stage) > 0 || len(ch.Discard) > 0) {
 		return 0, errors.New("store: apply cycle: a failed cycle changes nothing")
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -89,8 +98,18 @@ func (s *Store) ApplyCycle(ctx context.Context, ch *CycleChanges) (int64, error)
 		if c.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
+		if ch.Stream != nil {
+			if err := applyStream(ctx, tx, c.ConfigID, c.ID, ch.Stream); err != nil {
+				return err
+			}
+		}
 		if err := applyObjects(ctx, tx, c.ConfigID, ch.Upserts, ch.Deletes); err != nil {
 			return err
+		}
+		if ch.Stream != nil || len(ch.Upserts) > 0 || len(ch.Deletes) > 0 {
+			if err := recount(ctx, tx, c.ConfigID); err != nil {
+				return err
+			}
 		}
 		if err := insertLog(ctx, tx, c.ConfigID, c.ID, ch.Log); err != nil {
 			return err
@@ -118,6 +137,20 @@ func (s *Store) ApplyCycle(ctx context.Context, ch *CycleChanges) (int64, error)
 			}
 			if err := insertStaged(ctx, tx, c.ConfigID, c.ID, ch.Stage); err != nil {
 				return err
+			}
+			if ch.StageLog != nil {
+				l := *ch.StageLog
+				b := newBatchInsert(ctx, tx, `INSERT INTO provisioning_log (config_id, cycle_id, time, action, status,
+					object_type, name, dn, anchor, details)`, "", 10)
+				for i := range ch.Stage {
+					d := &ch.Stage[i]
+					if err := b.add(c.ConfigID, c.ID, ms(l.Time), l.Action, l.Status, d.Type, d.Name, d.DN, d.Anchor, l.Details); err != nil {
+						return err
+					}
+				}
+				if err := b.flush(); err != nil {
+					return err
+				}
 			}
 			quarantine = c.ID
 		}
@@ -158,35 +191,89 @@ func (s *Store) ApplyCycle(ctx context.Context, ch *CycleChanges) (int64, error)
 	return c.ID, nil
 }
 
-func applyObjects(ctx context.Context, tx *sql.Tx, configID int64, upserts []TargetObject, deletes []string) error {
-	if len(upserts) > 0 {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO target_objects (config_id, anchor, type, dn, name, attributes, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (config_id, anchor) DO UPDATE SET type = excluded.type, dn = excluded.dn,
-			name = excluded.name, attributes = excluded.attributes, hash = excluded.hash`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for i := range upserts {
-			o := &upserts[i]
-			attrs, err := json.Marshal(o.Attributes)
+const upsertTail = `ON CONFLICT (config_id, anchor) DO UPDATE SET type = excluded.type, dn = excluded.dn,
+	name = excluded.name, attributes = excluded.attributes, hash = excluded.hash`
+
+// applyStream upserts the objects of stream with their log entries.
+func applyStream(ctx context.Context, tx *sql.Tx, configID, cycleID int64, stream func(put func(*TargetObject, *LogEntry) error) error) error {
+	objs := newBatchInsert(ctx, tx, `INSERT INTO target_objects (config_id, anchor, type, dn, name, attributes, hash)`, upsertTail, 7)
+	logs := newBatchInsert(ctx, tx, `INSERT INTO provisioning_log (config_id, cycle_id, time, action, status,
+		object_type, name, dn, anchor, details)`, "", 10)
+	err := stream(func(o *TargetObject, e *LogEntry) error {
+		attrs := o.Encoded
+		if attrs == "" {
+			enc, err := json.Marshal(o.Attributes)
 			if err != nil {
 				return fmt.Errorf("attributes of %s: %w", o.DN, err)
 			}
-			if _, err := stmt.ExecContext(ctx, configID, o.Anchor, o.Type, o.DN, o.Name, string(attrs), o.Hash); err != nil {
+			attrs = string(enc)
+		}
+		if err := objs.add(configID, o.Anchor, o.Type, o.DN, o.Name, attrs, o.Hash); err != nil {
+			return err
+		}
+		return logs.add(configID, cycleID, ms(e.Time), e.Action, e.Status, e.Type, e.Name, e.DN, e.Anchor, e.Details)
+	})
+	return errors.Join(err, objs.flush(), logs.flush())
+}
+
+func applyObjects(ctx context.Context, tx *sql.Tx, configID int64, upserts []TargetObject, deletes []string) error {
+	if len(upserts) > 0 {
+		b := newBatchInsert(ctx, tx, `INSERT INTO target_objects (config_id, anchor, type, dn, name, attributes, hash)`, upsertTail, 7)
+		// In anchor order: the target directory is keyed by anchor, and
+		// anchors (GUIDs, UUIDs) come in random order; sorted, a first
+		// cycle appends to the B-tree instead of touching pages all over
+		// a table far larger than the page cache.
+		order := make([]int32, len(upserts))
+		for i := range order {
+			order[i] = int32(i)
+		}
+		slices.SortFunc(order, func(a, b int32) int { return strings.Compare(upserts[a].Anchor, upserts[b].Anchor) })
+		for _, i := range order {
+			o := &upserts[i]
+			attrs := o.Encoded
+			if attrs == "" {
+				enc, err := json.Marshal(o.Attributes)
+				if err != nil {
+					return fmt.Errorf("attributes of %s: %w", o.DN, err)
+				}
+				attrs = string(enc)
+			}
+			if err := b.add(configID, o.Anchor, o.Type, o.DN, o.Name, attrs, o.Hash); err != nil {
 				return err
 			}
 		}
-	}
-	if len(deletes) > 0 {
-		stmt, err := tx.PrepareContext(ctx, `DELETE FROM target_objects WHERE config_id = ? AND anchor = ?`)
-		if err != nil {
+		if err := b.flush(); err != nil {
 			return err
 		}
-		defer stmt.Close()
-		for _, a := range deletes {
-			if _, err := stmt.ExecContext(ctx, configID, a); err != nil {
+	}
+	if len(deletes) > 0 {
+		var full *sql.Stmt
+		defer func() {
+			if full != nil {
+				full.Close()
+			}
+		}()
+		args := make([]any, 0, batchRows+1)
+		for len(deletes) > 0 {
+			part := deletes[:min(batchRows, len(deletes))]
+			deletes = deletes[len(part):]
+			args = append(args[:0], configID)
+			for _, a := range part {
+				args = append(args, a)
+			}
+			q := `DELETE FROM target_objects WHERE config_id = ? AND anchor IN (?` + strings.Repeat(", ?", len(part)-1) + `)`
+			var err error
+			switch {
+			case len(part) < batchRows:
+				_, err = tx.ExecContext(ctx, q, args...)
+			case full == nil:
+				if full, err = tx.PrepareContext(ctx, q); err == nil {
+					_, err = full.ExecContext(ctx, args...)
+				}
+			default:
+				_, err = full.ExecContext(ctx, args...)
+			}
+			if err != nil {
 				return err
 			}
 		}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Provisioning log actions and statuses.
@@ -55,28 +57,53 @@ func insertLog(ctx context.Context, tx *sql.Tx, configID, cycleID int64, entries
 	if len(entries) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO provisioning_log (config_id, cycle_id, time, action, status,
-		object_type, name, dn, anchor, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
+	b := newBatchInsert(ctx, tx, `INSERT INTO provisioning_log (config_id, cycle_id, time, action, status,
+		object_type, name, dn, anchor, details)`, "", 10)
 	for i := range entries {
 		e := &entries[i]
 		e.ConfigID, e.CycleID = configID, cycleID
-		res, err := stmt.ExecContext(ctx, configID, cycleID, ms(e.Time), e.Action, e.Status, e.Type, e.Name, e.DN, e.Anchor, e.Details)
-		if err != nil {
-			return err
-		}
-		if e.ID, err = res.LastInsertId(); err != nil {
+		if err := b.add(configID, cycleID, ms(e.Time), e.Action, e.Status, e.Type, e.Name, e.DN, e.Anchor, e.Details); err != nil {
 			return err
 		}
 	}
-	return nil
+	return b.flush()
 }
 
 // Logs returns the entries q selects, newest first.
 func (s *Store) Logs(ctx context.Context, q LogQuery) ([]LogEntry, error) {
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	if utf8.RuneCountInString(q.Text) < 3 {
+		return s.logs(ctx, q, logScan, 0)
+	}
+	// A text search: the entries above the text index's mark are scanned,
+	// those below are found through it. They are newer, so they come first.
+	var mark int64
+	if err := s.r.QueryRowContext(ctx, `SELECT indexed_id FROM log_text_state`).Scan(&mark); err != nil {
+		return nil, fmt.Errorf("store: logs: %w", err)
+	}
+	out, err := s.logs(ctx, q, logScan, mark)
+	if err != nil || len(out) == q.Limit || mark == 0 {
+		return out, err
+	}
+	rest := q
+	rest.Limit = q.Limit - len(out)
+	if rest.Before == 0 || rest.Before > mark+1 {
+		rest.Before = mark + 1
+	}
+	more, err := s.logs(ctx, rest, logIndexed, 0)
+	return append(out, more...), err
+}
+
+// How logs finds a text: by scanning the entries above an id, or through
+// the text index.
+const (
+	logScan = iota
+	logIndexed
+)
+
+func (s *Store) logs(ctx context.Context, q LogQuery, how int, above int64) ([]LogEntry, error) {
 	where := []string{"config_id = ?"}
 	args := []any{q.ConfigID}
 	if q.Action != "" {
@@ -104,13 +131,69 @@ func (s *Store) Logs(ctx context.Context, q LogQuery) ([]LogEntry, error) {
 	if q.Before > 0 {
 		where, args = append(where, "id < ?"), append(args, q.Before)
 	}
+	if above > 0 {
+		where, args = append(where, "id > ?"), append(args, above)
+	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 50
 	}
+	cols := `id, config_id, cycle_id, time, action, status, object_type, name, dn, anchor, details`
+	switch {
+	case how == logIndexed:
+		// Walk the index's matches newest first; each is checked against
+		// the filters (and LIKE) until the page is full.
+		args = append([]any{trigramQuery(q.Text), q.Before}, args...)
+		rows, err := s.r.QueryContext(ctx, `SELECT l.id, l.config_id, l.cycle_id, l.time, l.action, l.status, l.object_type,
+			l.name, l.dn, l.anchor, l.details FROM provisioning_log_text f JOIN provisioning_log l ON l.id = f.rowid
+			WHERE f.provisioning_log_text MATCH ? AND f.rowid < ? AND `+strings.Join(prefix("l.", where), " AND ")+`
+			ORDER BY f.rowid DESC LIMIT ?`, append(args, limit)...)
+		return scanLogs(rows, err, limit)
+	case !q.From.IsZero() && !q.To.IsZero() && q.Action == "" && q.Status == "" && q.Type == "" && q.Cycle == 0 && q.Text == "":
+		// A date range alone: the newest entries of the range by the time
+		// index (covering: no row read) rather than by walking every
+		// newer entry of the configuration.
+		args = append(args, limit)
+		rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM provisioning_log WHERE id IN (
+			SELECT id FROM provisioning_log INDEXED BY log_config_time WHERE `+strings.Join(where, " AND ")+`
+			ORDER BY id DESC LIMIT ?) ORDER BY id DESC`, args...)
+		return scanLogs(rows, err, limit)
+	}
 	args = append(args, limit)
-	rows, err := s.r.QueryContext(ctx, `SELECT id, config_id, cycle_id, time, action, status, object_type, name, dn, anchor, details
+	rows, err := s.r.QueryContext(ctx, `SELECT `+cols+`
 		FROM provisioning_log WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, args...)
+	return scanLogs(rows, err, limit)
+}
+
+// trigramQuery is the full-text query for entries holding every trigram of
+// text (the index has no positions: LIKE then checks the substring).
+func trigramQuery(text string) string {
+	r := []rune(strings.ToLower(text))
+	var terms []string
+	for i := 0; i+3 <= len(r); i++ {
+		t := `"` + strings.ReplaceAll(string(r[i:i+3]), `"`, `""`) + `"`
+		if !slices.Contains(terms, t) {
+			terms = append(terms, t)
+		}
+	}
+	return strings.Join(terms, " AND ")
+}
+
+// prefix qualifies the column names that start each condition.
+func prefix(p string, conds []string) []string {
+	out := make([]string, len(conds))
+	for i, c := range conds {
+		c = strings.ReplaceAll(c, "lower(name)", "lower("+p+"name)")
+		c = strings.ReplaceAll(c, "lower(dn)", "lower("+p+"dn)")
+		if !strings.HasPrefix(c, "(") {
+			c = p + c
+		}
+		out[i] = c
+	}
+	return out
+}
+
+func scanLogs(rows *sql.Rows, err error, limit int) ([]LogEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: logs: %w", err)
 	}
@@ -124,6 +207,43 @@ func (s *Store) Logs(ctx context.Context, q LogQuery) ([]LogEntry, error) {
 		out = append(out, *e)
 	}
 	return out, rows.Err()
+}
+
+// IndexLogText adds up to max provisioning log entries not yet in the text
+// index to it, in one transaction, and returns how many it added (0: the
+// index is complete). `serve` calls it in the background: kept by triggers
+// in the cycle's transaction, the index would nearly double the cost of
+// writing a big cycle's log; until it catches up, Logs scans the entries it
+// lacks.
+func (s *Store) IndexLogText(ctx context.Context, max int) (int, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var mark, top int64
+		if err := tx.QueryRowContext(ctx, `SELECT indexed_id FROM log_text_state`).Scan(&mark); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM (SELECT id FROM provisioning_log
+			WHERE id > ? ORDER BY id LIMIT ?)`, mark, max).Scan(&top); err != nil {
+			return err
+		}
+		if top <= mark {
+			return nil
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO provisioning_log_text (rowid, name, dn)
+			SELECT id, name, dn FROM provisioning_log WHERE id > ? AND id <= ?`, mark, top)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE log_text_state SET indexed_id = ?`, top)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: index log text: %w", err)
+	}
+	return int(n), nil
 }
 
 // LogEntry returns one entry of a configuration's provisioning log, or ErrNotFound.

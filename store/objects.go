@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -16,6 +18,9 @@ type TargetObject struct {
 	Name       string
 	Attributes map[string][]string
 	Hash       string // content hash of type, DN and attributes
+	// Encoded, when set, is Attributes already encoded as a JSON object:
+	// the planner encodes each object once and keeps no map of it.
+	Encoded string
 }
 
 // IndexEntry is what planning needs of a target object: no attributes.
@@ -51,6 +56,83 @@ func (s *Store) TargetIndex(ctx context.Context, configID int64) (map[string]Ind
 		return nil, fmt.Errorf("store: target index: %w", err)
 	}
 	return idx, nil
+}
+
+// TargetHashes returns the anchors of a configuration's target directory
+// with their content hash: all that planning needs to tell creates, updates
+// and unchanged objects apart.
+func (s *Store) TargetHashes(ctx context.Context, configID int64) (map[string]string, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM target_objects WHERE config_id = ?`, configID).Scan(&n); err != nil {
+		return nil, fmt.Errorf("store: target hashes: %w", err)
+	}
+	out := make(map[string]string, n)
+	rows, err := s.r.QueryContext(ctx, `SELECT anchor, hash FROM target_objects WHERE config_id = ?`, configID)
+	if err != nil {
+		return nil, fmt.Errorf("store: target hashes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a, h string
+		if err := rows.Scan(&a, &h); err != nil {
+			return nil, fmt.Errorf("store: target hashes: %w", err)
+		}
+		out[a] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: target hashes: %w", err)
+	}
+	return out, nil
+}
+
+// TargetIndexOf calls fn with the type, DN and name (no hash) of each of
+// the given anchors in a configuration's target directory. With many
+// anchors, it reads the whole directory once instead and keeps the rows
+// whose anchor member reports (which must hold for exactly those anchors).
+func (s *Store) TargetIndexOf(ctx context.Context, configID int64, anchors []string, member func(anchor string) bool,
+	fn func(anchor string, e IndexEntry)) error {
+	scan := func(q string, args []any, keep func(string) bool) error {
+		rows, err := s.r.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var a string
+		var e IndexEntry
+		for rows.Next() {
+			if err := rows.Scan(&a, &e.Type, &e.DN, &e.Name); err != nil {
+				return err
+			}
+			if keep == nil || keep(a) {
+				fn(a, e)
+			}
+		}
+		return rows.Err()
+	}
+	if len(anchors) > 20_000 && member != nil {
+		// Many anchors (a source that lost most of its objects): one pass
+		// over the table beats tens of thousands of lookups.
+		if err := scan(`SELECT anchor, type, dn, name FROM target_objects WHERE config_id = ?`, []any{configID}, member); err != nil {
+			return fmt.Errorf("store: target index: %w", err)
+		}
+		return nil
+	}
+	const chunk = 500
+	args := make([]any, 0, chunk+1)
+	for len(anchors) > 0 {
+		part := anchors[:min(chunk, len(anchors))]
+		anchors = anchors[len(part):]
+		args = append(args[:0], configID)
+		for _, a := range part {
+			args = append(args, a)
+		}
+		q := `SELECT anchor, type, dn, name FROM target_objects WHERE config_id = ? AND anchor IN (?` +
+			strings.Repeat(",?", len(part)-1) + `)`
+		if err := scan(q, args, nil); err != nil {
+			return fmt.Errorf("store: target index: %w", err)
+		}
+	}
+	return nil
 }
 
 // TargetObjectsByAnchor returns the target objects among anchors, by anchor.
@@ -106,23 +188,22 @@ func (s *Store) scanObjects(ctx context.Context, q string, args []any, fn func(*
 
 // ObjectCounts returns the number of users and groups in a configuration's target directory.
 func (s *Store) ObjectCounts(ctx context.Context, configID int64) (users, groups int, err error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT type, count(*) FROM target_objects WHERE config_id = ? GROUP BY type`, configID)
+	err = s.r.QueryRowContext(ctx, `SELECT object_users, object_groups FROM configurations WHERE id = ?`, configID).Scan(&users, &groups)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, fmt.Errorf("store: object counts: %w", ErrNotFound)
+	}
 	if err != nil {
 		return 0, 0, fmt.Errorf("store: object counts: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var t string
-		var n int
-		if err := rows.Scan(&t, &n); err != nil {
-			return 0, 0, fmt.Errorf("store: object counts: %w", err)
-		}
-		switch t {
-		case "user":
-			users = n
-		case "group":
-			groups = n
-		}
-	}
-	return users, groups, rows.Err()
+	return users, groups, nil
+}
+
+// recount stores the counts ObjectCounts returns, after a change to the
+// target directory (through the index on type: no object is read).
+func recount(ctx context.Context, tx *sql.Tx, configID int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE configurations SET
+		object_users = (SELECT count(*) FROM target_objects WHERE config_id = ?1 AND type = 'user'),
+		object_groups = (SELECT count(*) FROM target_objects WHERE config_id = ?1 AND type = 'group')
+		WHERE id = ?1`, configID)
+	return err
 }

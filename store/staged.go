@@ -37,20 +37,15 @@ type Count struct {
 }
 
 func insertStaged(ctx context.Context, tx *sql.Tx, configID, cycleID int64, staged []StagedDelete) error {
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO staged_deletes (config_id, cycle_id, anchor, type, dn, name, ou)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
+	b := newBatchInsert(ctx, tx, `INSERT INTO staged_deletes (config_id, cycle_id, anchor, type, dn, name, ou)`, "", 7)
 	for i := range staged {
 		d := &staged[i]
 		d.ConfigID, d.CycleID, d.State = configID, cycleID, StagedPending
-		if _, err := stmt.ExecContext(ctx, configID, cycleID, d.Anchor, d.Type, d.DN, d.Name, d.OU); err != nil {
+		if err := b.add(configID, cycleID, d.Anchor, d.Type, d.DN, d.Name, d.OU); err != nil {
 			return err
 		}
 	}
-	return nil
+	return b.flush()
 }
 
 // StagedDeletes returns up to limit staged deletes of a cycle in state (all
@@ -154,6 +149,9 @@ func (s *Store) AllowDeletes(ctx context.Context, configID, quarantineID int64, 
 		}
 		n = len(entries)
 		if err := applyObjects(ctx, tx, configID, nil, anchors); err != nil {
+			return err
+		}
+		if err := recount(ctx, tx, configID); err != nil {
 			return err
 		}
 		if err := insertLog(ctx, tx, configID, quarantineID, entries); err != nil {

@@ -1,17 +1,31 @@
-// Command syncbench measures the syncguard binary on a generated directory
-// and records the figures in the README: `make bench` runs
+// Command syncbench measures syncguard and records the figures in the
+// README: `make bench` runs
 //
 //	go run ./cmd/syncbench -readme README.md
 //
-// It builds syncguard once, generates an LDIF of -users users in four OUs
-// (and some groups) with guard/demo, and times syncguard as a child process,
-// -runs times each (the median is reported, with the range): the first cycle
-// on a fresh database, a cycle with no change, the quarantine of one OU's
-// users gone from the source, allow-deletes of those staged deletions, and,
-// as a floor, parsing the LDIF in-process with guard/ldif. Wall time is
-// measured around each child; peak RSS is the child's rusage maxrss.
+// Each scenario generates its data with guard/demo and runs several times
+// (the median is reported, with the range):
 //
-// With -readme PATH, the table replaces what is between the markers
+//   - ldif: -users users (100,000) from an LDIF, syncguard as a child
+//     process: the first cycle on a fresh database, a no-change cycle,
+//     parsing the LDIF only (in-process, a floor), the quarantine of every
+//     object (the source suddenly holds only its OUs) and Allow deletes of
+//     the staged deletions, timed around the store call itself (the CLI's
+//     allow-deletes also runs the next cycle);
+//   - ldif1m: the same with -big-users users (1,000,000), without Allow;
+//   - ldap: -users users in a private slapd (guard/ldap/slapdtest, loaded
+//     with slapadd): a first and a no-change cycle against the time
+//     ldapsearch takes to dump the same scope, measured alternately;
+//   - log5m: -log-entries provisioning log entries over 20 configurations,
+//     written directly with SQL, and the log and configuration pages through
+//     the real portal handler (web.New, signed in): p50 and p99 per filter;
+//   - portal: -clients signed-in clients for -portal-duration on loopback,
+//     mixed pages, while a cycle of -users objects runs.
+//
+// -only picks scenarios (-only ldif,log5m). Wall time is measured around
+// each child; peak RSS is the child's VmHWM (see runMeasured).
+//
+// With -readme PATH, the tables replace what is between the markers
 // <!-- bench:start --> and <!-- bench:end --> in that file; without the
 // markers the file is left alone.
 package main
@@ -27,10 +41,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
-	"github.com/syncguard/syncguard/guard"
 	"github.com/syncguard/syncguard/guard/demo"
 )
 
@@ -40,6 +55,7 @@ const (
 	removedOU  = "Sales"
 	configName = "bench"
 	seed       = 1
+	threshold  = 500 // the default threshold
 )
 
 var ous = []string{"Sales", "Engineering", "Finance", "Support"}
@@ -62,21 +78,34 @@ func main() {
 
 // options are the command line.
 type options struct {
-	users, runs int
-	keep        bool
-	readme      string
+	users, bigUsers, runs, bigRuns int
+	logEntries, clients            int
+	portalDuration                 time.Duration
+	only                           map[string]bool
+	keep                           bool
+	readme                         string
 }
+
+// scenarios, in the order they run.
+var scenarios = []string{"ldif", "ldif1m", "ldap", "log5m", "portal"}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o options
+	var only string
 	fs := flag.NewFlagSet("syncbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.IntVar(&o.users, "users", 100_000, "number of users in the generated directory (a multiple of 4: they are spread over 4 OUs)")
+	fs.IntVar(&o.users, "users", 100_000, "users of the ldif, ldap and portal scenarios (a multiple of 4: they are spread over 4 OUs)")
+	fs.IntVar(&o.bigUsers, "big-users", 1_000_000, "users of the ldif1m scenario (a multiple of 4)")
 	fs.IntVar(&o.runs, "runs", 3, "times each measurement is repeated; the median is reported")
+	fs.IntVar(&o.bigRuns, "big-runs", 2, "times the ldif1m measurements are repeated")
+	fs.IntVar(&o.logEntries, "log-entries", 5_000_000, "provisioning log entries of the log5m scenario")
+	fs.IntVar(&o.clients, "clients", 50, "concurrent clients of the portal scenario")
+	fs.DurationVar(&o.portalDuration, "portal-duration", 60*time.Second, "how long the portal scenario runs")
+	fs.StringVar(&only, "only", strings.Join(scenarios, ","), "comma-separated `scenarios` to run: "+strings.Join(scenarios, ", "))
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binary, LDIF files, databases)")
 	fs.StringVar(&o.readme, "readme", "", "record the table in this Markdown `file`, between <!-- bench:start --> and <!-- bench:end -->")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: syncbench [-users N] [-runs N] [-keep] [-readme README.md]")
+		fmt.Fprintln(stderr, "Usage: syncbench [-only ldif,ldif1m,ldap,log5m,portal] [-users N] [-runs N] [-keep] [-readme README.md]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -89,9 +118,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "syncbench: unexpected arguments %q\n", fs.Args())
 		return errUsage
 	}
-	if o.users < len(ous) || o.users%len(ous) != 0 || o.runs < 1 {
-		fmt.Fprintf(stderr, "syncbench: -users must be a positive multiple of %d and -runs at least 1\n", len(ous))
+	if o.users < len(ous) || o.users%len(ous) != 0 || o.bigUsers < len(ous) || o.bigUsers%len(ous) != 0 ||
+		o.runs < 1 || o.bigRuns < 1 || o.clients < 1 || o.logEntries < 20 {
+		fmt.Fprintf(stderr, "syncbench: -users and -big-users must be positive multiples of %d, -runs, -big-runs and -clients at least 1\n", len(ous))
 		return errUsage
+	}
+	o.only = map[string]bool{}
+	for _, name := range strings.Split(only, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.Contains(scenarios, name) {
+			fmt.Fprintf(stderr, "syncbench: unknown scenario %q (choose among %s)\n", name, strings.Join(scenarios, ", "))
+			return errUsage
+		}
+		o.only[name] = true
 	}
 
 	dir, err := os.MkdirTemp("", "syncbench-")
@@ -113,42 +152,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/syncguard/syncguard/cmd/syncguard").CombinedOutput(); err != nil {
 		return fmt.Errorf("build syncguard (run syncbench from inside the module): %v\n%s", err, out)
 	}
-
-	gen := demo.Options{BaseDN: baseDN, OUs: ous, Users: o.users, Groups: groups(o.users), Seed: seed, UUIDs: true}
-	full := filepath.Join(dir, "full.ldif")
-	reduced := filepath.Join(dir, "without-"+removedOU+".ldif")
-	logf("generating %d users and %d groups", gen.Users, gen.Groups)
-	if err := generate(full, reduced, gen); err != nil {
-		return err
+	b := &bench{bin: bin, dir: dir, keep: o.keep, logf: logf}
+	rep := report{Machine: describeMachine(), Date: time.Now()}
+	type scenario struct {
+		name string
+		run  func() (section, error)
 	}
-	st, err := os.Stat(full)
-	if err != nil {
-		return err
-	}
-
-	removed := o.users / len(ous)
-	objects := o.users + gen.Groups
-	// The default threshold, unless a small -users removes fewer objects.
-	b := bench{bin: bin, dir: dir, full: full, reduced: reduced, threshold: min(guard.DefaultThreshold, removed),
-		keep: o.keep, logf: logf}
-	var m measurements
-	for i := range o.runs {
-		logf("run %d of %d", i+1, o.runs)
-		if err := b.once(ctx, i, &m); err != nil {
-			return err
+	for _, sc := range []scenario{
+		{"ldif", func() (section, error) { return b.ldif(ctx, o.users, o.runs, true) }},
+		{"ldif1m", func() (section, error) { return b.ldif(ctx, o.bigUsers, o.bigRuns, false) }},
+		{"ldap", func() (section, error) { return b.ldap(ctx, o.users, o.runs) }},
+		{"log5m", func() (section, error) { return b.logs(ctx, o.logEntries) }},
+		{"portal", func() (section, error) { return b.portal(ctx, o.users, o.clients, o.portalDuration) }},
+	} {
+		if !o.only[sc.name] {
+			continue
 		}
-	}
-	rep := report{
-		Machine: describeMachine(),
-		Date:    time.Now(),
-		Users:   o.users, Groups: gen.Groups, OUs: len(ous), LDIFBytes: st.Size(), Runs: o.runs,
-		Rows: []row{
-			{fmt.Sprintf("First cycle: %s objects created from LDIF (fresh database)", thousands(objects)), m.first},
-			{fmt.Sprintf("No-change cycle (%s objects)", thousands(objects)), m.noChange},
-			{fmt.Sprintf("Quarantine of %s (one OU gone from the source: the cycle stages the deletions)", thousands(removed)), m.quarantine},
-			{fmt.Sprintf("Allow deletes of %s staged (`allow-deletes --yes`, which also runs the next cycle at once)", thousands(removed)), m.allow},
-			{"Parse the LDIF only (in-process with guard/ldif, no database: a floor)", m.parse},
-		},
+		logf("scenario %s", sc.name)
+		sec, err := sc.run()
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.name, err)
+		}
+		rep.Sections = append(rep.Sections, sec)
 	}
 	table := rep.markdown()
 	fmt.Fprint(stdout, table)

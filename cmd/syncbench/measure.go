@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -13,7 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/syncguard/syncguard/guard"
+	"github.com/syncguard/syncguard/guard/demo"
 	"github.com/syncguard/syncguard/guard/ldif"
+	"github.com/syncguard/syncguard/store"
 )
 
 // sample is one measurement: wall time and, for a child process, its peak
@@ -23,67 +27,179 @@ type sample struct {
 	rssKB int64
 }
 
-// measurements collects the samples of every run.
-type measurements struct {
-	first, noChange, quarantine, allow, parse []sample
-}
-
-// bench runs the syncguard binary on the generated files.
+// bench runs the syncguard binary on generated data.
 type bench struct {
-	bin, dir, full, reduced string
-	// threshold makes the removed OU's deletions trip the guard.
-	threshold int
-	keep      bool // keep the databases
-	logf      func(format string, a ...any)
+	bin, dir string
+	keep     bool // keep the databases
+	logf     func(format string, a ...any)
 }
 
-// once does one run of every measurement on a fresh database.
-func (b *bench) once(ctx context.Context, i int, m *measurements) error {
-	db := filepath.Join(b.dir, fmt.Sprintf("run%d.db", i+1))
-	defer func() {
-		if b.keep {
-			return
-		}
-		// A 100,000-user database with its log is a few hundred MB.
-		for _, suffix := range []string{"", "-wal", "-shm"} {
-			os.Remove(db + suffix)
-		}
-	}()
-	steps := []struct {
-		what  string
-		args  []string
-		code  int       // expected exit code
-		into  *[]sample // nil: not measured
-		check string    // expected in stdout
-	}{
-		{"config add", []string{"config", "add", configName, "--source", "ldif:" + b.full, "--base-dn", baseDN,
-			"--threshold", strconv.Itoa(b.threshold)}, 0, nil, "added"},
-		{"first cycle", []string{"sync", configName}, 0, &m.first, "Succeeded"},
-		{"no-change cycle", []string{"sync", configName}, 0, &m.noChange, "created 0, updated 0, deleted 0"},
-		{"config set", []string{"config", "set", configName, "--source", "ldif:" + b.reduced}, 0, nil, "updated"},
-		{"quarantine", []string{"sync", configName}, 3, &m.quarantine, "Delete threshold exceeded"},
-		{"allow deletes", []string{"allow-deletes", configName, "--yes"}, 0, &m.allow, "accepted"},
+// ldifFiles generates the LDIF of users users and the one holding only
+// the base entry and the OUs, once per size.
+func (b *bench) ldifFiles(users int) (full, empty string, opts demo.Options, err error) {
+	opts = demo.Options{BaseDN: baseDN, OUs: ous, Users: users, Groups: groups(users), Seed: seed, UUIDs: true}
+	full = filepath.Join(b.dir, fmt.Sprintf("users-%d.ldif", users))
+	empty = filepath.Join(b.dir, fmt.Sprintf("users-%d-emptied.ldif", users))
+	if _, err := os.Stat(empty); err == nil {
+		return full, empty, opts, nil
 	}
-	for _, s := range steps {
-		got, out, err := b.syncguard(ctx, db, s.code, s.args...)
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.what, err)
-		}
-		if !strings.Contains(out, s.check) {
-			return fmt.Errorf("%s: output lacks %q:\n%s", s.what, s.check, out)
-		}
-		if s.into != nil {
-			*s.into = append(*s.into, got)
-			b.logf("  %-16s %s  peak RSS %s", s.what, formatDuration(got.wall), formatKB(got.rssKB))
-		}
-	}
-	p, n, err := parseOnly(b.full)
+	b.logf("generating %d users and %d groups", opts.Users, opts.Groups)
+	f, err := os.Create(full)
 	if err != nil {
-		return err
+		return "", "", opts, err
 	}
-	m.parse = append(m.parse, p)
-	b.logf("  %-16s %s  (%d records)", "parse only", formatDuration(p.wall), n)
-	return nil
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err := demo.Generate(w, opts); err != nil {
+		f.Close()
+		return "", "", opts, err
+	}
+	if err := errors.Join(w.Flush(), f.Close()); err != nil {
+		return "", "", opts, err
+	}
+	in, err := os.Open(full)
+	if err != nil {
+		return "", "", opts, err
+	}
+	defer in.Close()
+	out, err := os.Create(empty)
+	if err != nil {
+		return "", "", opts, err
+	}
+	if _, err := onlyContainers(out, in); err != nil {
+		out.Close()
+		return "", "", opts, err
+	}
+	return full, empty, opts, out.Close()
+}
+
+// removeDB removes a database and its WAL files, unless -keep.
+func (b *bench) removeDB(db string) {
+	if b.keep {
+		return
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(db + suffix)
+	}
+}
+
+// ldif measures cycles of an LDIF of users users: first, no-change,
+// parse-only, quarantine of everything and (with allow) Allow deletes.
+func (b *bench) ldif(ctx context.Context, users, runs int, allow bool) (section, error) {
+	full, empty, opts, err := b.ldifFiles(users)
+	if err != nil {
+		return section{}, err
+	}
+	st, err := os.Stat(full)
+	if err != nil {
+		return section{}, err
+	}
+	objects := opts.Users + opts.Groups
+	var first, noChange, parse, quarantine, allowed []sample
+	for i := range runs {
+		b.logf("run %d of %d", i+1, runs)
+		db := filepath.Join(b.dir, fmt.Sprintf("ldif-%d-run%d.db", users, i+1))
+		steps := []struct {
+			what  string
+			args  []string
+			code  int       // expected exit code
+			into  *[]sample // nil: not measured
+			check string    // expected in stdout
+		}{
+			{"config add", []string{"config", "add", configName, "--source", "ldif:" + full, "--base-dn", baseDN,
+				"--threshold", strconv.Itoa(min(threshold, objects))}, 0, nil, "added"},
+			{"first cycle", []string{"sync", configName}, 0, &first, "Succeeded"},
+			{"no-change cycle", []string{"sync", configName}, 0, &noChange, "created 0, updated 0, deleted 0"},
+			{"config set", []string{"config", "set", configName, "--source", "ldif:" + empty}, 0, nil, "updated"},
+			{"quarantine", []string{"sync", configName}, 3, &quarantine, "Delete threshold exceeded"},
+		}
+		for _, s := range steps {
+			got, out, err := b.syncguard(ctx, db, s.code, s.args...)
+			if err != nil {
+				b.removeDB(db)
+				return section{}, fmt.Errorf("%s: %w", s.what, err)
+			}
+			if !strings.Contains(out, s.check) {
+				b.removeDB(db)
+				return section{}, fmt.Errorf("%s: output lacks %q:\n%s", s.what, s.check, out)
+			}
+			if s.into != nil {
+				*s.into = append(*s.into, got)
+				b.logf("  %-16s %s  peak RSS %s", s.what, formatDuration(got.wall), formatKB(got.rssKB))
+			}
+		}
+		if allow {
+			got, n, err := allowDeletes(ctx, db)
+			if err != nil {
+				b.removeDB(db)
+				return section{}, fmt.Errorf("allow deletes: %w", err)
+			}
+			if n != objects {
+				b.removeDB(db)
+				return section{}, fmt.Errorf("allow deletes: %d deleted, want %d", n, objects)
+			}
+			allowed = append(allowed, got)
+			b.logf("  %-16s %s", "allow deletes", formatDuration(got.wall))
+		}
+		b.removeDB(db)
+		p, n, err := parseOnly(full)
+		if err != nil {
+			return section{}, err
+		}
+		parse = append(parse, p)
+		b.logf("  %-16s %s  (%d records)", "parse only", formatDuration(p.wall), n)
+	}
+	fc, _ := medianWall(first)
+	nc, _ := medianWall(noChange)
+	pa, _ := medianWall(parse)
+	qu, _ := medianWall(quarantine)
+	ratio := func(a, b time.Duration) float64 { return a.Seconds() / max(b.Seconds(), 1e-9) }
+	sec := section{
+		Title: fmt.Sprintf("LDIF, %s users", thousands(users)),
+		About: fmt.Sprintf("Generated by guard/demo: %s users in %d OUs and %s groups (entryUUIDs on), an LDIF of %s; "+
+			"syncguard runs as a child process (`sync`) on a fresh SQLite database; median of %d, range in brackets.",
+			thousands(opts.Users), len(ous), thousands(opts.Groups), formatBytes(st.Size()), runs),
+	}
+	big := users >= 1_000_000
+	firstRow := row{What: fmt.Sprintf("First cycle: %s objects created", thousands(objects)), Samples: first}
+	noChangeRow := row{What: fmt.Sprintf("No-change cycle (%s objects)", thousands(objects)), Samples: noChange,
+		Target: fmt.Sprintf("%.2f× parse-only", ratio(nc, pa))}
+	quarantineRow := row{What: fmt.Sprintf("Quarantine of %s (the source holds only its OUs: every object staged)", thousands(objects)),
+		Samples: quarantine, Target: fmt.Sprintf("%.2f× no-change", ratio(qu, nc))}
+	if big {
+		firstRow.Target = fmt.Sprintf("≤ 20 s, RSS ≤ 1 GiB")
+		firstRow.Met = yesNo(fc <= 20*time.Second && medianRSS(first) <= 1<<20)
+		noChangeRow.Target = "≤ 8 s and ≤ 1.5× parse-only: " + noChangeRow.Target
+		noChangeRow.Met = yesNo(nc <= 8*time.Second && ratio(nc, pa) <= 1.5 && medianRSS(noChange) <= 1<<20)
+		quarantineRow.Target = "≤ 2× no-change: " + quarantineRow.Target
+		quarantineRow.Met = yesNo(ratio(qu, nc) <= 2)
+	}
+	sec.Rows = append(sec.Rows, firstRow, noChangeRow, quarantineRow)
+	if allow {
+		al, _ := medianWall(allowed)
+		sec.Rows = append(sec.Rows, row{What: fmt.Sprintf("Allow deletes of %s staged (the store call itself, in-process)", thousands(objects)),
+			Samples: allowed, Target: "≤ 3 s (at 100,000)", Met: map[bool]string{true: yesNo(al <= 3*time.Second)}[users == 100_000]})
+	}
+	sec.Rows = append(sec.Rows, row{What: "Parse the LDIF only (in-process with guard/ldif, no database: a floor)", Samples: parse})
+	return sec, nil
+}
+
+// allowDeletes opens the database in-process and times Allow deletes of
+// its configuration's quarantine: the store call the portal and the CLI
+// make, without the cycle the CLI runs next.
+func allowDeletes(ctx context.Context, db string) (sample, int, error) {
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		return sample{}, 0, err
+	}
+	defer st.Close()
+	cfg, err := st.ConfigurationByName(ctx, configName)
+	if err != nil {
+		return sample{}, 0, err
+	}
+	eng := &guard.Engine{Store: st}
+	start := time.Now()
+	n, err := eng.AllowDeletes(ctx, cfg.ID, cfg.QuarantineID, "syncbench")
+	return sample{wall: time.Since(start)}, n, err
 }
 
 // syncguard runs the binary on db, checks its exit code and returns the
@@ -99,7 +215,7 @@ func (b *bench) syncguard(ctx context.Context, db string, wantCode int, args ...
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	err := cmd.Run()
+	rss, err := runMeasured(cmd)
 	wall := time.Since(start)
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
@@ -109,7 +225,7 @@ func (b *bench) syncguard(ctx context.Context, db string, wantCode int, args ...
 		return sample{}, "", fmt.Errorf("syncguard %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, wantCode,
 			stdout.String(), stderr.String())
 	}
-	return sample{wall: wall, rssKB: peakRSS(cmd.ProcessState)}, stdout.String(), nil
+	return sample{wall: wall, rssKB: rss}, stdout.String(), nil
 }
 
 // parseOnly reads the LDIF file with guard/ldif and nothing else, and

@@ -142,8 +142,8 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	return nil
 }
 
-// housekeeping beats the agent's heart every 30 seconds and prunes old log
-// entries every hour.
+// housekeeping beats the agent's heart and indexes the new log entries'
+// text every 30 seconds, and prunes old log entries every hour.
 func housekeeping(ctx context.Context, st *store.Store, agentID int64, retention time.Duration, log *slog.Logger) {
 	beat := time.NewTicker(30 * time.Second)
 	defer beat.Stop()
@@ -154,7 +154,21 @@ func housekeeping(ctx context.Context, st *store.Store, agentID int64, retention
 			log.Info("pruned provisioning log", "entries", n)
 		}
 	}
+	// The provisioning log's text index is filled here, after the cycles,
+	// in small transactions so that a cycle waits little for the writer.
+	index := func() {
+		for start := time.Now(); time.Since(start) < 10*time.Second; {
+			n, err := st.IndexLogText(ctx, 20_000)
+			if err != nil && ctx.Err() == nil {
+				log.Error("index provisioning log text", "err", err)
+			}
+			if err != nil || n == 0 {
+				return
+			}
+		}
+	}
 	prune()
+	index()
 	lastPrune := time.Now()
 	for {
 		select {
@@ -162,6 +176,7 @@ func housekeeping(ctx context.Context, st *store.Store, agentID int64, retention
 			return
 		case <-beat.C:
 		}
+		index()
 		if err := st.Heartbeat(ctx, agentID); err != nil && ctx.Err() == nil {
 			log.Error("agent heartbeat", "err", err)
 		}
