@@ -7,7 +7,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 TEST_DEBS := slapd ldap-utils chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test deps generate check-generated lint bench fuzz clean
+.PHONY: help run build test deps generate check-generated lint bench fuzz soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -51,8 +51,18 @@ lint: check-generated ## gofmt, go vet and templ fmt
 bench: ## measure the engine on generated data and record the figures in README.md
 	$(GO) run ./cmd/syncbench -readme README.md
 
-fuzz: ## run each fuzz target for a bounded time
-	$(GO) test -run='^$$' -fuzz=FuzzReader -fuzztime=60s ./guard/ldif
+FUZZTIME      ?= 30s
+SOAK_DURATION ?= 10m
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s; the seeds also run in make test)
+	@$(GO) test -list '^Fuzz' ./... | awk '/^Fuzz/ { t[n++] = $$1 } /^ok/ { for (i = 0; i < n; i++) print $$2, t[i]; n = 0 }' | \
+	while read pkg name; do \
+	  echo "== $$name ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	done
+
+soak: ## run the portal, scheduler and outbox under load for SOAK_DURATION (default 10m) and check for leaks
+	$(GO) run ./cmd/syncsoak -duration $(SOAK_DURATION)
 
 clean: ## remove build output and local demo data
 	rm -rf .bin .data .screenshots

@@ -29,10 +29,17 @@ func (e *Engine) acquire(ctx context.Context, configID int64, holder string, ttl
 	if err != nil {
 		return false, err
 	}
-	if lock.Host == host && lock.PID != pid && !processAlive(lock.PID) {
+	if holderGone(lock) {
 		return e.Store.TakeOverCycleLock(ctx, configID, lock.Holder, holder, pid, host, until)
 	}
 	return false, nil
+}
+
+// holderGone reports whether a lease's holder was a process of this host
+// that no longer exists: killed without releasing it.
+func holderGone(l *store.CycleLock) bool {
+	host, _ := os.Hostname()
+	return l.Host == host && l.PID != os.Getpid() && !processAlive(l.PID)
 }
 
 // processAlive reports whether a process with pid exists on this host.

@@ -84,6 +84,10 @@ func (s *ldifSource) each(ctx context.Context, fn func(*ldif.Record) error) erro
 	}
 	defer f.Close()
 	r := ldif.NewReader(f)
+	// A file cut right after a line must not pass for a complete export
+	// whose last record lacks attributes: that record would become an
+	// update dropping them, or a new anchor (a delete and a create).
+	r.RequireBlankLine = true
 	for n := 0; ; n++ {
 		if n%1024 == 0 {
 			if err := ctx.Err(); err != nil {

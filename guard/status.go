@@ -39,6 +39,8 @@ func StatusOf(ctx context.Context, st *store.Store, cfg *store.Configuration) (S
 	s := Status{Code: cfg.Status, Error: cfg.StatusError}
 	lock, err := st.ActiveCycleLock(ctx, cfg.ID)
 	switch {
+	case err == nil && holderGone(lock):
+		// Killed while it held the lease: nothing runs; the next cycle takes it over.
 	case err == nil:
 		s.Lock = lock
 		if cfg.Status != store.StatusQuarantined {

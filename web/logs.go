@@ -113,6 +113,10 @@ func (s *Server) logs(c echo.Context) error {
 	p := views.LogsPage{Base: s.base(c, "Provisioning log · "+cfg.Name, "configurations"), ConfigID: cfg.ID, ConfigName: cfg.Name,
 		Filter: f, Actions: logActions, Statuses: logStatuses, Types: logTypes}
 	if !ok {
+		// A broken paging link has no field to show its message by.
+		if msg := f.Errors["before"]; msg != "" && p.Base.Flash == nil {
+			p.Base.Flash = &views.Flash{Kind: "error", Text: msg}
+		}
 		return render(c, http.StatusUnprocessableEntity, views.Logs(p))
 	}
 	entries, err := s.store.Logs(c.Request().Context(), lq)

@@ -79,6 +79,13 @@ const (
 // Reader reads content records from an LDIF stream. It is not safe for
 // concurrent use.
 type Reader struct {
+	// RequireBlankLine makes a record that ends at the end of the input,
+	// without a blank line after it, an error. RFC 2849 allows such a last
+	// record, but a file cut exactly at the end of a line looks the same,
+	// and its last record would silently lack the attributes that followed
+	// (slapcat, ldapsearch -LLL and ldifde end every record with a blank line).
+	RequireBlankLine bool
+
 	br *bufio.Reader
 
 	lineNo    int    // physical lines read so far
@@ -245,6 +252,10 @@ func (r *Reader) next() (*Record, error) {
 	for {
 		err := r.readLine()
 		if err == io.EOF {
+			if r.RequireBlankLine {
+				return nil, r.errorf(r.lineNo, "the file ends inside the record of %q (line %d), without the blank line "+
+					"that ends a record: truncated? (a complete export ends with an empty line)", rec.DN, rec.Line)
+			}
 			break
 		}
 		if err != nil {
