@@ -134,15 +134,11 @@ func cmdConfigSet(ctx context.Context, c *Config, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := c.openStore(ctx)
+	st, cfg, err := c.openConfiguration(ctx, pos[0])
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cfg, err := configuration(ctx, st, pos[0])
-	if err != nil {
-		return err
-	}
 	if err := f.apply(fs, cfg); err != nil {
 		return err
 	}
@@ -151,6 +147,21 @@ func cmdConfigSet(ctx context.Context, c *Config, args []string) error {
 	}
 	fmt.Fprintf(c.Stdout, "updated configuration %q\n", cfg.Name)
 	return nil
+}
+
+// openConfiguration opens the store and finds the configuration called
+// name; the caller closes the store.
+func (c *Config) openConfiguration(ctx context.Context, name string) (*store.Store, *store.Configuration, error) {
+	st, err := c.openStore(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := configuration(ctx, st, name)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, cfg, nil
 }
 
 // configuration finds a configuration by name with a message people understand.
@@ -200,15 +211,11 @@ func cmdConfigShow(ctx context.Context, c *Config, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := c.openStore(ctx)
+	st, cfg, err := c.openConfiguration(ctx, pos[0])
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cfg, err := configuration(ctx, st, pos[0])
-	if err != nil {
-		return err
-	}
 	if *asJSON {
 		return writeJSON(c.Stdout, toConfigJSON(cfg))
 	}

@@ -62,15 +62,11 @@ func cmdLogs(ctx context.Context, c *Config, args []string) error {
 	if *cycle < 0 {
 		return usageError("--cycle: must be a cycle number")
 	}
-	st, err := c.openStore(ctx)
+	st, cfg, err := c.openConfiguration(ctx, pos[0])
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cfg, err := configuration(ctx, st, pos[0])
-	if err != nil {
-		return err
-	}
 	q.ConfigID = cfg.ID
 	entries, err := st.Logs(ctx, q)
 	if err != nil {
@@ -118,15 +114,11 @@ func cmdObjects(ctx context.Context, c *Config, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := c.openStore(ctx)
+	st, cfg, err := c.openConfiguration(ctx, pos[0])
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cfg, err := configuration(ctx, st, pos[0])
-	if err != nil {
-		return err
-	}
 	if *asJSON {
 		// Stream the array: a target directory can be large.
 		w := bufio.NewWriter(c.Stdout)

@@ -131,15 +131,11 @@ func cmdStatus(ctx context.Context, c *Config, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := c.openStore(ctx)
+	st, cfg, err := c.openConfiguration(ctx, pos[0])
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cfg, err := configuration(ctx, st, pos[0])
-	if err != nil {
-		return err
-	}
 	status, err := guard.StatusOf(ctx, st, cfg)
 	if err != nil {
 		return err
@@ -202,15 +198,11 @@ func cmdAllowDeletes(ctx context.Context, c *Config, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := c.openStore(ctx)
+	st, cfg, err := c.openConfiguration(ctx, pos[0])
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cfg, err := configuration(ctx, st, pos[0])
-	if err != nil {
-		return err
-	}
 	if cfg.QuarantineID == 0 {
 		return fmt.Errorf("%s has no staged deletions to allow", cfg.Name)
 	}
@@ -250,15 +242,11 @@ func cmdRestart(ctx context.Context, c *Config, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := c.openStore(ctx)
+	st, cfg, err := c.openConfiguration(ctx, pos[0])
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cfg, err := configuration(ctx, st, pos[0])
-	if err != nil {
-		return err
-	}
 	if !*yes {
 		return usageError("restart: this discards the staged deletions of %s and runs a full cycle; add --yes to confirm", cfg.Name)
 	}
