@@ -187,6 +187,14 @@ func (e *Engine) cycle(ctx context.Context, configID int64, trigger string, prog
 	default:
 		rec.Outcome = store.OutcomeSucceeded
 		rec.Creates, rec.Updates, rec.Deletes = plan.NumCreates(), len(plan.Updates), len(plan.Deletes)
+		// The target is now equal to the source: the next cycle that finds
+		// the same records has nothing to plan.
+		switch {
+		case plan.unchanged:
+			ch.KeepDigest = true
+		case plan.sums != nil:
+			ch.Digest = &store.SourceDigest{Fingerprint: plan.fingerprint, InScope: plan.InScope, Sums: plan.sums}
+		}
 		// Creates stream from the plan's spool into the transaction.
 		if rec.Creates > 0 {
 			ch.Stream = func(put func(*store.TargetObject, *store.LogEntry) error) error {
@@ -229,7 +237,11 @@ func (e *Engine) cycle(ctx context.Context, configID int64, trigger string, prog
 	}
 	prog.Applied.Store(int64(rec.Creates + len(ch.Upserts) + len(ch.Deletes) + len(ch.Stage)))
 	ch.Cycle.ID = id
-	e.log().Info("cycle", "config", cfg.Name, "cycle", id, "outcome", rec.Outcome, "read", rec.Read,
+	source := "read in full"
+	if plan.unchanged {
+		source = "unchanged"
+	}
+	e.log().Info("cycle", "config", cfg.Name, "cycle", id, "outcome", rec.Outcome, "source", source, "read", rec.Read,
 		"creates", rec.Creates, "updates", rec.Updates, "deletes", rec.Deletes, "staged", rec.StagedDeletes)
 	return &ch.Cycle, nil
 }
@@ -257,6 +269,25 @@ func (e *Engine) plan(ctx context.Context, cfg *store.Configuration, prog *Progr
 	if err != nil {
 		return nil, err
 	}
+	bases := searchBases(cfg.EffectiveScope(), scope)
+	fingerprint := digestFingerprint(cfg, scope, bases)
+	if f, ok := src.(fingerprinter); ok && cfg.QuarantineID == 0 {
+		d, err := e.Store.SourceDigest(rctx, cfg.ID)
+		if err != nil {
+			return nil, err
+		}
+		if d != nil && d.Generation == cfg.Generation && d.Fingerprint == fingerprint {
+			same, err := unchanged(rctx, f, bases, d, prog)
+			if err != nil {
+				return nil, readError(rctx, err)
+			}
+			if same {
+				return &Plan{Read: len(d.Sums) / store.SumSize, InScope: d.InScope, unchanged: true}, nil
+			}
+			// Something changed: plan in full, from the first record.
+			prog.Read.Store(0)
+		}
+	}
 	index, err := e.Store.TargetHashes(rctx, cfg.ID)
 	if err != nil {
 		return nil, err
@@ -272,16 +303,13 @@ func (e *Engine) plan(ctx context.Context, cfg *store.Configuration, prog *Progr
 		return nil, err
 	}
 	pipe := newPipeline(p.Add)
-	err = src.Read(rctx, searchBases(cfg.EffectiveScope(), scope), pipe.Add)
+	err = src.Read(rctx, bases, pipe.Add)
 	if perr := pipe.Close(); err == nil {
 		err = perr
 	}
 	if err != nil {
 		p.plan.Close()
-		if cause := context.Cause(rctx); cause != nil && rctx.Err() != nil {
-			return nil, fmt.Errorf("%w: %v", cause, err)
-		}
-		return nil, err
+		return nil, readError(rctx, err)
 	}
 	prog.Phase.Store("planning")
 	plan, err := p.Finish(rctx, func(ctx context.Context, anchors []string, member func(string) bool, fn func(string, store.IndexEntry)) error {
@@ -293,7 +321,17 @@ func (e *Engine) plan(ctx context.Context, cfg *store.Configuration, prog *Progr
 		p.plan.Close()
 		return nil, err
 	}
+	plan.fingerprint = fingerprint
 	return plan, nil
+}
+
+// readError names what stopped a read of the source: the cycle's timeout
+// or the loss of its lock, rather than only its symptom.
+func readError(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w: %v", cause, err)
+	}
+	return err
 }
 
 // searchBases returns the scope DNs that are not below another one, so an

@@ -26,6 +26,9 @@ type Attr struct {
 type Entry struct {
 	DN    string
 	Attrs []Attr
+	// Sum fingerprints the entry as the source encoded it (see
+	// fingerprinter); zero when the source does not.
+	Sum Sum
 }
 
 // Get returns the values of the attribute called name (case-insensitive).

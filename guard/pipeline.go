@@ -65,7 +65,7 @@ func (p *pipeline) Add(e *Entry) error {
 		vals = append(vals, attrs[i].Values...)
 		attrs[i].Values = vals[start:len(vals):len(vals)]
 	}
-	p.batch = append(p.batch, Entry{DN: e.DN, Attrs: attrs})
+	p.batch = append(p.batch, Entry{DN: e.DN, Attrs: attrs, Sum: e.Sum})
 	if len(p.batch) == pipelineBatch {
 		p.ch <- p.batch
 		p.batch = make([]Entry, 0, pipelineBatch)

@@ -83,11 +83,8 @@ func (s *ldifSource) each(ctx context.Context, fn func(*ldif.Record) error) erro
 		return fmt.Errorf("source: %w", err)
 	}
 	defer f.Close()
-	r := ldif.NewReader(f)
-	// A file cut right after a line must not pass for a complete export
-	// whose last record lacks attributes: that record would become an
-	// update dropping them, or a new anchor (a delete and a create).
-	r.RequireBlankLine = true
+	r := newLDIFReader(f)
+	r.KeepRaw = true
 	for n := 0; ; n++ {
 		if n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -113,6 +110,7 @@ func (s *ldifSource) Read(ctx context.Context, _ []string, fn func(*Entry) error
 	err := s.each(ctx, func(rec *ldif.Record) error {
 		n++
 		e.DN = rec.DN
+		e.Sum = sumOf(rec.Raw)
 		e.Attrs = e.Attrs[:0]
 		for _, a := range rec.Attrs {
 			e.Attrs = append(e.Attrs, Attr{Name: a.Name, Values: a.Values})

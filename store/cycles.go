@@ -63,6 +63,12 @@ type CycleChanges struct {
 	// Discard lists anchors whose pending staged delete returned to scope.
 	Discard []string
 	Notify  *Notification // queued with the cycle, if any
+	// Digest, on a Succeeded cycle, fingerprints the source the cycle
+	// made the target equal to; it is kept for the next cycle.
+	Digest *SourceDigest
+	// KeepDigest, on a Succeeded cycle that changed nothing because the
+	// source matched the stored digest, carries that digest over.
+	KeepDigest bool
 }
 
 // ApplyCycle records a cycle and its changes in one transaction and sets the
@@ -72,6 +78,9 @@ type CycleChanges struct {
 // outcome: only Allow deletes and Restart sync end it.
 func (s *Store) ApplyCycle(ctx context.Context, ch *CycleChanges) (int64, error) {
 	c := &ch.Cycle
+	if (ch.Digest != nil || ch.KeepDigest) && (c.Outcome != OutcomeSucceeded || len(ch.Stage) > 0) {
+		return 0, errors.New("store: apply cycle: only a cycle that made the target equal to its source has a digest")
+	}
 	if c.Outcome == OutcomeFailed && (ch.Stream != nil || len(ch.Upserts) > 0 || len(ch.Deletes) > 0 || len(ch.Stage) > 0 || len(ch.Discard) > 0) {
 		return 0, errors.New("store: apply cycle: a failed cycle changes nothing")
 	}
@@ -169,6 +178,11 @@ func (s *Store) ApplyCycle(ctx context.Context, ch *CycleChanges) (int64, error)
 			generation = generation + ?, agent_id = coalesce(nullif(?, 0), agent_id) WHERE id = ?`,
 			status, statusErr, quarantine, bump, ch.AgentID, c.ConfigID); err != nil {
 			return err
+		}
+		if quarantine == 0 {
+			if err := writeDigest(ctx, tx, c.ConfigID, gen+bump, ch); err != nil {
+				return err
+			}
 		}
 		// The cycle ends when its changes are written, not when planning ended.
 		if fin := s.now(); fin.After(c.FinishedAt) {

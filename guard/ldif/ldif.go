@@ -30,6 +30,9 @@ type Record struct {
 	DN    string
 	Attrs []Attr
 	Line  int
+	// Raw, when the Reader keeps it (Reader.KeepRaw), is the record as
+	// written in the file: see Reader.NextRaw.
+	Raw []byte
 }
 
 // Get returns the values of the attribute named name, compared without
@@ -85,8 +88,12 @@ type Reader struct {
 	// and its last record would silently lack the attributes that followed
 	// (slapcat, ldapsearch -LLL and ldifde end every record with a blank line).
 	RequireBlankLine bool
+	// KeepRaw makes Next fill Record.Raw with the bytes NextRaw would
+	// return for the record.
+	KeepRaw bool
 
-	br *bufio.Reader
+	br  *bufio.Reader
+	raw []byte // the current record's raw bytes (KeepRaw, NextRaw)
 
 	lineNo    int    // physical lines read so far
 	line      []byte // the current logical (unfolded) line
@@ -127,6 +134,103 @@ func (r *Reader) Next() (*Record, error) {
 	return rec, nil
 }
 
+// NextRaw returns the next record as written in the file, without parsing
+// it: its lines up to the blank line that ends it, each with its line
+// terminator, preceded by the comment lines before it (and, first in the
+// file, the version: line); blank lines are left out. It frames records as
+// Next does: for a file Next reads without error, the n-th NextRaw returns
+// the Record.Raw of the n-th Next with KeepRaw. It checks nothing else, so
+// a record it returns may still be malformed.
+//
+// It returns io.EOF after the last record, and an *Error when a read fails
+// or, with RequireBlankLine, the input ends inside a record. The returned
+// slice is overwritten by the next call.
+func (r *Reader) NextRaw() ([]byte, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	raw, err := r.nextRaw()
+	if err != nil {
+		r.err = err
+		return nil, err
+	}
+	return raw, nil
+}
+
+func (r *Reader) nextRaw() ([]byte, error) {
+	r.raw = r.raw[:0]
+	skipping := true // before the first line of the record
+	first := 0       // line number of that line
+	for {
+		start := len(r.raw)
+		nl, err := r.rawLine()
+		if err == io.EOF {
+			if skipping {
+				r.raw = r.raw[:0]
+				return nil, io.EOF
+			}
+			if r.RequireBlankLine {
+				return nil, r.errorf(r.lineNo, "the file ends inside the record at line %d, without the blank line "+
+					"that ends a record: truncated? (a complete export ends with an empty line)", first)
+			}
+			return r.raw, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		line := r.raw[start:]
+		if nl && (len(line) == 1 || (len(line) == 2 && line[0] == '\r')) { // blank
+			r.raw = r.raw[:start]
+			if skipping {
+				continue
+			}
+			return r.raw, nil
+		}
+		if !skipping {
+			continue
+		}
+		switch {
+		case line[0] == '#' || line[0] == ' ':
+			// A comment, or the continuation of one.
+			continue
+		case !r.started:
+			r.started = true
+			if hasPrefixFold(line, "version:") {
+				continue
+			}
+		}
+		skipping, first = false, r.lineNo
+	}
+}
+
+// rawLine appends the next physical line, terminator included, to r.raw.
+// nl reports whether it ended with "\n"; io.EOF means nothing was left.
+func (r *Reader) rawLine() (nl bool, err error) {
+	start := len(r.raw)
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		if len(r.raw)-start+len(chunk) > maxLine {
+			return false, r.errorf(r.lineNo+1, "line longer than %d bytes", maxLine)
+		}
+		r.raw = append(r.raw, chunk...)
+		switch err {
+		case nil:
+			r.lineNo++
+			return true, nil
+		case bufio.ErrBufferFull:
+			continue
+		case io.EOF:
+			if len(r.raw) == start {
+				return false, io.EOF
+			}
+			r.lineNo++
+			return false, nil
+		default:
+			return false, &Error{Line: r.lineNo + 1, Msg: "read: " + err.Error(), Err: err}
+		}
+	}
+}
+
 func (r *Reader) errorf(line int, format string, args ...any) error {
 	return &Error{Line: line, Msg: fmt.Sprintf(format, args...)}
 }
@@ -138,7 +242,11 @@ func (r *Reader) truncated(line int) error {
 // readPhysical appends one physical line, without its "\n" or "\r\n", to
 // dst. nl reports whether the line ended with "\n". It returns io.EOF only
 // when there was nothing left to read.
-func (r *Reader) readPhysical(dst []byte) (out []byte, nl bool, err error) {
+//
+// With KeepRaw, the line as written, terminator included, is appended to
+// r.raw unless it is a blank line; cont says the line is the rest of a
+// continuation line (its leading space already consumed), never blank.
+func (r *Reader) readPhysical(dst []byte, cont bool) (out []byte, nl bool, err error) {
 	start := len(dst)
 	for {
 		chunk, err := r.br.ReadSlice('\n')
@@ -149,6 +257,9 @@ func (r *Reader) readPhysical(dst []byte) (out []byte, nl bool, err error) {
 		switch err {
 		case nil:
 			r.lineNo++
+			if r.KeepRaw && (cont || len(dst)-start > 2 || (len(dst)-start == 2 && dst[start] != '\r')) {
+				r.raw = append(r.raw, dst[start:]...)
+			}
 			dst = dst[:len(dst)-1]
 			if len(dst) > start && dst[len(dst)-1] == '\r' {
 				dst = dst[:len(dst)-1]
@@ -161,6 +272,9 @@ func (r *Reader) readPhysical(dst []byte) (out []byte, nl bool, err error) {
 				return dst, false, io.EOF
 			}
 			r.lineNo++
+			if r.KeepRaw {
+				r.raw = append(r.raw, dst[start:]...)
+			}
 			return dst, false, nil
 		default:
 			return dst, false, &Error{Line: r.lineNo + 1, Msg: "read: " + err.Error(), Err: err}
@@ -173,7 +287,7 @@ func (r *Reader) readPhysical(dst []byte) (out []byte, nl bool, err error) {
 func (r *Reader) readLine() error {
 	var nl bool
 	var err error
-	r.line, nl, err = r.readPhysical(r.line[:0])
+	r.line, nl, err = r.readPhysical(r.line[:0], false)
 	if err != nil {
 		return err
 	}
@@ -194,7 +308,10 @@ func (r *Reader) readLine() error {
 			break
 		}
 		r.br.Discard(1)
-		r.line, nl, err = r.readPhysical(r.line)
+		if r.KeepRaw {
+			r.raw = append(r.raw, ' ')
+		}
+		r.line, nl, err = r.readPhysical(r.line, true)
 		if err == io.EOF { // a lone space at the very end of the input
 			r.lineNo++
 			break
@@ -208,6 +325,7 @@ func (r *Reader) readLine() error {
 }
 
 func (r *Reader) next() (*Record, error) {
+	r.raw = r.raw[:0]
 	// Skip blank lines and comments up to the first line of a record.
 	for {
 		if err := r.readLine(); err != nil {
@@ -289,6 +407,10 @@ func (r *Reader) next() (*Record, error) {
 	}
 	if len(rec.Attrs) == 0 {
 		return nil, r.errorf(rec.Line, "record %q has no attributes", rec.DN)
+	}
+	rec.Raw = nil
+	if r.KeepRaw {
+		rec.Raw = r.raw
 	}
 	return rec, nil
 }
