@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	goldap "github.com/go-ldap/ldap/v3"
-
 	"github.com/syncguard/syncguard/guard/ldap"
 	"github.com/syncguard/syncguard/guard/ldif"
 	"github.com/syncguard/syncguard/store"
@@ -155,23 +153,35 @@ type ldapSource struct{ cfg ldap.Config }
 const objectFilter = "(|(objectClass=user)(objectClass=person)(objectClass=inetOrgPerson)(objectClass=posixAccount)" +
 	"(objectClass=group)(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))"
 
+// objectAttrs are the attributes read of each object: all user attributes
+// and entryUUID, the anchor of OpenLDAP entries (operational, so named).
+var objectAttrs = []string{"*", "entryUUID"}
+
 func (s *ldapSource) Read(ctx context.Context, bases []string, fn func(*Entry) error) error {
-	if len(bases) == 0 {
-		bases = []string{s.cfg.BaseDN}
-	}
 	var e Entry
-	for _, base := range bases {
-		cfg := s.cfg
-		cfg.BaseDN = base
-		err := ldap.Search(ctx, cfg, objectFilter, []string{"*", "entryUUID"}, func(dn string, attrs []*goldap.EntryAttribute) error {
-			e.DN = dn
+	return s.eachBase(bases, func(cfg ldap.Config) error {
+		return ldap.Search(ctx, cfg, objectFilter, objectAttrs, func(le *ldap.Entry) error {
+			e.DN = le.DN
+			e.Sum = sumOf(le.Raw)
 			e.Attrs = e.Attrs[:0]
-			for _, a := range attrs {
-				e.Attrs = append(e.Attrs, Attr{Name: a.Name, Values: a.Values})
+			for _, a := range le.Attrs {
+				e.Attrs = append(e.Attrs, Attr(a))
 			}
 			return fn(&e)
 		})
-		if err != nil {
+	})
+}
+
+// eachBase calls search with the source's settings for each base in turn
+// (the base DN when there is none).
+func (s *ldapSource) eachBase(bases []string, search func(ldap.Config) error) error {
+	if len(bases) == 0 {
+		bases = []string{s.cfg.BaseDN}
+	}
+	for _, base := range bases {
+		cfg := s.cfg
+		cfg.BaseDN = base
+		if err := search(cfg); err != nil {
 			return err
 		}
 	}
@@ -181,8 +191,8 @@ func (s *ldapSource) Read(ctx context.Context, bases []string, fn func(*Entry) e
 func (s *ldapSource) Containers(ctx context.Context) ([]string, error) {
 	var out []string
 	err := ldap.Search(ctx, s.cfg, "(|(objectClass=organizationalUnit)(objectClass=container)(objectClass=organization)(objectClass=domain))",
-		[]string{"objectClass"}, func(dn string, _ []*goldap.EntryAttribute) error {
-			out = append(out, dn)
+		[]string{"objectClass"}, func(e *ldap.Entry) error {
+			out = append(out, e.DN)
 			return nil
 		})
 	return out, err

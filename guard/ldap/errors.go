@@ -3,6 +3,7 @@ package ldap
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"syscall"
 
@@ -35,8 +36,8 @@ type Error struct {
 	// exceeded, 10 referral, 32 no such object, 49 invalid credentials…),
 	// or 0 when the failure was not an LDAP result (network, TLS, timeout).
 	Code uint16
-	// Err is the underlying error: a go-ldap *ldap.Error, a network or TLS
-	// error, ctx.Err()… It may be nil.
+	// Err is the underlying error: a go-ldap *ldap.Error (for a result
+	// code), a network or TLS error, ctx.Err()… It may be nil.
 	Err error
 
 	kind error // ErrTimeout, ErrConnectionLost or nil
@@ -51,7 +52,29 @@ func (e *Error) Unwrap() error { return e.Err }
 // Is reports whether e is of the kind target (ErrTimeout, ErrConnectionLost).
 func (e *Error) Is(target error) bool { return e.kind != nil && target == e.kind }
 
-func newConnLost(err error) error { return fmt.Errorf("%w: %w", ErrConnectionLost, err) }
+// lostError is a broken connection: it matches ErrConnectionLost and its cause.
+type lostError struct {
+	text string
+	err  error
+}
+
+func (e *lostError) Error() string   { return ErrConnectionLost.Error() + ": " + e.text }
+func (e *lostError) Unwrap() []error { return []error{ErrConnectionLost, e.err} }
+
+// newConnLost wraps the error a read or write of the connection failed
+// with: "connection to the server lost: connection reset by peer".
+func newConnLost(err error) error {
+	var errno syscall.Errno
+	switch {
+	case err == io.EOF:
+		return &lostError{"the server closed the connection", err}
+	case err == io.ErrUnexpectedEOF:
+		return &lostError{"the server closed the connection in the middle of a message", err}
+	case errors.As(err, &errno):
+		return &lostError{errno.Error(), err}
+	}
+	return &lostError{strings.TrimPrefix(err.Error(), "ldap: "), err}
+}
 
 // newError builds an *Error whose message is prefix + ": " + a readable cause.
 func newError(op, prefix string, err error, kind error) *Error {

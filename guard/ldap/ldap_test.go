@@ -3,16 +3,24 @@ package ldap
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	ber "github.com/go-asn1-ber/asn1-ber"
 	ldapv3 "github.com/go-ldap/ldap/v3"
 
 	"github.com/syncguard/syncguard/guard/ldap/slapdtest"
@@ -69,9 +77,10 @@ func TestSearchStreamsAllPages(t *testing.T) {
 	uuids := map[string]bool{}
 	var gotPhoto []byte
 	cfg := cfgFor(s) // anonymous: the root DN would not be subject to the size limit
-	err := Search(t.Context(), cfg, users, []string{"uid", "cn", "mail", "jpegPhoto", "entryUUID"}, func(dn string, attrs []*ldapv3.EntryAttribute) error {
+	err := Search(t.Context(), cfg, users, []string{"uid", "cn", "mail", "jpegPhoto", "entryUUID"}, func(e *Entry) error {
+		dn := e.DN
 		seen[dn]++
-		for _, a := range attrs {
+		for _, a := range e.Attrs {
 			switch a.Name {
 			case "entryUUID":
 				if len(a.Values) != 1 || len(a.Values[0]) != 36 {
@@ -79,7 +88,7 @@ func TestSearchStreamsAllPages(t *testing.T) {
 				}
 				uuids[a.Values[0]] = true
 			case "jpegPhoto":
-				gotPhoto = a.ByteValues[0]
+				gotPhoto = []byte(a.Values[0])
 			}
 		}
 		return nil
@@ -142,7 +151,7 @@ func TestSearchErrors(t *testing.T) {
 	t.Run("fn error", func(t *testing.T) {
 		stop := errors.New("stop here")
 		n := 0
-		err := Search(t.Context(), cfgFor(s), users, nil, func(string, []*ldapv3.EntryAttribute) error {
+		err := Search(t.Context(), cfgFor(s), users, nil, func(*Entry) error {
 			if n++; n == 300 {
 				return stop
 			}
@@ -233,7 +242,7 @@ func TestSearchServerKilledMidway(t *testing.T) {
 		t.Run(fmt.Sprint(killAt), func(t *testing.T) {
 			s := slapdtest.Start(t, slapdtest.Options{LDIF: usersLDIF(1200)})
 			n := 0
-			err := Search(t.Context(), cfgFor(s), users, nil, func(string, []*ldapv3.EntryAttribute) error {
+			err := Search(t.Context(), cfgFor(s), users, nil, func(*Entry) error {
 				if n++; n == killAt {
 					s.Kill()
 				}
@@ -373,11 +382,11 @@ func TestSearchConfigErrors(t *testing.T) {
 	}
 }
 
-func noop(string, []*ldapv3.EntryAttribute) error { return nil }
+func noop(*Entry) error { return nil }
 
 func count(ctx context.Context, cfg Config, filter string) (int, error) {
 	n := 0
-	err := Search(ctx, cfg, filter, []string{"uid"}, func(string, []*ldapv3.EntryAttribute) error {
+	err := Search(ctx, cfg, filter, []string{"uid"}, func(*Entry) error {
 		n++
 		return nil
 	})
@@ -403,22 +412,236 @@ func wantErr(t *testing.T, err error, want string) {
 }
 
 // BenchmarkSearch reads 20,000 users in pages of 500 from a private slapd;
-// allocs/op are per whole search (go-ldap decodes each entry into its own
-// structures; Search adds nothing per entry).
+// allocs/op and B/op are per whole search (20,000 entries): the decoder packs
+// each entry's DN and values into a few strings and reuses its slices.
 func BenchmarkSearch(b *testing.B) {
 	s := slapdtest.Start(b, slapdtest.Options{LDIF: usersLDIF(20000)})
 	cfg := Config{URL: s.URL, BaseDN: s.Suffix, BindDN: s.RootDN, BindPassword: s.RootPW}
 	attrs := []string{"uid", "cn", "mail", "entryUUID"}
-	b.ResetTimer()
-	for b.Loop() {
-		n := 0
-		err := Search(b.Context(), cfg, users, attrs, func(string, []*ldapv3.EntryAttribute) error {
-			n++
-			return nil
-		})
-		if err != nil || n != 20000 {
-			b.Fatalf("Search = %d, %v", n, err)
+	b.Run("Search", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			n := 0
+			err := Search(b.Context(), cfg, users, attrs, func(*Entry) error {
+				n++
+				return nil
+			})
+			if err != nil || n != 20000 {
+				b.Fatalf("Search = %d, %v", n, err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*20000), "ns/entry")
+	})
+	b.Run("SearchRaw", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			n := 0
+			err := SearchRaw(b.Context(), cfg, users, attrs, func([]byte) error {
+				n++
+				return nil
+			})
+			if err != nil || n != 20000 {
+				b.Fatalf("SearchRaw = %d, %v", n, err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*20000), "ns/entry")
+	})
+}
+
+// selfSignedDER is a fresh self-signed certificate, DER encoded.
+func selfSignedDER(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "u0001"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// rawEntry is what one search said of one entry, copied out of fn.
+type rawEntry struct {
+	dn    string
+	attrs []Attr
+	raw   []byte
+}
+
+func collect(t *testing.T, cfg Config, attrs []string) []rawEntry {
+	t.Helper()
+	var out []rawEntry
+	err := Search(t.Context(), cfg, users, attrs, func(e *Entry) error {
+		r := rawEntry{dn: e.DN, raw: bytes.Clone(e.Raw)}
+		for _, a := range e.Attrs {
+			r.attrs = append(r.attrs, Attr{Name: a.Name, Values: slices.Clone(a.Values)})
+		}
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Search: %v", err)
+	}
+	return out
+}
+
+// TestSearchRawAndValues: Entry.Raw is the SearchResultEntry as the server
+// encoded it — the same bytes for an unchanged entry in every search, other
+// bytes once it changed, the same bytes from SearchRaw — and the decoded
+// entry (multi-valued and binary attributes included) says what Raw says.
+func TestSearchRawAndValues(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{LDIF: usersLDIF(450)})
+	cfg := cfgFor(s)
+	cfg.BindDN, cfg.BindPassword = s.RootDN, s.RootPW
+
+	// u0001 gets several binary photos (every byte value, sizes around the
+	// decoder's chunk size), a certificate, three mail addresses and three
+	// names.
+	var photos [][]byte
+	for _, n := range []int{1, chunkSize - 1, chunkSize, chunkSize + 1, 1000} {
+		p := make([]byte, n)
+		for i := range p {
+			p[i] = byte(i*7 + n)
+		}
+		photos = append(photos, p)
+	}
+	photos = append(photos, photo) // 0xff down to 0x00
+	cert := selfSignedDER(t)
+	mails := []string{"u0001@corp.example", "first.last@corp.example", "u.one@Corp.Example"}
+	cns := []string{"User 1", "Ünïcödé Üser 1", strings.Repeat("long name ", 40)}
+	mod := ldapv3.NewModifyRequest("uid=u0001,ou=Contractors,dc=corp,dc=example", nil)
+	var photoStrs []string
+	for _, p := range photos {
+		photoStrs = append(photoStrs, string(p))
+	}
+	mod.Add("jpegPhoto", photoStrs)
+	mod.Add("userCertificate;binary", []string{string(cert)})
+	mod.Replace("mail", mails)
+	mod.Replace("cn", cns)
+	conn := s.Conn(t)
+	if err := conn.Modify(mod); err != nil {
+		t.Fatal(err)
+	}
+
+	attrs := []string{"*", "entryUUID"}
+	first := collect(t, cfg, attrs)
+	if len(first) != 450 {
+		t.Fatalf("Search saw %d entries, want 450", len(first))
+	}
+	for _, e := range first {
+		checkRaw(t, e)
+	}
+	u1 := slices.IndexFunc(first, func(e rawEntry) bool { return strings.HasPrefix(e.dn, "uid=u0001,") })
+	if u1 < 0 {
+		t.Fatal("no u0001")
+	}
+	get := func(e rawEntry, name string) []string {
+		for _, a := range e.attrs {
+			if strings.EqualFold(a.Name, name) {
+				return a.Values
+			}
+		}
+		return nil
+	}
+	sameSet := func(what string, got, want []string) {
+		t.Helper()
+		g, w := slices.Clone(got), slices.Clone(want)
+		slices.Sort(g)
+		slices.Sort(w)
+		if !slices.Equal(g, w) {
+			t.Errorf("%s = %q, want %q", what, got, want)
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*20000), "ns/entry")
+	sameSet("jpegPhoto", get(first[u1], "jpegPhoto"), photoStrs)
+	sameSet("mail", get(first[u1], "mail"), mails)
+	sameSet("cn", get(first[u1], "cn"), cns)
+	if got := get(first[u1], "userCertificate;binary"); len(got) != 1 || got[0] != string(cert) {
+		t.Errorf("userCertificate;binary = %x, want %x", got, cert)
+	}
+	if i := slices.IndexFunc(first[u1].attrs, func(a Attr) bool { return strings.HasPrefix(a.Name, "userCertificate") }); i < 0 || first[u1].attrs[i].Name != "userCertificate;binary" {
+		t.Errorf("attributes %v: want the name userCertificate;binary as the server spells it", first[u1].attrs)
+	}
+
+	// SearchRaw hands out the same bytes, in the same order.
+	var raws [][]byte
+	if err := SearchRaw(t.Context(), cfg, users, attrs, func(raw []byte) error {
+		raws = append(raws, bytes.Clone(raw))
+		return nil
+	}); err != nil {
+		t.Fatalf("SearchRaw: %v", err)
+	}
+	if len(raws) != len(first) {
+		t.Fatalf("SearchRaw saw %d entries, Search %d", len(raws), len(first))
+	}
+	for i := range raws {
+		if !bytes.Equal(raws[i], first[i].raw) {
+			t.Errorf("entry %d (%s): SearchRaw and Search differ:\n%x\n%x", i, first[i].dn, raws[i], first[i].raw)
+		}
+	}
+
+	// Unchanged: the same bytes. Changed: other bytes, only for that entry.
+	second := collect(t, cfg, attrs)
+	for i := range second {
+		if second[i].dn != first[i].dn || !bytes.Equal(second[i].raw, first[i].raw) {
+			t.Errorf("entry %d (%s) unchanged but its Raw differs between two searches", i, first[i].dn)
+		}
+	}
+	changed := "uid=u0002,ou=Staff,dc=corp,dc=example"
+	mod = ldapv3.NewModifyRequest(changed, nil)
+	mod.Replace("mail", []string{"new@corp.example"})
+	if err := conn.Modify(mod); err != nil {
+		t.Fatal(err)
+	}
+	third := collect(t, cfg, attrs)
+	if len(third) != len(first) {
+		t.Fatalf("third search saw %d entries, want %d", len(third), len(first))
+	}
+	for i := range third {
+		same := bytes.Equal(third[i].raw, first[i].raw)
+		if third[i].dn == changed {
+			if same {
+				t.Errorf("%s modified but its Raw is unchanged", changed)
+			}
+			if got := get(third[i], "mail"); !slices.Equal(got, []string{"new@corp.example"}) {
+				t.Errorf("%s: mail = %q after the modify", changed, got)
+			}
+			checkRaw(t, third[i])
+		} else if !same {
+			t.Errorf("entry %s not modified but its Raw changed", third[i].dn)
+		}
+	}
+}
+
+// checkRaw decodes e.raw with asn1-ber and compares it with the lean decoder's view.
+func checkRaw(t *testing.T, e rawEntry) {
+	t.Helper()
+	p, err := ber.DecodePacketErr(e.raw)
+	if err != nil {
+		t.Fatalf("%s: Raw does not decode: %v", e.dn, err)
+	}
+	if p.ClassType != ber.ClassApplication || p.Tag != ldapv3.ApplicationSearchResultEntry || len(p.Children) != 2 {
+		t.Fatalf("%s: Raw is not a SearchResultEntry: %s", e.dn, ber.DescribePacket(p))
+	}
+	if dn := string(p.Children[0].ByteValue); dn != e.dn {
+		t.Errorf("Raw DN %q, decoded %q", dn, e.dn)
+	}
+	var attrs []Attr
+	for _, a := range p.Children[1].Children {
+		attr := Attr{Name: string(a.Children[0].ByteValue), Values: []string{}}
+		for _, v := range a.Children[1].Children {
+			attr.Values = append(attr.Values, string(v.ByteValue))
+		}
+		attrs = append(attrs, attr)
+	}
+	if len(attrs) != len(e.attrs) {
+		t.Fatalf("%s: Raw has %d attributes, decoded %d", e.dn, len(attrs), len(e.attrs))
+	}
+	for i := range attrs {
+		if attrs[i].Name != e.attrs[i].Name || !slices.Equal(attrs[i].Values, e.attrs[i].Values) {
+			t.Errorf("%s: attribute %d: Raw %q %q, decoded %q %q", e.dn, i, attrs[i].Name, attrs[i].Values, e.attrs[i].Name, e.attrs[i].Values)
+		}
+	}
 }
