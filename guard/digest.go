@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/syncguard/syncguard/guard/ldap"
 	"github.com/syncguard/syncguard/guard/ldif"
 	"github.com/syncguard/syncguard/store"
 )
@@ -48,7 +49,7 @@ const plannerVersion = "1"
 func digestFingerprint(cfg *store.Configuration, scope, bases []string) string {
 	h := sha256.New()
 	for _, part := range []string{plannerVersion, cfg.Source, cfg.BaseDN, cfg.BindDN, objectFilter,
-		strings.Join(scope, "\x00"), strings.Join(bases, "\x00")} {
+		strings.Join(objectAttrs, "\x00"), strings.Join(scope, "\x00"), strings.Join(bases, "\x00")} {
 		fmt.Fprintf(h, "%d:%s;", len(part), part)
 	}
 	return hex.EncodeToString(h.Sum(nil))
@@ -120,4 +121,12 @@ func (s *ldifSource) Sums(ctx context.Context, _ []string, fn func(Sum) error) e
 			return err
 		}
 	}
+}
+
+// Sums fingerprints the entries under every base, in the order Read reads
+// them, as the server encoded them, without decoding them.
+func (s *ldapSource) Sums(ctx context.Context, bases []string, fn func(Sum) error) error {
+	return s.eachBase(bases, func(cfg ldap.Config) error {
+		return ldap.SearchRaw(ctx, cfg, objectFilter, objectAttrs, func(raw []byte) error { return fn(sumOf(raw)) })
+	})
 }

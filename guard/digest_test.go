@@ -2,11 +2,17 @@ package guard
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/syncguard/syncguard/guard/ldap/slapdtest"
 
 	"github.com/syncguard/syncguard/store"
 )
@@ -32,6 +38,19 @@ func (l *logBuffer) last() string {
 	return lines[len(lines)-1]
 }
 
+// watchSource returns a check that the last cycle of e logged source=want:
+// "unchanged" when it skipped planning, "read in full" (quoted) when not.
+func watchSource(t *testing.T, e *env) func(want string) {
+	var logs logBuffer
+	e.eng.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	return func(want string) {
+		t.Helper()
+		if line := logs.last(); !strings.Contains(line, "source="+want) {
+			t.Errorf("cycle log %q, want source=%s", line, want)
+		}
+	}
+}
+
 // TestUnchangedSource: a cycle whose source gives exactly the records the
 // last successful cycle planned skips planning, and records what a full
 // plan would have found; anything else that could change the plan (one
@@ -41,14 +60,7 @@ func TestUnchangedSource(t *testing.T) {
 	t.Parallel()
 	dir := newDirectory(5)
 	e := newLDIFEnv(t, dir, defaultBasics)
-	var logs logBuffer
-	e.eng.Log = slog.New(slog.NewTextHandler(&logs, nil))
-	source := func(want string) {
-		t.Helper()
-		if line := logs.last(); !strings.Contains(line, "source="+want) {
-			t.Errorf("cycle log %q, want source=%s", line, want)
-		}
-	}
+	source := watchSource(t, e)
 	first := e.runWant(store.OutcomeSucceeded)
 	source(`"read in full"`)
 	want := dir.want()
@@ -151,4 +163,95 @@ func TestUnchangedSource(t *testing.T) {
 	e.wantTarget(dir)
 	e.runWant(store.OutcomeSucceeded)
 	source("unchanged")
+}
+
+// sumsSource lets a test step into a fingerprinting source's Sums.
+type sumsSource struct {
+	Source
+	sums func(ctx context.Context, bases []string, fn func(Sum) error) error
+}
+
+func (s *sumsSource) Sums(ctx context.Context, bases []string, fn func(Sum) error) error {
+	return s.sums(ctx, bases, fn)
+}
+
+// TestLDAPUnchangedSource: the same for a directory server, whose entries
+// are fingerprinted as the server encodes them; a server dying during the
+// fingerprint pass fails the cycle and changes nothing.
+func TestLDAPUnchangedSource(t *testing.T) {
+	t.Parallel()
+	dir := ldapDirectory(60) // 124 entries: pages of 50, 50 and 24
+	srv := slapdtest.Start(t, slapdtest.Options{LDIF: dir.LDIF()})
+	e := newLDAPEnv(t, srv, store.Basics{Prevent: true, Threshold: 100})
+	source := watchSource(t, e)
+	first := e.runWant(store.OutcomeSucceeded)
+	c := e.runWant(store.OutcomeSucceeded)
+	source("unchanged")
+	if c.Read != first.Read || c.Creates+c.Updates+c.Deletes != 0 {
+		t.Errorf("unchanged cycle = %+v, want read %d and no changes", c, first.Read)
+	}
+
+	s1 := dir.user("s1")
+	mod := goldap.NewModifyRequest(s1.DN(), nil)
+	mod.Replace("title", []string{"Director"})
+	if err := srv.Conn(t).Modify(mod); err != nil {
+		t.Fatal(err)
+	}
+	c = e.runWant(store.OutcomeSucceeded)
+	source(`"read in full"`)
+	if c.Updates != 1 || c.Creates+c.Deletes != 0 {
+		t.Errorf("cycle after a modify = %+v, want 1 update", c)
+	}
+	e.runWant(store.OutcomeSucceeded)
+	source("unchanged")
+
+	if err := srv.Conn(t).Del(goldap.NewDelRequest(dir.user("e3").DN(), nil)); err != nil {
+		t.Fatal(err)
+	}
+	c = e.runWant(store.OutcomeSucceeded)
+	source(`"read in full"`)
+	if c.Deletes != 1 || c.Creates+c.Updates != 0 {
+		t.Errorf("cycle after a delete = %+v, want 1 delete", c)
+	}
+	e.runWant(store.OutcomeSucceeded)
+	source("unchanged")
+
+	before := e.objects()
+	var killAt atomic.Int64
+	e.eng.Open = func(c *store.Configuration, o SourceOptions) (Source, error) {
+		src, err := OpenSource(c, o)
+		if err != nil {
+			return nil, err
+		}
+		f := src.(fingerprinter)
+		return &sumsSource{Source: src, sums: func(ctx context.Context, bases []string, fn func(Sum) error) error {
+			n := int64(0)
+			return f.Sums(ctx, bases, func(s Sum) error {
+				if n++; n == killAt.Load() {
+					srv.Kill()
+				}
+				return fn(s)
+			})
+		}}, nil
+	}
+	for _, k := range []int64{1, 50, 51, 100} {
+		killAt.Store(k)
+		c := e.runWant(store.OutcomeFailed)
+		if !strings.Contains(c.Error, "ldap:") {
+			t.Errorf("killed after %d fingerprints: error %q", k, c.Error)
+		}
+		if got := e.objects(); !reflect.DeepEqual(got, before) {
+			t.Errorf("killed after %d fingerprints: the target changed (%d → %d objects)", k, len(before), len(got))
+		}
+		if st := e.config(); st.Status != store.StatusError {
+			t.Errorf("killed after %d fingerprints: status %q", k, st.Status)
+		}
+		srv.Restart(t)
+	}
+	killAt.Store(0)
+	e.runWant(store.OutcomeSucceeded)
+	source("unchanged")
+	if st := e.config(); st.Status != store.StatusHealthy {
+		t.Errorf("status after the server came back = %q", st.Status)
+	}
 }
