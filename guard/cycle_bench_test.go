@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"cmp"
 	"context"
 	"os"
 	"path/filepath"
@@ -46,8 +47,11 @@ func BenchmarkCycle(b *testing.B) {
 			b.Fatal(err)
 		}
 		eng := &Engine{Store: st}
+		// SYNCGUARD_BENCH_PROFILE=file profiles the cycle
+		// SYNCGUARD_BENCH_CYCLE names (default no-change).
+		profiled := cmp.Or(os.Getenv("SYNCGUARD_BENCH_CYCLE"), "no-change")
 		for _, what := range []string{"first", "no-change"} {
-			if prof := os.Getenv("SYNCGUARD_BENCH_PROFILE"); prof != "" && what == "no-change" {
+			if prof := os.Getenv("SYNCGUARD_BENCH_PROFILE"); prof != "" && what == profiled {
 				f, err := os.Create(prof)
 				if err != nil {
 					b.Fatal(err)
@@ -122,8 +126,11 @@ func BenchmarkCycleLDAP(b *testing.B) {
 			b.Fatal(err)
 		}
 		eng := &Engine{Store: st}
+		// SYNCGUARD_BENCH_PROFILE=file profiles the cycle
+		// SYNCGUARD_BENCH_CYCLE names (default no-change).
+		profiled := cmp.Or(os.Getenv("SYNCGUARD_BENCH_CYCLE"), "no-change")
 		for _, what := range []string{"first", "no-change"} {
-			if prof := os.Getenv("SYNCGUARD_BENCH_PROFILE"); prof != "" && what == "no-change" {
+			if prof := os.Getenv("SYNCGUARD_BENCH_PROFILE"); prof != "" && what == profiled {
 				f, err := os.Create(prof)
 				if err != nil {
 					b.Fatal(err)

@@ -197,15 +197,10 @@ func (e *Engine) cycle(ctx context.Context, configID int64, trigger string, prog
 		}
 		// Creates stream from the plan's spool into the transaction.
 		if rec.Creates > 0 {
-			ch.Stream = func(put func(*store.TargetObject, *store.LogEntry) error) error {
-				var l store.LogEntry
-				return plan.eachCreate(func(o *store.TargetObject) error {
-					l = store.LogEntry{Time: now, Action: store.ActionCreate, Status: store.LogSuccess,
-						Type: o.Type, Name: o.Name, DN: o.DN, Anchor: o.Anchor, Details: "created"}
-					return put(o, &l)
-				})
-			}
+			ch.Stream = plan.eachCreate
+			ch.StreamLog = &store.LogEntry{Time: now, Action: store.ActionCreate, Status: store.LogSuccess, Details: "created"}
 		}
+
 		ch.Upserts = make([]store.TargetObject, 0, len(plan.Updates))
 		ch.Log = make([]store.LogEntry, 0, len(plan.Updates)+len(plan.Deletes))
 		for _, c := range plan.Updates {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 )
 
@@ -20,6 +21,7 @@ type batchInsert struct {
 	tx         *sql.Tx
 	head, tail string
 	cols       int
+	fixed      []any // values shared by every row (newFixedBatchInsert)
 	full       *sql.Stmt
 	args       []any
 	n          int
@@ -29,9 +31,41 @@ func newBatchInsert(ctx context.Context, tx *sql.Tx, head, tail string, cols int
 	return &batchInsert{ctx: ctx, tx: tx, head: head, tail: tail, cols: cols, args: make([]any, 0, cols*batchRows)}
 }
 
+// newFixedBatchInsert is a batchInsert for rows whose first columns hold
+// the same values, fixed: each row binds only its own cols values. head
+// names the fixed columns first. Binding a value costs more than SQLite
+// copying it: the log entries of a big cycle share six of their ten.
+func newFixedBatchInsert(ctx context.Context, tx *sql.Tx, head string, fixed []any, cols int) *batchInsert {
+	b := &batchInsert{ctx: ctx, tx: tx, head: head, cols: cols, fixed: fixed, args: make([]any, 0, len(fixed)+cols*batchRows)}
+	b.args = append(b.args, fixed...)
+	return b
+}
+
 func (b *batchInsert) query(rows int) string {
 	one := "(?" + strings.Repeat(", ?", b.cols-1) + ")"
-	return b.head + " VALUES " + one + strings.Repeat(", "+one, rows-1) + " " + b.tail
+	values := "VALUES " + one + strings.Repeat(", "+one, rows-1)
+	if len(b.fixed) == 0 {
+		return b.head + " " + values + " " + b.tail
+	}
+	// ?1…?k are the fixed values; the anonymous ? that follow number on.
+	var q strings.Builder
+	q.WriteString(b.head + " SELECT ")
+	for i := range b.fixed {
+		fmt.Fprintf(&q, "?%d, ", i+1)
+	}
+	for i := range b.cols {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		fmt.Fprintf(&q, "column%d", i+1)
+	}
+	q.WriteString(" FROM (" + values + ") " + b.tail)
+	return q.String()
+}
+
+// reset empties the queue, keeping the fixed values.
+func (b *batchInsert) reset() {
+	b.args, b.n = append(b.args[:0], b.fixed...), 0
 }
 
 // add queues one row's values; a full batch is written at once.
@@ -49,7 +83,7 @@ func (b *batchInsert) add(vals ...any) error {
 		b.full = stmt
 	}
 	_, err := b.full.ExecContext(b.ctx, b.args...)
-	b.args, b.n = b.args[:0], 0
+	b.reset()
 	return err
 }
 
@@ -62,6 +96,6 @@ func (b *batchInsert) flush() error {
 		return nil
 	}
 	_, err := b.tx.ExecContext(b.ctx, b.query(b.n), b.args...)
-	b.args, b.n = b.args[:0], 0
+	b.reset()
 	return err
 }

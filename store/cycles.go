@@ -48,12 +48,14 @@ type CycleChanges struct {
 	// AgentID is the agent that ran the cycle.
 	AgentID int64
 	Upserts []TargetObject // creates and updates, applied
-	// Stream, when set, hands over more objects to upsert, each with its
-	// log entry (ConfigID and CycleID are filled in), without holding
-	// them all in memory; they are written before Upserts and Log.
-	Stream  func(put func(o *TargetObject, e *LogEntry) error) error
-	Deletes []string   // anchors deleted from the target
-	Log     []LogEntry // ConfigID and CycleID are filled in
+	// Stream, when set, hands over more objects to upsert without holding
+	// them all in memory, each logged as StreamLog (required) says, its
+	// type, name, DN and anchor filled in from the object; they are
+	// written before Upserts and Log.
+	Stream    func(put func(o *TargetObject) error) error
+	StreamLog *LogEntry
+	Deletes   []string   // anchors deleted from the target
+	Log       []LogEntry // ConfigID and CycleID are filled in
 	// Stage holds the deletions staged by the guard; when non-empty this
 	// cycle becomes the configuration's current quarantine.
 	Stage []StagedDelete
@@ -108,7 +110,10 @@ func (s *Store) ApplyCycle(ctx context.Context, ch *CycleChanges) (int64, error)
 			return err
 		}
 		if ch.Stream != nil {
-			if err := applyStream(ctx, tx, c.ConfigID, c.ID, ch.Stream); err != nil {
+			if ch.StreamLog == nil {
+				return errors.New("a stream of objects without its log entry")
+			}
+			if err := applyStream(ctx, tx, c.ConfigID, c.ID, ch.Stream, ch.StreamLog); err != nil {
 				return err
 			}
 		}
@@ -148,12 +153,10 @@ func (s *Store) ApplyCycle(ctx context.Context, ch *CycleChanges) (int64, error)
 				return err
 			}
 			if ch.StageLog != nil {
-				l := *ch.StageLog
-				b := newBatchInsert(ctx, tx, `INSERT INTO provisioning_log (config_id, cycle_id, time, action, status,
-					object_type, name, dn, anchor, details)`, "", 10)
+				b := newLogBatch(ctx, tx, c.ConfigID, c.ID, ch.StageLog)
 				for i := range ch.Stage {
 					d := &ch.Stage[i]
-					if err := b.add(c.ConfigID, c.ID, ms(l.Time), l.Action, l.Status, d.Type, d.Name, d.DN, d.Anchor, l.Details); err != nil {
+					if err := b.add(d.Type, d.Name, d.DN, d.Anchor); err != nil {
 						return err
 					}
 				}
@@ -208,12 +211,11 @@ func (s *Store) ApplyCycle(ctx context.Context, ch *CycleChanges) (int64, error)
 const upsertTail = `ON CONFLICT (config_id, anchor) DO UPDATE SET type = excluded.type, dn = excluded.dn,
 	name = excluded.name, attributes = excluded.attributes, hash = excluded.hash`
 
-// applyStream upserts the objects of stream with their log entries.
-func applyStream(ctx context.Context, tx *sql.Tx, configID, cycleID int64, stream func(put func(*TargetObject, *LogEntry) error) error) error {
+// applyStream upserts the objects of stream, each with its log entry.
+func applyStream(ctx context.Context, tx *sql.Tx, configID, cycleID int64, stream func(put func(*TargetObject) error) error, l *LogEntry) error {
 	objs := newBatchInsert(ctx, tx, `INSERT INTO target_objects (config_id, anchor, type, dn, name, attributes, hash)`, upsertTail, 7)
-	logs := newBatchInsert(ctx, tx, `INSERT INTO provisioning_log (config_id, cycle_id, time, action, status,
-		object_type, name, dn, anchor, details)`, "", 10)
-	err := stream(func(o *TargetObject, e *LogEntry) error {
+	logs := newLogBatch(ctx, tx, configID, cycleID, l)
+	err := stream(func(o *TargetObject) error {
 		attrs := o.Encoded
 		if attrs == "" {
 			enc, err := json.Marshal(o.Attributes)
@@ -225,9 +227,16 @@ func applyStream(ctx context.Context, tx *sql.Tx, configID, cycleID int64, strea
 		if err := objs.add(configID, o.Anchor, o.Type, o.DN, o.Name, attrs, o.Hash); err != nil {
 			return err
 		}
-		return logs.add(configID, cycleID, ms(e.Time), e.Action, e.Status, e.Type, e.Name, e.DN, e.Anchor, e.Details)
+		return logs.add(o.Type, o.Name, o.DN, o.Anchor)
 	})
 	return errors.Join(err, objs.flush(), logs.flush())
+}
+
+// newLogBatch inserts log entries that differ from l only in their object
+// (type, name, DN, anchor: what add takes).
+func newLogBatch(ctx context.Context, tx *sql.Tx, configID, cycleID int64, l *LogEntry) *batchInsert {
+	return newFixedBatchInsert(ctx, tx, `INSERT INTO provisioning_log (config_id, cycle_id, time, action, status, details,
+		object_type, name, dn, anchor)`, []any{configID, cycleID, ms(l.Time), l.Action, l.Status, l.Details}, 4)
 }
 
 func applyObjects(ctx context.Context, tx *sql.Tx, configID int64, upserts []TargetObject, deletes []string) error {

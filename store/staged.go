@@ -37,11 +37,12 @@ type Count struct {
 }
 
 func insertStaged(ctx context.Context, tx *sql.Tx, configID, cycleID int64, staged []StagedDelete) error {
-	b := newBatchInsert(ctx, tx, `INSERT INTO staged_deletes (config_id, cycle_id, anchor, type, dn, name, ou)`, "", 7)
+	b := newFixedBatchInsert(ctx, tx, `INSERT INTO staged_deletes (config_id, cycle_id, anchor, type, dn, name, ou)`,
+		[]any{configID, cycleID}, 5)
 	for i := range staged {
 		d := &staged[i]
 		d.ConfigID, d.CycleID, d.State = configID, cycleID, StagedPending
-		if err := b.add(configID, cycleID, d.Anchor, d.Type, d.DN, d.Name, d.OU); err != nil {
+		if err := b.add(d.Anchor, d.Type, d.DN, d.Name, d.OU); err != nil {
 			return err
 		}
 	}
