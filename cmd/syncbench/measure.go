@@ -94,7 +94,15 @@ func (b *bench) ldif(ctx context.Context, users, runs int, allow bool) (section,
 		return section{}, err
 	}
 	objects := opts.Users + opts.Groups
-	var first, noChange, parse, quarantine, allowed, allowedOU []sample
+	// The same file under another name: a source setting the digest of
+	// the last cycle was not made with, so the cycle plans in full and
+	// finds nothing to do — what any cycle whose source changed costs.
+	renamed := strings.TrimSuffix(full, ".ldif") + "-renamed.ldif"
+	os.Remove(renamed)
+	if err := os.Symlink(filepath.Base(full), renamed); err != nil {
+		return section{}, err
+	}
+	var first, noChange, fullPlan, parse, quarantine, allowed, allowedOU []sample
 	for i := range runs {
 		b.logf("run %d of %d", i+1, runs)
 		db := filepath.Join(b.dir, fmt.Sprintf("ldif-%d-run%d.db", users, i+1))
@@ -109,6 +117,8 @@ func (b *bench) ldif(ctx context.Context, users, runs int, allow bool) (section,
 				"--threshold", strconv.Itoa(min(threshold, objects))}, 0, nil, "added"},
 			{"first cycle", []string{"sync", configName}, 0, &first, "Succeeded"},
 			{"no-change cycle", []string{"sync", configName}, 0, &noChange, "created 0, updated 0, deleted 0"},
+			{"config set", []string{"config", "set", configName, "--source", "ldif:" + renamed}, 0, nil, "updated"},
+			{"full-plan cycle", []string{"sync", configName}, 0, &fullPlan, "created 0, updated 0, deleted 0"},
 			{"config set", []string{"config", "set", configName, "--source", "ldif:" + empty}, 0, nil, "updated"},
 			{"quarantine", []string{"sync", configName}, 3, &quarantine, "Delete threshold exceeded"},
 		}
@@ -158,6 +168,7 @@ func (b *bench) ldif(ctx context.Context, users, runs int, allow bool) (section,
 	}
 	fc, _ := medianWall(first)
 	nc, _ := medianWall(noChange)
+	fp, _ := medianWall(fullPlan)
 	pa, _ := medianWall(parse)
 	qu, _ := medianWall(quarantine)
 	ratio := func(a, b time.Duration) float64 { return a.Seconds() / max(b.Seconds(), 1e-9) }
@@ -169,10 +180,12 @@ func (b *bench) ldif(ctx context.Context, users, runs int, allow bool) (section,
 	}
 	big := users >= 1_000_000
 	firstRow := row{What: fmt.Sprintf("First cycle: %s objects created", thousands(objects)), Samples: first}
-	noChangeRow := row{What: fmt.Sprintf("No-change cycle (%s objects)", thousands(objects)), Samples: noChange,
-		Target: fmt.Sprintf("%.2f× parse-only", ratio(nc, pa))}
+	noChangeRow := row{What: fmt.Sprintf("No-change cycle (%s objects; the records match the last cycle's digest)", thousands(objects)),
+		Samples: noChange, Target: fmt.Sprintf("%.2f× parse-only", ratio(nc, pa))}
+	fullPlanRow := row{What: "No-change cycle planned in full (the same file under another name: the digest does not apply)",
+		Samples: fullPlan, Target: fmt.Sprintf("%.2f× parse-only", ratio(fp, pa))}
 	quarantineRow := row{What: fmt.Sprintf("Quarantine of %s (the source holds only its OUs: every object staged)", thousands(objects)),
-		Samples: quarantine, Target: fmt.Sprintf("%.2f× no-change", ratio(qu, nc))}
+		Samples: quarantine, Target: fmt.Sprintf("%.2f× no-change (%.2f× planned in full)", ratio(qu, nc), ratio(qu, fp))}
 	if big {
 		firstRow.Target = fmt.Sprintf("≤ 20 s, RSS ≤ 1 GiB")
 		firstRow.Met = yesNo(fc <= 20*time.Second && medianRSS(first) <= 1<<20)
@@ -181,7 +194,7 @@ func (b *bench) ldif(ctx context.Context, users, runs int, allow bool) (section,
 		quarantineRow.Target = "≤ 2× no-change: " + quarantineRow.Target
 		quarantineRow.Met = yesNo(ratio(qu, nc) <= 2)
 	}
-	sec.Rows = append(sec.Rows, firstRow, noChangeRow, quarantineRow)
+	sec.Rows = append(sec.Rows, firstRow, noChangeRow, fullPlanRow, quarantineRow)
 	if allow {
 		sec.Rows = append(sec.Rows, row{What: fmt.Sprintf("Allow deletes of %s staged (one OU gone; `allow-deletes --yes`, a child process, "+
 			"which also runs the next cycle at once)", thousands(users/len(ous))), Samples: allowedOU})

@@ -263,7 +263,7 @@ func TestRunSmall(t *testing.T) {
 	if err := run(ctx, []string{"-only", "ldif", "-users", "400", "-runs", "1", "-readme", readme}, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
-	for _, want := range []string{"| First cycle: 401 objects created", "| No-change cycle (401 objects)",
+	for _, want := range []string{"| First cycle: 401 objects created", "| No-change cycle (401 objects; ", "| No-change cycle planned in full",
 		"| Quarantine of 401 ", "| Allow deletes of 401 staged", "| Parse the LDIF only", " MiB |"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, stdout.String())
