@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/syncguard/syncguard/guard/ldap"
@@ -94,33 +93,19 @@ func newLDIFReader(r io.Reader) *ldif.Reader {
 // record that does not even frame (a truncated file) is reported as a
 // change: reading in full then says what is wrong.
 func (s *ldifSource) Sums(ctx context.Context, _ []string, fn func(Sum) error) error {
-	f, err := os.Open(s.path)
-	if err != nil {
-		return fmt.Errorf("source: %w", err)
-	}
-	defer f.Close()
-	r := newLDIFReader(f)
-	for n := 0; ; n++ {
-		if n%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
+	return s.scan(ctx, func(r *ldif.Reader) error {
 		raw, err := r.NextRaw()
-		if err == io.EOF {
-			return nil
-		}
 		var le *ldif.Error
-		if errors.As(err, &le) && le.Err == nil {
+		switch {
+		case err == io.EOF:
+			return err
+		case errors.As(err, &le) && le.Err == nil:
 			return errChanged
-		}
-		if err != nil {
+		case err != nil:
 			return fmt.Errorf("source %s: %w", s.path, err)
 		}
-		if err := fn(sumOf(raw)); err != nil {
-			return err
-		}
-	}
+		return fn(sumOf(raw))
+	})
 }
 
 // Sums fingerprints the entries under every base, in the order Read reads

@@ -75,37 +75,48 @@ func ValidateSource(src string) error {
 
 type ldifSource struct{ path string }
 
-func (s *ldifSource) each(ctx context.Context, fn func(*ldif.Record) error) error {
+// scan opens the file and calls step with its reader, checking ctx as it
+// goes, until step returns io.EOF (the end of the file: nil) or an error.
+func (s *ldifSource) scan(ctx context.Context, step func(*ldif.Reader) error) error {
 	f, err := os.Open(s.path)
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
 	defer f.Close()
 	r := newLDIFReader(f)
-	r.KeepRaw = true
 	for n := 0; ; n++ {
 		if n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		rec, err := r.Next()
-		if err == io.EOF {
+		if err := step(r); err == io.EOF {
 			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("source %s: %w", s.path, err)
-		}
-		if err := fn(rec); err != nil {
+		} else if err != nil {
 			return err
 		}
 	}
 }
 
+// each calls fn with every record; keepRaw fills their Raw bytes.
+func (s *ldifSource) each(ctx context.Context, keepRaw bool, fn func(*ldif.Record) error) error {
+	return s.scan(ctx, func(r *ldif.Reader) error {
+		r.KeepRaw = keepRaw
+		rec, err := r.Next()
+		if err == io.EOF {
+			return err
+		}
+		if err != nil {
+			return fmt.Errorf("source %s: %w", s.path, err)
+		}
+		return fn(rec)
+	})
+}
+
 func (s *ldifSource) Read(ctx context.Context, _ []string, fn func(*Entry) error) error {
 	var e Entry
 	n := 0
-	err := s.each(ctx, func(rec *ldif.Record) error {
+	err := s.each(ctx, true, func(rec *ldif.Record) error {
 		n++
 		e.DN = rec.DN
 		e.Sum = sumOf(rec.Raw)
@@ -138,7 +149,7 @@ func isContainer(classes []string) bool {
 
 func (s *ldifSource) Containers(ctx context.Context) ([]string, error) {
 	var out []string
-	err := s.each(ctx, func(rec *ldif.Record) error {
+	err := s.each(ctx, false, func(rec *ldif.Record) error {
 		if isContainer(rec.Get("objectClass")) {
 			out = append(out, rec.DN)
 		}
