@@ -62,6 +62,19 @@ type Member struct {
 // the object is not known to be in the target.
 type Link string
 
+// Find says whether Put looks for an object before creating it.
+type Find bool
+
+const (
+	// CreateFirst creates, and looks only when the target says the object
+	// exists: for an export the exporter knows was never tried before,
+	// into a target that was empty (the fast path of a first cycle).
+	CreateFirst Find = false
+	// LookFirst looks before creating: matching on the first export into
+	// a target that holds objects, and every retry.
+	LookFirst Find = true
+)
+
 // Writer writes users and groups to one target directory.
 //
 // Every method is safe for concurrent use; the exporter calls up to
@@ -74,18 +87,21 @@ type Link string
 // target's own words.
 type Writer interface {
 	// Put makes the target hold obj and returns its link.
-	//   - link == "": the first export of obj. The writer first looks for it
-	//     (SCIM: externalId, then userName; LDAP: the mapped DN, then the
-	//     mapped RDN under the target base) and updates what it finds —
-	//     this is matching, and how a create interrupted by a crash is not
-	//     made twice — else creates it.
+	//   - link == "": the first export of obj. With LookFirst the writer
+	//     first looks for it (SCIM: externalId, then userName; LDAP: the
+	//     mapped DN, then the mapped RDN under the target base) and updates
+	//     what it finds: that is matching, and how a create that may have
+	//     reached the target before a crash is not made twice. With
+	//     CreateFirst it creates at once, and only when the target answers
+	//     that the object exists (SCIM 409, LDAP entryAlreadyExists) looks
+	//     it up as LookFirst would and updates it.
 	//   - link != "": an update. An LDAP object whose mapped DN differs from
 	//     link is moved with one ModifyDN, never deleted and re-added. An
 	//     object gone from the target (LDAP noSuchObject, SCIM 404) is
-	//     created again.
-	//   - a held (disabled) object is put back as obj says (this is also
-	//     how Restore works).
-	Put(ctx context.Context, obj *Object, link Link) (Link, error)
+	//     created again (as with link == "" and LookFirst).
+	//   - a held (disabled) object is put back as obj says: this is also
+	//     how Restore works.
+	Put(ctx context.Context, obj *Object, link Link, find Find) (Link, error)
 	// Delete removes the object at link. An object already gone is no
 	// error. obj carries what was last known of it (type, DN, name).
 	Delete(ctx context.Context, obj *Object, link Link) error
