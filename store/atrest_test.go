@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -196,22 +197,26 @@ func TestSecretKeyFile(t *testing.T) {
 	}
 }
 
-// Bind passwords stored in clear by an older syncguard are encrypted by
-// migration 005, and read back the same.
-func TestPlaintextSecretsEncryptedByMigration(t *testing.T) {
+// Migration 005 encrypts the bind passwords an older syncguard stored in
+// clear (they read back the same), deletes the old session keys, and
+// renames a configuration whose name held a line break.
+func TestMigrationOfAnOlderDatabase(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "syncguard.db")
 	st := openAt(t, path)
 	cfg := addLDAPConfiguration(t, st, "corp", "")
-	st.Close()
-	// The state an older syncguard left: the password in clear, 005 not applied.
+	// The state an older syncguard left: the passwords in clear, a name
+	// with a line break, 005 not applied.
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	two := addLDAPConfiguration(t, st, "two", "")
+	st.Close()
 	for _, q := range []string{
 		`UPDATE configurations SET bind_password = '` + bindSecret + `'`,
+		`UPDATE configurations SET name = 'bad' || char(13, 10) || 'name' WHERE id = ` + strconv.FormatInt(two.ID, 10),
 		`DELETE FROM schema_migrations WHERE version = 5`,
 		`DROP TABLE sessions`,
 		`INSERT INTO settings (key, value) VALUES ('session_keys', x'00')`,
@@ -226,6 +231,9 @@ func TestPlaintextSecretsEncryptedByMigration(t *testing.T) {
 	got, err := st.Configuration(ctx, cfg.ID)
 	if err != nil || got.BindPassword != bindSecret {
 		t.Fatalf("after the migration: %q, %v", got.BindPassword, err)
+	}
+	if got, err := st.Configuration(ctx, two.ID); err != nil || got.Name != "bad??name" {
+		t.Errorf("a name with a line break after the migration: %q, %v; want bad??name", got.Name, err)
 	}
 	st.Close()
 	db, err = sql.Open("sqlite", "file:"+path+"?mode=ro")

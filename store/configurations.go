@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Configuration statuses as stored. "running" is not stored: it is read from
@@ -276,6 +277,53 @@ func quoteEmpty(s string) string {
 		return `""`
 	}
 	return s
+}
+
+// renameControlNames gives the configurations whose names hold control
+// characters (which syncguard no longer accepts: a line break in a name
+// broke every listing) a name with "?" in their place, and records it.
+func renameControlNames(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, name FROM configurations`)
+	if err != nil {
+		return err
+	}
+	renames := map[int64][2]string{}
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			rows.Close()
+			return err
+		}
+		clean := strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return '?'
+			}
+			return r
+		}, strings.ToValidUTF8(name, "?"))
+		if clean != name {
+			renames[id] = [2]string{name, clean}
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for id, r := range renames {
+		name := r[1]
+		_, err := tx.ExecContext(ctx, `UPDATE configurations SET name = ? WHERE id = ?`, name, id)
+		if isUnique(err) {
+			name = fmt.Sprintf("%s #%d", r[1], id)
+			_, err = tx.ExecContext(ctx, `UPDATE configurations SET name = ? WHERE id = ?`, name, id)
+		}
+		if err != nil {
+			return err
+		}
+		if err := addAudit(ctx, tx, &AuditEvent{Time: now, Actor: "syncguard", Action: "Renamed configuration", ConfigID: id,
+			ConfigName: name, Details: fmt.Sprintf("name %q held control characters", r[0])}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SetAgent records which agent serves a configuration.

@@ -182,7 +182,12 @@ func (s *Store) migrate(ctx context.Context) error {
 // the SQL of their migration in its transaction.
 func (s *Store) migrationSteps() map[int]func(context.Context, *sql.Tx) error {
 	return map[int]func(context.Context, *sql.Tx) error{
-		5: s.sealPlaintextSecrets,
+		5: func(ctx context.Context, tx *sql.Tx) error {
+			if err := s.sealPlaintextSecrets(ctx, tx); err != nil {
+				return err
+			}
+			return renameControlNames(ctx, tx, s.now())
+		},
 	}
 }
 
