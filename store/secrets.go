@@ -175,8 +175,8 @@ func (s *Store) loadKeyring(ctx context.Context, path string) (*keyring, error) 
 				return nil, fmt.Errorf("store: secret key: %w", err)
 			}
 			if sealed > 0 {
-				return nil, fmt.Errorf("store: the secret key file %s does not exist, but this database holds %d secrets "+
-					"encrypted with a key: restore that key file (or name it with --secret-key-file): %w", path, sealed, ErrSecretKey)
+				return nil, fmt.Errorf("store: the secret key file %s does not exist, but this database holds secrets "+
+					"encrypted with a key: restore that key file (or name it with --secret-key-file): %w", path, ErrSecretKey)
 			}
 		}
 		key, err = createKey(path)

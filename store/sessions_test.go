@@ -135,6 +135,11 @@ func TestSessionsEndWithTheirUser(t *testing.T) {
 			t.Errorf("audit has no %q: %q", want, actions)
 		}
 	}
+	for _, ev := range evs {
+		if ev.Action == "Removed user" && strings.Contains(ev.Details, "vera (viewer)") && !strings.Contains(ev.Details, "1 sessions ended") {
+			t.Errorf("removing vera with one session: %q", ev.Details)
+		}
+	}
 }
 
 // One user's sessions are bounded: signing in again and again ends the oldest.

@@ -134,11 +134,11 @@ func (s *Store) changeUser(ctx context.Context, userID int64, action, actor stri
 		if err != nil {
 			return err
 		}
-		details, err := change(tx, &u)
+		n, err := endSessions(ctx, tx, userID)
 		if err != nil {
 			return err
 		}
-		n, err := endSessions(ctx, tx, userID)
+		details, err := change(tx, &u)
 		if err != nil {
 			return err
 		}

@@ -21,7 +21,7 @@ import (
 //
 //   - One account from one address: 5 free failures, then each further
 //     attempt waits 30 s after the last one, doubling up to 15 minutes.
-//     An attacker at one address gets 5 guesses, about 8 more in the
+//     An attacker at one address gets 5 guesses, about 7 more in the
 //     first hour, then 4 an hour.
 //   - One address, whatever the accounts (spraying): 20 free failures,
 //     then the same growing waits for everything from that address.
