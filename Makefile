@@ -16,7 +16,7 @@ build: ## build the syncguard binary into .bin/
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/syncguard
 
 run: build ## start the portal on the demo data (SYNCGUARD_ADDR picks the address)
-	@mkdir -p $(DATA)
+	@mkdir -p -m 700 $(DATA)
 	$(BIN) --db $(DATA)/syncguard.db serve --demo
 
 deps: ## install what the tests need (slapd, ldap-utils, chromium) when missing

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -100,6 +102,9 @@ func ValidateConfiguration(c *store.Configuration) error {
 	if strings.TrimSpace(c.Name) == "" {
 		return errors.New("a configuration needs a name")
 	}
+	if err := checkName(c.Name); err != nil {
+		return err
+	}
 	if err := ValidateSource(c.Source); err != nil {
 		return err
 	}
@@ -133,6 +138,21 @@ func ValidateConfiguration(c *store.Configuration) error {
 	}
 	if c.Interval < MinInterval || c.Interval > MaxInterval {
 		return fmt.Errorf("the interval must be between %s and %s", MinInterval, MaxInterval)
+	}
+	return nil
+}
+
+// checkName refuses a configuration name that would not print as one line
+// of text: a control character (a line break, a tab, an escape sequence)
+// or bytes that are not UTF-8.
+func checkName(name string) error {
+	if !utf8.ValidString(name) {
+		return errors.New("a configuration name must be UTF-8 text")
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("a configuration name cannot hold a control character (such as a line break, a tab or an escape): %q", name)
+		}
 	}
 	return nil
 }

@@ -33,6 +33,7 @@ type spoolRec struct {
 }
 
 func newSpool() (*spool, error) {
+	// CreateTemp makes the file 0600 (O_EXCL): directory text is its owner's alone.
 	f, err := os.CreateTemp("", "syncguard-spool-*")
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Configuration statuses as stored. "running" is not stored: it is read from
@@ -63,12 +64,13 @@ const configColumns = `id, name, source, base_dn, bind_dn, bind_password, start_
 
 type scanner interface{ Scan(...any) error }
 
-func scanConfiguration(row scanner) (*Configuration, error) {
+// scanConfiguration reads a configuration row; its secrets are decrypted.
+func (s *Store) scanConfiguration(row scanner) (*Configuration, error) {
 	var c Configuration
 	var scope string
 	var interval, created, updated int64
 	var startTLS, prevent int
-	if err := row.Scan(&c.ID, &c.Name, &c.Source, &c.BaseDN, &c.BindDN, &c.BindPassword, &startTLS, &c.CAFile,
+	if err := row.Scan(&c.ID, &c.Name, &c.Source, &c.BaseDN, &c.BindDN, s.unsealed(&c.BindPassword), &startTLS, &c.CAFile,
 		&scope, &interval, &c.Basics.Email, &prevent, &c.Basics.Threshold, &c.Status, &c.StatusError,
 		&c.QuarantineID, &c.Generation, &c.AgentID, &created, &updated); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -87,7 +89,7 @@ func scanConfiguration(row scanner) (*Configuration, error) {
 
 // Configuration returns the configuration with id, or ErrNotFound.
 func (s *Store) Configuration(ctx context.Context, id int64) (*Configuration, error) {
-	c, err := scanConfiguration(s.r.QueryRowContext(ctx, `SELECT `+configColumns+` FROM configurations WHERE id = ?`, id))
+	c, err := s.scanConfiguration(s.r.QueryRowContext(ctx, `SELECT `+configColumns+` FROM configurations WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("store: configuration %d: %w", id, err)
 	}
@@ -96,7 +98,7 @@ func (s *Store) Configuration(ctx context.Context, id int64) (*Configuration, er
 
 // ConfigurationByName returns the configuration called name, or ErrNotFound.
 func (s *Store) ConfigurationByName(ctx context.Context, name string) (*Configuration, error) {
-	c, err := scanConfiguration(s.r.QueryRowContext(ctx, `SELECT `+configColumns+` FROM configurations WHERE name = ?`, name))
+	c, err := s.scanConfiguration(s.r.QueryRowContext(ctx, `SELECT `+configColumns+` FROM configurations WHERE name = ?`, name))
 	if err != nil {
 		return nil, fmt.Errorf("store: configuration %q: %w", name, err)
 	}
@@ -112,7 +114,7 @@ func (s *Store) Configurations(ctx context.Context) ([]*Configuration, error) {
 	defer rows.Close()
 	var out []*Configuration
 	for rows.Next() {
-		c, err := scanConfiguration(rows)
+		c, err := s.scanConfiguration(rows)
 		if err != nil {
 			return nil, fmt.Errorf("store: configurations: %w", err)
 		}
@@ -135,7 +137,7 @@ func (s *Store) CreateConfiguration(ctx context.Context, c *Configuration, actor
 		res, err := tx.ExecContext(ctx, `INSERT INTO configurations (name, source, base_dn, bind_dn, bind_password,
 			start_tls, ca_file, scope, interval_ms, email, prevent, threshold, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.Name, c.Source, c.BaseDN, c.BindDN, c.BindPassword, boolInt(c.StartTLS), c.CAFile, string(scope),
+			c.Name, c.Source, c.BaseDN, c.BindDN, s.sealed(c.BindPassword), boolInt(c.StartTLS), c.CAFile, string(scope),
 			c.Interval.Milliseconds(), c.Basics.Email, boolInt(c.Basics.Prevent), c.Basics.Threshold, ms(now), ms(now))
 		if err != nil {
 			if isUnique(err) {
@@ -166,7 +168,7 @@ func (s *Store) UpdateConfiguration(ctx context.Context, c *Configuration, actor
 	}
 	now := s.now()
 	err = s.tx(ctx, func(tx *sql.Tx) error {
-		old, err := scanConfiguration(tx.QueryRowContext(ctx, `SELECT `+configColumns+` FROM configurations WHERE id = ?`, c.ID))
+		old, err := s.scanConfiguration(tx.QueryRowContext(ctx, `SELECT `+configColumns+` FROM configurations WHERE id = ?`, c.ID))
 		if err != nil {
 			return err
 		}
@@ -177,7 +179,7 @@ func (s *Store) UpdateConfiguration(ctx context.Context, c *Configuration, actor
 		if _, err := tx.ExecContext(ctx, `UPDATE configurations SET name = ?, source = ?, base_dn = ?, bind_dn = ?,
 			bind_password = ?, start_tls = ?, ca_file = ?, scope = ?, interval_ms = ?, email = ?, prevent = ?,
 			threshold = ?, updated_at = ? WHERE id = ?`,
-			c.Name, c.Source, c.BaseDN, c.BindDN, c.BindPassword, boolInt(c.StartTLS), c.CAFile, string(scope),
+			c.Name, c.Source, c.BaseDN, c.BindDN, s.sealed(c.BindPassword), boolInt(c.StartTLS), c.CAFile, string(scope),
 			c.Interval.Milliseconds(), c.Basics.Email, boolInt(c.Basics.Prevent), c.Basics.Threshold, ms(now), c.ID); err != nil {
 			if isUnique(err) {
 				return fmt.Errorf("a configuration named %q already exists: %w", c.Name, ErrConflict)
@@ -275,6 +277,53 @@ func quoteEmpty(s string) string {
 		return `""`
 	}
 	return s
+}
+
+// renameControlNames gives the configurations whose names hold control
+// characters (which syncguard no longer accepts: a line break in a name
+// broke every listing) a name with "?" in their place, and records it.
+func renameControlNames(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, name FROM configurations`)
+	if err != nil {
+		return err
+	}
+	renames := map[int64][2]string{}
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			rows.Close()
+			return err
+		}
+		clean := strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return '?'
+			}
+			return r
+		}, strings.ToValidUTF8(name, "?"))
+		if clean != name {
+			renames[id] = [2]string{name, clean}
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for id, r := range renames {
+		name := r[1]
+		_, err := tx.ExecContext(ctx, `UPDATE configurations SET name = ? WHERE id = ?`, name, id)
+		if isUnique(err) {
+			name = fmt.Sprintf("%s #%d", r[1], id)
+			_, err = tx.ExecContext(ctx, `UPDATE configurations SET name = ? WHERE id = ?`, name, id)
+		}
+		if err != nil {
+			return err
+		}
+		if err := addAudit(ctx, tx, &AuditEvent{Time: now, Actor: "syncguard", Action: "Renamed configuration", ConfigID: id,
+			ConfigName: name, Details: fmt.Sprintf("name %q held control characters", r[0])}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SetAgent records which agent serves a configuration.

@@ -3,10 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -69,10 +71,37 @@ func insertLog(ctx context.Context, tx *sql.Tx, configID, cycleID int64, entries
 	return b.flush()
 }
 
-// Logs returns the entries q selects, newest first.
+// ErrSearchText means a log search text that cannot be searched for.
+var ErrSearchText = errors.New("the search text holds a control character or is not UTF-8")
+
+// CheckSearchText says whether text can be searched for in the log: valid
+// UTF-8 without control characters. The text reaches SQLite only as bound
+// parameters, but inside two small languages SQLite parses: a LIKE pattern
+// (escapeLike) and a full-text query of quoted trigrams (trigramQuery).
+// SQLite reads both as C strings, to the first NUL: a NUL cut the
+// full-text query short ("unterminated string") and turned the LIKE
+// pattern into one that matches everything. Names and DNs are searched
+// for as printable text; anything else is refused with ErrSearchText.
+func CheckSearchText(text string) error {
+	if !utf8.ValidString(text) {
+		return ErrSearchText
+	}
+	for _, r := range text {
+		if unicode.IsControl(r) {
+			return ErrSearchText
+		}
+	}
+	return nil
+}
+
+// Logs returns the entries q selects, newest first. A Text that
+// CheckSearchText refuses is ErrSearchText.
 func (s *Store) Logs(ctx context.Context, q LogQuery) ([]LogEntry, error) {
 	if q.Limit <= 0 {
 		q.Limit = 50
+	}
+	if err := CheckSearchText(q.Text); err != nil {
+		return nil, fmt.Errorf("store: logs: %w", err)
 	}
 	if utf8.RuneCountInString(q.Text) < 3 {
 		return s.logs(ctx, q, logScan, 0)

@@ -38,16 +38,41 @@ var migrations embed.FS
 
 // Store is syncguard's database.
 type Store struct {
-	w   *sql.DB // the one writer connection
-	r   *sql.DB // read-only pool
-	now func() time.Time
+	w       *sql.DB // the one writer connection
+	r       *sql.DB // read-only pool
+	now     func() time.Time
+	keys    *keyring // encrypts the secrets at rest
+	touches touches  // sessions seen, not yet written
 }
 
-// Open opens (creating when needed) the SQLite database at path and applies
-// pending migrations.
+// Options tune OpenWith.
+type Options struct {
+	// SecretKeyFile holds the key that encrypts the secrets at rest; ""
+	// is DefaultSecretKeyFile(path), beside the database. It is created
+	// (random, 0600) when it does not exist and the database holds no
+	// secret encrypted with another key.
+	SecretKeyFile string
+}
+
+// Open opens (creating when needed) the SQLite database at path, with its
+// secret key beside it, and applies pending migrations.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith opens the database at path as Open does, with options. The
+// database and its companion files are made readable by their owner only.
+// A key file that does not match the database's secrets is an error
+// wrapping ErrSecretKey, here or when a secret is read.
+func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("store: empty database path")
+	}
+	if err := ownerOnlyFiles(path); err != nil {
+		return nil, err
+	}
+	if opts.SecretKeyFile == "" {
+		opts.SecretKeyFile = DefaultSecretKeyFile(path)
 	}
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() +
 		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(ON)" +
@@ -65,6 +90,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	if s.keys, err = s.loadKeyring(ctx, opts.SecretKeyFile); err != nil {
+		w.Close()
+		return nil, err
+	}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -81,8 +110,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// Close closes both connection pools.
+// Close closes both connection pools, once the session uses being
+// written are written.
 func (s *Store) Close() error {
+	s.touches.wg.Wait()
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -132,6 +163,11 @@ func (s *Store) migrate(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return err
 			}
+			if step := s.migrationSteps()[version]; step != nil {
+				if err := step(ctx, tx); err != nil {
+					return err
+				}
+			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 				version, e.Name(), ms(s.now()))
 			return err
@@ -140,6 +176,19 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// migrationSteps are the parts of migrations that SQL cannot do, run after
+// the SQL of their migration in its transaction.
+func (s *Store) migrationSteps() map[int]func(context.Context, *sql.Tx) error {
+	return map[int]func(context.Context, *sql.Tx) error{
+		5: func(ctx context.Context, tx *sql.Tx) error {
+			if err := s.sealPlaintextSecrets(ctx, tx); err != nil {
+				return err
+			}
+			return renameControlNames(ctx, tx, s.now())
+		},
+	}
 }
 
 // tx runs fn in one immediate transaction on the writer.

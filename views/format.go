@@ -185,6 +185,14 @@ func describedBy(hintID, errID, errMsg string) string {
 	return s
 }
 
+// hintID is the id of a field's hint, "" when it has none.
+func hintID(name, hint string) string {
+	if hint == "" {
+		return ""
+	}
+	return name + "-hint"
+}
+
 // orDefault returns s, or def when s is empty.
 func orDefault(s, def string) string {
 	if s == "" {

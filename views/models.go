@@ -24,7 +24,7 @@ type Base struct {
 	User  *User // nil when signed out
 	CSRF  string
 	Flash *Flash
-	Nav   string // "configurations" | "audit" | "outbox": the current nav item
+	Nav   string // "configurations" | "audit" | "outbox" | "account": the current nav item
 }
 
 // Status is a configuration's status as the portal shows it (SPEC section 4).
@@ -271,4 +271,20 @@ type ErrorPage struct {
 	Base
 	Code           int
 	Title, Message string
+}
+
+// AccountPage is the view model of Account: the signed-in user's own
+// password and sessions.
+type AccountPage struct {
+	Base
+	Errors   map[string]string // keys "current", "new", "repeat"
+	Sessions []SessionRow
+	Idle     string // how long an unused session lasts, in words
+	Lifetime string // how long any session lasts, in words
+}
+
+// SessionRow is one place where the user is signed in.
+type SessionRow struct {
+	SignedIn, LastUsed, From, Browser string
+	Current                           bool // this browser
 }

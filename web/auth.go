@@ -1,15 +1,13 @@
 package web
 
 import (
-	"crypto/rand"
-	"encoding/hex"
+	"context"
 	"errors"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -20,30 +18,42 @@ import (
 	"github.com/syncguard/syncguard/views"
 )
 
-const sessionName = "syncguard_session"
-
-// session returns the request's session; a cookie that no longer decodes
-// (keys rotated, tampered) is a fresh, signed-out session, not an error.
+// session returns the request's session, loaded once per request by
+// loadSession. Should loading fail, a signed-out session stands in: the
+// error itself went to loadSession.
 func (s *Server) session(c echo.Context) *sessions.Session {
 	sess, err := s.sessions.Get(c.Request(), sessionName)
 	if err != nil {
-		sess, _ = s.sessions.New(c.Request(), sessionName)
-		sess.IsNew = true
+		sess, _ = s.sessions.New(&http.Request{Header: http.Header{}}, sessionName)
 	}
 	return sess
 }
 
-// loadUser puts the signed-in user (if any) in the context. The user is read
-// from the store on each request, so a removed user is signed out at once.
-func (s *Server) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
+const sessionName = "syncguard"
+
+// loadSession loads the request's session and puts the signed-in user (if
+// any) and the CSRF token in the context. The user is read from the store
+// on each request, by id: a removed user is signed out at once, and one
+// added again under the same name is someone else.
+func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		sess := s.session(c)
-		if name, ok := sess.Values["user"].(string); ok && name != "" {
-			u, err := s.store.UserByName(c.Request().Context(), name)
+		sess, err := s.sessions.Get(c.Request(), sessionName)
+		if err != nil {
+			return err
+		}
+		if id, ok := sess.Values[valUserID].(int64); ok && !sess.IsNew {
+			u, err := s.store.UserByID(c.Request().Context(), id)
 			switch {
 			case err == nil:
 				c.Set("user", u)
 			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
+		}
+		tok, _ := sess.Values[valCSRF].(string)
+		c.Set("csrf", tok)
+		if sess.Values[valSetPre] == true {
+			if err := sess.Save(c.Request(), c.Response()); err != nil {
 				return err
 			}
 		}
@@ -101,45 +111,86 @@ func (s *Server) loginPage(c echo.Context) error {
 
 func (s *Server) login(c echo.Context) error {
 	ctx := c.Request().Context()
-	name := strings.TrimSpace(c.FormValue("username"))
-	password := c.FormValue("password")
-	next := c.FormValue("next")
+	r := c.Request()
+	// From the body only: a password never travels in a URL.
+	name := strings.TrimSpace(r.PostFormValue("username"))
+	password, next := r.PostFormValue("password"), r.PostFormValue("next")
 	page := views.LoginPage{Base: s.base(c, "Sign in", ""), Username: name, Next: next}
-	ip := clientIP(c)
-	if wait := s.limiter.blocked(name, ip); wait > 0 {
+	addr := s.clientAddr(r)
+	res, wait := s.throttle.reserve(name, throttleAddress(addr))
+	if wait > 0 {
+		s.signInAudit.record(ctx, actionSignInThrottled, name, addr.String())
 		page.Error = "Too many failed sign-in attempts. Try again in " + waitText(wait) + "."
-		c.Response().Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		return render(c, http.StatusTooManyRequests, views.Login(page))
 	}
-	u, err := s.store.UserByName(ctx, name)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	u, ok, err := s.checkPassword(ctx, name, password)
+	if err != nil {
 		return err
 	}
-	if u == nil || !guard.CheckPassword(u.PasswordHash, password) {
-		if u == nil {
-			// Spend the same time as a wrong password, so names cannot be probed.
-			guard.CheckPassword(dummyHash, password)
-		}
-		s.limiter.fail(name, ip)
+	if !ok {
+		s.signInAudit.record(ctx, actionSignInFailed, name, addr.String())
 		page.Error = "The username or password is not right."
 		return render(c, http.StatusUnauthorized, views.Login(page))
 	}
-	s.limiter.reset(name, ip)
-	// A fresh session on sign-in: nothing from before survives, and the
-	// session id changes (no fixation).
-	sess, _ := s.sessions.New(c.Request(), sessionName)
-	sess.Values = map[any]any{"user": u.Name, "sid": randomID(), "at": time.Now().Unix()}
-	if err := sess.Save(c.Request(), c.Response()); err != nil {
+	res.succeeded()
+	if err := s.startSession(c, u, addr.String(), ""); err != nil {
 		return err
 	}
-	if err := s.store.AddAudit(ctx, &store.AuditEvent{Actor: u.Name, Action: "Signed in", Details: "from " + ip}); err != nil {
+	if err := s.store.AddAudit(ctx, &store.AuditEvent{Actor: u.Name, Action: "Signed in", Details: "from " + addr.String()}); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, safeNext(next))
 }
 
-// waitText words a wait as people say it: "1 minute", "15 minutes".
+// checkPassword looks the user up and checks the password, a few at a
+// time: bcrypt takes a CPU core for tens of milliseconds, and pages must
+// stay quick while sign-ins arrive. An unknown name costs the same as a
+// wrong password, so names cannot be probed.
+func (s *Server) checkPassword(ctx context.Context, name, password string) (*store.User, bool, error) {
+	select {
+	case s.checks <- struct{}{}:
+		defer func() { <-s.checks }()
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+	u, err := s.store.UserByName(ctx, name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, false, err
+	}
+	if u == nil {
+		guard.CheckPassword(dummyHash, password)
+		return nil, false, nil
+	}
+	return u, guard.CheckPassword(u.PasswordHash, password), nil
+}
+
+// startSession signs u in on this browser with a new server-side session:
+// nothing from before survives, and the id is a new one (no fixation).
+// flash, when not empty, is shown on the next page ("s:text", as
+// redirectFlash writes it).
+func (s *Server) startSession(c echo.Context, u *store.User, address, flash string) error {
+	sess, err := s.sessions.New(c.Request(), sessionName)
+	if err != nil {
+		return err
+	}
+	sess.IsNew = true
+	sess.Values = map[any]any{valUserID: u.ID, valAddress: address, valAgent: c.Request().UserAgent()}
+	if flash != "" {
+		sess.AddFlash(flash)
+	}
+	return sess.Save(c.Request(), c.Response())
+}
+
+// waitText words a wait as people say it: "30 seconds", "1 minute", "15 minutes".
 func waitText(d time.Duration) string {
+	if d < time.Minute {
+		sec := int((d + time.Second - 1) / time.Second)
+		if sec <= 1 {
+			return "1 second"
+		}
+		return strconv.Itoa(sec) + " seconds"
+	}
 	m := int((d + time.Minute - 1) / time.Minute)
 	if m <= 1 {
 		return "1 minute"
@@ -150,13 +201,12 @@ func waitText(d time.Duration) string {
 // dummyHash is a bcrypt hash of a random password, compared against when
 // the user does not exist.
 var dummyHash = func() string {
-	h, _ := guard.HashPassword(randomID() + randomID())
+	h, _ := guard.HashPassword(newID())
 	return h
 }()
 
 func (s *Server) logout(c echo.Context) error {
 	sess := s.session(c)
-	sess.Values = map[any]any{}
 	sess.Options.MaxAge = -1
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
 		return err
@@ -164,85 +214,41 @@ func (s *Server) logout(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/login")
 }
 
-func randomID() string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func clientIP(c echo.Context) string {
-	host, _, err := net.SplitHostPort(c.Request().RemoteAddr)
+// clientAddr is the address of the person behind a request: the peer's,
+// or, when the peer is a trusted proxy (--trusted-proxy), the first
+// address of X-Forwarded-For, read from the right, that is not a trusted
+// proxy. What a client writes into the header itself is left of what the
+// proxies add, so it counts for nothing.
+func (s *Server) clientAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		return c.Request().RemoteAddr
+		return netip.Addr{}
 	}
-	return host
-}
-
-// limiter counts failed sign-ins per user name and per address in a window.
-type limiter struct {
-	mu             sync.Mutex
-	perUser, perIP int
-	window         time.Duration
-	users, addrs   map[string][]time.Time
-}
-
-func newLimiter(perUser, perIP int, window time.Duration) *limiter {
-	return &limiter{perUser: perUser, perIP: perIP, window: window, users: map[string][]time.Time{}, addrs: map[string][]time.Time{}}
-}
-
-func (l *limiter) recent(m map[string][]time.Time, key string, now time.Time) []time.Time {
-	ts := m[key]
-	i := 0
-	for i < len(ts) && now.Sub(ts[i]) > l.window {
-		i++
+	addr := ap.Addr().Unmap()
+	if !s.trusted(addr) {
+		return addr
 	}
-	ts = ts[i:]
-	if len(ts) == 0 {
-		delete(m, key)
-	} else {
-		m[key] = ts
+	var hops []string
+	for _, h := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(h, ",")...)
 	}
-	return ts
-}
-
-// blocked returns how long to wait before another attempt, or 0.
-func (l *limiter) blocked(user, ip string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	var wait time.Duration
-	for _, x := range []struct {
-		m     map[string][]time.Time
-		key   string
-		limit int
-	}{{l.users, strings.ToLower(user), l.perUser}, {l.addrs, ip, l.perIP}} {
-		if ts := l.recent(x.m, x.key, now); len(ts) >= x.limit {
-			wait = max(wait, l.window-now.Sub(ts[len(ts)-x.limit]))
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // garbage the client sent: the proxy that received it is all we know
+		}
+		if addr = a.Unmap(); !s.trusted(addr) {
+			break
 		}
 	}
-	return wait
+	return addr
 }
 
-func (l *limiter) fail(user, ip string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	if len(l.users)+len(l.addrs) > 10000 {
-		// Someone is trying many names: forget what is out of the window
-		// so the tables cannot grow without bound.
-		for k := range l.users {
-			l.recent(l.users, k, now)
-		}
-		for k := range l.addrs {
-			l.recent(l.addrs, k, now)
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.opts.TrustedProxies {
+		if p.Contains(a) {
+			return true
 		}
 	}
-	l.users[strings.ToLower(user)] = append(l.recent(l.users, strings.ToLower(user), now), now)
-	l.addrs[ip] = append(l.recent(l.addrs, ip, now), now)
-}
-
-func (l *limiter) reset(user, ip string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.users, strings.ToLower(user))
+	return false
 }

@@ -139,7 +139,8 @@ func (p *fuzzPortal) signIn(tb testing.TB, name, password string) {
 func FuzzLogQuery(f *testing.F) {
 	for _, q := range []string{"", "action=Create", "action=StagedDelete&cycle=1", "status=success&type=USER", "cycle=0",
 		"cycle=99999999999999999999", "from=2026-01-31&to=2026-01-01", "from=31/01/2026", "q=%25_%5C", "before=abc",
-		"before=1", "action=Drop&status=x&type=computer", "q=%3Cscript%3E", "%zz", "from=%00", "q=%FF%FE"} {
+		"before=1", "action=Drop&status=x&type=computer", "q=%3Cscript%3E", "%zz", "from=%00", "q=%FF%FE",
+		"q=%00abc", "q=abc%00", "q=%22Sal%22%20OR%20x", "q=NEAR(a%20b)"} {
 		f.Add(q)
 	}
 	p := newFuzzPortal(f)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -166,7 +167,9 @@ type setup struct {
 	Source       string // default "ldif:" + the LDIF path
 	BindPassword string
 	Secure       bool // web.Options.Secure
-	NoFirstCycle bool // leave the configuration "Not run yet"
+	// TrustedProxies is web.Options.TrustedProxies.
+	TrustedProxies []netip.Prefix
+	NoFirstCycle   bool // leave the configuration "Not run yet"
 }
 
 // newTestServer serves the portal over a temporary SQLite database with one
@@ -231,7 +234,8 @@ func newTestServerWith(t *testing.T, s setup) *env {
 		}
 	}
 
-	e.Server, err = web.New(ctx, web.Options{Store: st, Engine: e.Engine, Scheduler: e.Sched, Secure: s.Secure})
+	e.Server, err = web.New(ctx, web.Options{Store: st, Engine: e.Engine, Scheduler: e.Sched, Secure: s.Secure,
+		TrustedProxies: s.TrustedProxies})
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
 	}

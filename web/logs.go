@@ -70,6 +70,8 @@ func parseLogFilter(q url.Values, configID int64) (store.LogQuery, views.LogFilt
 	}
 	if len(f.Q) > 200 {
 		errs["q"] = "Search for at most 200 characters."
+	} else if store.CheckSearchText(f.Q) != nil {
+		errs["q"] = "Search for text you can type: no control characters."
 	}
 	lq.Text = strings.TrimSpace(f.Q)
 	if b := q.Get("before"); b != "" {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"io/fs"
 	"net/http"
 	"strings"
 
@@ -13,30 +14,25 @@ import (
 // routes lists every route of the portal.
 func (s *Server) routes(e *echo.Echo) {
 	e.Use(middleware.Recover())
-	e.Use(securityHeaders)
+	e.Use(s.securityHeaders)
 	e.Use(middleware.BodyLimit("1M"))
 
 	// Without sign-in.
 	e.GET("/healthz", s.healthz)
-	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServer(http.FS(static.FS)))))
+	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServer(http.FS(filesOnly{static.FS})))))
 
-	// Everything else has a session and CSRF protection on every form.
-	g := e.Group("", middleware.CSRFWithConfig(middleware.CSRFConfig{
-		TokenLookup:    "form:_csrf,header:X-CSRF-Token",
-		CookieName:     "syncguard_csrf",
-		CookiePath:     "/",
-		CookieHTTPOnly: true,
-		CookieSecure:   s.opts.Secure,
-		CookieSameSite: http.SameSiteLaxMode,
-		ErrorHandler: func(err error, c echo.Context) error {
-			return echo.NewHTTPError(http.StatusForbidden, "This form has expired or did not come from this site. Go back, reload the page and try again.")
-		},
-	}), s.loadUser)
+	// Everything else has a session, and CSRF protection on every change.
+	g := e.Group("", s.loadSession, s.checkCSRF)
 
 	g.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/configurations") })
 	g.GET("/login", s.loginPage)
 	g.POST("/login", s.login)
 	g.POST("/logout", s.logout)
+
+	// One's own account: admins and viewers.
+	g.GET("/account", s.account, requireUser)
+	g.POST("/account/password", s.changePassword, requireUser)
+	g.POST("/account/sign-out-everywhere", s.signOutEverywhere, requireUser)
 
 	// Looking: admins and viewers.
 	g.GET("/configurations", s.configurations, requireUser)
@@ -61,8 +57,9 @@ func (s *Server) routes(e *echo.Echo) {
 	g.POST("/configurations/:id/restart", s.restart, requireAdmin)
 }
 
-// securityHeaders forbids inline script and style, framing and sniffing.
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+// securityHeaders forbids inline script and style, framing and sniffing;
+// under TLS it tells browsers to come back over HTTPS only.
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
 		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
@@ -70,11 +67,30 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
+		if s.opts.Secure {
+			h.Set("Strict-Transport-Security", "max-age=63072000")
+		}
 		if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
 			h.Set("Cache-Control", "no-store")
 		}
 		return next(c)
 	}
+}
+
+// filesOnly serves the files of an fs.FS and nothing for its directories:
+// no listing of what is embedded.
+type filesOnly struct{ fs.FS }
+
+func (f filesOnly) Open(name string) (fs.File, error) {
+	file, err := f.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := file.Stat(); err != nil || fi.IsDir() {
+		file.Close()
+		return nil, fs.ErrNotExist
+	}
+	return file, nil
 }
 
 func (s *Server) healthz(c echo.Context) error {

@@ -27,6 +27,7 @@ const (
 	kindSignIn = "signin" // POST /login
 	kindLogout = "logout" // POST /logout
 	kindLook   = "look"   // admins and viewers
+	kindSelf   = "self"   // admins and viewers, on their own account; each POST on a client of its own
 	kindChange = "change" // admins only
 )
 
@@ -52,6 +53,14 @@ func routeTable(entryID int64) []route {
 		{http.MethodGet, "/login", kindLogin, fixed("/login"), nil},
 		{http.MethodPost, "/login", kindSignIn, fixed("/login"), nil},
 		{http.MethodPost, "/logout", kindLogout, fixed("/logout"), nil},
+		{http.MethodGet, "/account", kindLook, fixed("/account"), nil},
+		{http.MethodPost, "/account/password", kindSelf, fixed("/account/password"), func(*env) url.Values {
+			return url.Values{"current_password": {testPassword}, "new_password": {"a brand new passphrase"},
+				"repeat_password": {"a brand new passphrase"}}
+		}},
+		{http.MethodPost, "/account/sign-out-everywhere", kindSelf, fixed("/account/sign-out-everywhere"), func(*env) url.Values {
+			return url.Values{}
+		}},
 
 		{http.MethodGet, "/configurations", kindLook, fixed("/configurations"), nil},
 		{http.MethodGet, "/configurations/:id", kindLook, p(""), nil},
@@ -110,14 +119,24 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"viewer":     e.signIn(store.RoleViewer),
 		"admin":      e.signIn(store.RoleAdmin),
 	}
-	// POST /login and POST /logout each get a client of their own.
+	// POST /login and POST /logout each get a client of their own; the
+	// POSTs of one's own account (which end every session of the user) a
+	// user of their own.
 	fresh := map[string]map[string]*client{}
-	for role, newClient := range map[string]func() *client{
-		"signed out": e.newClient,
-		"viewer":     func() *client { return e.signIn(store.RoleViewer) },
-		"admin":      func() *client { return e.signIn(store.RoleAdmin) },
+	for role, newClient := range map[string]func(name string) *client{
+		"signed out": func(string) *client { return e.newClient() },
+		"viewer":     func(name string) *client { return e.signInAs(name, store.RoleViewer) },
+		"admin":      func(name string) *client { return e.signInAs(name, store.RoleAdmin) },
 	} {
-		fresh[role] = map[string]*client{kindSignIn: newClient(), kindLogout: newClient()}
+		fresh[role] = map[string]*client{}
+		for i, r := range table {
+			switch r.kind {
+			case kindSignIn, kindLogout:
+				fresh[role][r.method+" "+r.pattern] = newClient(map[string]string{"viewer": "victor", "admin": "alice"}[role])
+			case kindSelf:
+				fresh[role][r.method+" "+r.pattern] = newClient(fmt.Sprintf("self%d-%s", i, strings.ReplaceAll(role, " ", "")))
+			}
+		}
 	}
 	for _, role := range []string{"signed out", "viewer", "admin"} { // admin last: it changes things
 		c := clients[role]
@@ -127,7 +146,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				path := r.path(e)
 				c, tok := c, tok
 				c.t = t
-				if fc := fresh[role][r.kind]; fc != nil {
+				if fc := fresh[role][r.method+" "+r.pattern]; fc != nil {
 					c = fc
 					c.t = t
 					tok = c.token()
@@ -175,6 +194,11 @@ func expect(role string, r route, path string) (int, string) {
 		return http.StatusSeeOther, "/configurations"
 	case kindLogout:
 		return http.StatusSeeOther, "/login"
+	case kindSelf:
+		if role == "signed out" {
+			return http.StatusUnauthorized, ""
+		}
+		return http.StatusSeeOther, ""
 	case kindLogin:
 		if role == "signed out" {
 			return http.StatusOK, ""
@@ -406,14 +430,19 @@ func TestDirectoryTextIsEscaped(t *testing.T) {
 	}
 }
 
-// The session cookie is HttpOnly, SameSite=Lax, Path=/, Secure when the
-// portal is served over TLS; signing in issues a new session.
+// The session cookie is HttpOnly, SameSite=Lax, Path=/, Secure and
+// __Host- prefixed when the portal is served over TLS; signing in issues a
+// new session, never the pre-sign-in id the sign-in form was bound to.
 func TestSessionCookie(t *testing.T) {
 	t.Parallel()
 	for _, secure := range []bool{false, true} {
 		t.Run(fmt.Sprintf("secure=%v", secure), func(t *testing.T) {
 			e := newTestServerWith(t, setup{Secure: secure})
 			e.ensureUser("alice", store.RoleAdmin)
+			prefix := ""
+			if secure {
+				prefix = "__Host-"
+			}
 			// A plain client: a cookie jar would not send Secure cookies over http.
 			hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			resp, err := hc.Get(e.URL + "/login")
@@ -425,18 +454,18 @@ func TestSessionCookie(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			csrfCookie := cookieNamed(resp.Cookies(), "syncguard_csrf")
-			if csrfCookie == nil {
-				t.Fatal("no CSRF cookie")
+			pre := cookieNamed(resp.Cookies(), prefix+"syncguard_pre")
+			if pre == nil {
+				t.Fatal("no pre-sign-in cookie for the sign-in form")
 			}
-			if !csrfCookie.HttpOnly || csrfCookie.SameSite != http.SameSiteLaxMode || csrfCookie.Secure != secure {
-				t.Errorf("CSRF cookie: HttpOnly %v SameSite %v Secure %v", csrfCookie.HttpOnly, csrfCookie.SameSite, csrfCookie.Secure)
+			if !pre.HttpOnly || pre.SameSite != http.SameSiteLaxMode || pre.Secure != secure {
+				t.Errorf("pre-sign-in cookie: HttpOnly %v SameSite %v Secure %v", pre.HttpOnly, pre.SameSite, pre.Secure)
 			}
 			form := url.Values{"_csrf": {doc.Find(`input[name="_csrf"]`).AttrOr("value", "")},
 				"username": {"alice"}, "password": {testPassword}}
 			req, _ := http.NewRequest(http.MethodPost, e.URL+"/login", strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.AddCookie(&http.Cookie{Name: csrfCookie.Name, Value: csrfCookie.Value})
+			req.AddCookie(&http.Cookie{Name: pre.Name, Value: pre.Value})
 			resp, err = hc.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -446,9 +475,12 @@ func TestSessionCookie(t *testing.T) {
 			if resp.StatusCode != http.StatusSeeOther {
 				t.Fatalf("sign in: status %d", resp.StatusCode)
 			}
-			sc := cookieNamed(resp.Cookies(), "syncguard_session")
+			sc := cookieNamed(resp.Cookies(), prefix+"syncguard_session")
 			if sc == nil {
 				t.Fatal("signing in set no session cookie")
+			}
+			if sc.Value == pre.Value {
+				t.Error("the session id is the pre-sign-in id")
 			}
 			if !sc.HttpOnly {
 				t.Error("session cookie is not HttpOnly")
@@ -652,15 +684,18 @@ func TestSignInFailures(t *testing.T) {
 		t.Errorf("unknown user: message %q, want %q", got, msg)
 	}
 
-	// Five failures for alice, then even the right password waits.
+	// Five failures for alice, then even the right password waits, from
+	// this address.
 	for range 4 {
 		c.submit(login, "Sign in", map[string]string{"Username": "alice", "Password": "still wrong!"}).wantStatus(http.StatusUnauthorized)
 	}
 	limited := c.submit(login, "Sign in", map[string]string{"Username": "alice", "Password": testPassword})
 	limited.wantStatus(http.StatusTooManyRequests)
-	if got := squash(limited.Doc.Find(`[role="alert"]`).Text()); !strings.Contains(got, "Too many failed sign-in attempts") ||
-		!strings.Contains(got, "Try again in 15 minutes") {
-		t.Errorf("429 message = %q", got)
+	// 30 seconds after the last failure, less the time the checks took.
+	got := squash(limited.Doc.Find(`[role="alert"]`).Text())
+	var wait int
+	if _, err := fmt.Sscanf(got, "Too many failed sign-in attempts. Try again in %d seconds.", &wait); err != nil || wait > 30 || wait < 15 {
+		t.Errorf("429 message = %q, want Try again in (about) 30 seconds", got)
 	}
 	if got := limited.Header.Get("Retry-After"); got == "" {
 		t.Error("429 without Retry-After")

@@ -4,15 +4,14 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
+	"net/netip"
+	"runtime"
 
 	"github.com/a-h/templ"
-	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
 	"github.com/syncguard/syncguard/guard"
@@ -26,46 +25,44 @@ type Options struct {
 	Engine    *guard.Engine
 	Scheduler *guard.Scheduler
 	Log       *slog.Logger
-	// Secure marks cookies Secure: set it when the portal is served over TLS
-	// (directly or behind a proxy that terminates TLS).
+	// Secure says the portal is served over TLS (directly or behind a
+	// proxy that terminates TLS): cookies are Secure and __Host- prefixed,
+	// and answers carry Strict-Transport-Security.
 	Secure bool
+	// PublicURL is the portal's address as browsers know it; a form posted
+	// from its origin is the portal's own (besides the Host it was sent to).
+	PublicURL string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client: sign-in throttling and the audit then see people, not
+	// the proxy.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the portal.
 type Server struct {
-	opts     Options
-	store    *store.Store
-	engine   *guard.Engine
-	sched    *guard.Scheduler
-	log      *slog.Logger
-	sessions *sessions.CookieStore
-	limiter  *limiter
-	echo     *echo.Echo
+	opts        Options
+	store       *store.Store
+	engine      *guard.Engine
+	sched       *guard.Scheduler
+	log         *slog.Logger
+	sessions    *dbSessions
+	throttle    *throttle
+	signInAudit *signInAudit
+	checks      chan struct{} // password checks running
+	echo        *echo.Echo
 }
 
-// New builds the portal. The session keys are generated on first start and
-// kept in the database, so sessions survive restarts and no key is ever
-// written in the code.
+// New builds the portal.
 func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	keys, err := opts.Store.SettingOrInit(ctx, "session_keys", func() ([]byte, error) {
-		b := make([]byte, 64+32)
-		_, err := rand.Read(b)
-		return b, err
-	})
-	if err != nil {
-		return nil, err
+	if opts.Store == nil {
+		return nil, errors.New("web: no store")
 	}
-	if len(keys) != 96 {
-		return nil, errors.New("web: stored session keys have the wrong length")
-	}
-	cs := sessions.NewCookieStore(keys[:64], keys[64:])
-	cs.Options = &sessions.Options{Path: "/", MaxAge: int((12 * time.Hour).Seconds()), HttpOnly: true,
-		Secure: opts.Secure, SameSite: http.SameSiteLaxMode}
 	s := &Server{opts: opts, store: opts.Store, engine: opts.Engine, sched: opts.Scheduler, log: opts.Log,
-		sessions: cs, limiter: newLimiter(5, 20, 15*time.Minute)}
+		sessions: newDBSessions(opts.Store, opts.Secure), throttle: newThrottle(opts.Store.Now),
+		signInAudit: newSignInAudit(opts.Store, opts.Log), checks: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError

@@ -220,17 +220,20 @@ func cmdConfigShow(ctx context.Context, c *Config, args []string) error {
 		return writeJSON(c.Stdout, toConfigJSON(cfg))
 	}
 	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
-	scope := strings.Join(cfg.EffectiveScope(), "\n\t")
-	email := cfg.Basics.Email
+	var scope []string
+	for _, ou := range cfg.EffectiveScope() {
+		scope = append(scope, printable(ou))
+	}
+	email := printable(cfg.Basics.Email)
 	if email == "" {
 		email = "(not set: no notification is sent)"
 	}
-	fmt.Fprintf(tw, "Name\t%s\nSource\t%s\nBase DN\t%s\n", cfg.Name, cfg.Source, cfg.BaseDN)
+	fmt.Fprintf(tw, "Name\t%s\nSource\t%s\nBase DN\t%s\n", printable(cfg.Name), printable(cfg.Source), printable(cfg.BaseDN))
 	if cfg.BindDN != "" {
-		fmt.Fprintf(tw, "Bind DN\t%s\n", cfg.BindDN)
+		fmt.Fprintf(tw, "Bind DN\t%s\n", printable(cfg.BindDN))
 	}
 	fmt.Fprintf(tw, "Scope\t%s\nInterval\t%s\nNotification email\t%s\nPrevent accidental deletions\t%s\nAccidental deletion threshold\t%d\nStatus\t%s\n",
-		scope, cfg.Interval, email, onOff(cfg.Basics.Prevent), cfg.Basics.Threshold, statusText(cfg.Status))
+		strings.Join(scope, "\n\t"), cfg.Interval, email, onOff(cfg.Basics.Prevent), cfg.Basics.Threshold, statusText(cfg.Status))
 	return tw.Flush()
 }
 
@@ -266,7 +269,7 @@ func cmdConfigList(ctx context.Context, c *Config, args []string) error {
 	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATUS\tSOURCE\tTHRESHOLD\tINTERVAL")
 	for _, cfg := range cfgs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", cfg.Name, statusText(cfg.Status), cfg.Source, cfg.Basics.Threshold, cfg.Interval)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", printable(cfg.Name), statusText(cfg.Status), printable(cfg.Source), cfg.Basics.Threshold, cfg.Interval)
 	}
 	return tw.Flush()
 }

@@ -34,6 +34,9 @@ const (
 )
 
 func main() {
+	// Whatever syncguard creates (the database, its WAL, the key file, the
+	// spool, the demo directory) is its owner's alone.
+	ownerOnlyUmask()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
@@ -71,7 +74,7 @@ func exitCode(err error, stderr io.Writer) int {
 			return code
 		}
 	}
-	fmt.Fprintln(stderr, "syncguard:", err)
+	fmt.Fprintln(stderr, "syncguard:", printable(err.Error()))
 	if code == exitUsage {
 		fmt.Fprintln(stderr, "Run 'syncguard help' for usage.")
 	}
@@ -81,6 +84,7 @@ func exitCode(err error, stderr io.Writer) int {
 // Config is everything the command line and the environment say.
 type Config struct {
 	DB               string
+	SecretKeyFile    string // "" is store.DefaultSecretKeyFile(DB)
 	SMTP             smtp.Config
 	SMTPPasswordFile string
 	PublicURL        string
@@ -98,6 +102,7 @@ func (c *Config) fromEnv() {
 		return def
 	}
 	c.DB = env("DB", "./syncguard.db")
+	c.SecretKeyFile = env("SECRET_KEY_FILE", "")
 	c.SMTP.Host = env("SMTP_HOST", "")
 	c.SMTP.Port, _ = strconv.Atoi(env("SMTP_PORT", "0"))
 	c.SMTP.User = env("SMTP_USER", "")
@@ -111,6 +116,8 @@ func (c *Config) fromEnv() {
 // settings (the environment, or flags given before the command).
 func (c *Config) globals(fs *flag.FlagSet) {
 	fs.StringVar(&c.DB, "db", c.DB, "SQLite database `path` (env SYNCGUARD_DB)")
+	fs.StringVar(&c.SecretKeyFile, "secret-key-file", c.SecretKeyFile, "`file` of the key that encrypts the secrets in the database; "+
+		"made 0600 when absent (env SYNCGUARD_SECRET_KEY_FILE; default beside the database: syncguard.db → syncguard.key)")
 	fs.StringVar(&c.SMTP.Host, "smtp-host", c.SMTP.Host, "SMTP server `host` for notifications (env SYNCGUARD_SMTP_HOST)")
 	fs.Func("smtp-port", "SMTP server `port` (env SYNCGUARD_SMTP_PORT; default by TLS mode: 25, 587 or 465)", func(s string) error {
 		p, err := strconv.Atoi(s)
@@ -150,7 +157,7 @@ func (c *Config) sender() (*smtp.Sender, error) {
 }
 
 func (c *Config) openStore(ctx context.Context) (*store.Store, error) {
-	return store.Open(ctx, c.DB)
+	return store.OpenWith(ctx, c.DB, store.Options{SecretKeyFile: c.SecretKeyFile})
 }
 
 // engine opens the store and an engine registered as this host's agent.
@@ -194,7 +201,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"serve", "[--addr 127.0.0.1:8080] [--demo] [--log-retention 720h]", "run the portal, the scheduler and the outbox", cmdServe},
+		{"serve", "[--addr 127.0.0.1:8080] [--demo] [--log-retention 720h] [--trusted-proxy CIDR]...", "run the portal, the scheduler and the outbox", cmdServe},
 		{"config add", "NAME --source ldif:PATH|ldap://HOST:PORT [flags]", "add a configuration", cmdConfigAdd},
 		{"config set", "NAME [flags of config add]", "change a configuration", cmdConfigSet},
 		{"config show", "NAME [--json]", "show a configuration", cmdConfigShow},
@@ -206,6 +213,9 @@ func commands() []command {
 		{"logs", "NAME [--action A] [--status S] [--cycle N] [--limit N] [--json]", "show the provisioning log, newest first", cmdLogs},
 		{"objects", "NAME [--json]", "show the target directory of a configuration", cmdObjects},
 		{"user add", "NAME --role admin|viewer", "add a portal user; the password is read from stdin", cmdUserAdd},
+		{"user passwd", "NAME", "set a user's password (read from stdin); the user's sessions end", cmdUserPasswd},
+		{"user set-role", "NAME admin|viewer", "change a user's role; the user's sessions end", cmdUserSetRole},
+		{"user remove", "NAME", "remove a portal user and end its sessions", cmdUserRemove},
 		{"outbox", "[--json]", "show the notification outbox", cmdOutbox},
 	}
 }
@@ -321,6 +331,9 @@ func parse(fs *flag.FlagSet, args []string, positional int) ([]string, error) {
 		args = args[1:]
 	}
 	if len(pos) != positional {
+		if positional > 1 {
+			return nil, usageError("%s: needs %s", fs.Name(), commandFor(fs.Name()).args)
+		}
 		if positional == 1 {
 			what := "configuration"
 			if strings.HasPrefix(fs.Name(), "user ") {

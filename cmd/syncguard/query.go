@@ -8,7 +8,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/syncguard/syncguard/guard"
 	"github.com/syncguard/syncguard/store"
 )
 
@@ -84,19 +83,9 @@ func cmdLogs(ctx context.Context, c *Config, args []string) error {
 	fmt.Fprintln(tw, "TIME\tCYCLE\tACTION\tSTATUS\tTYPE\tNAME\tDN\tDETAILS")
 	for _, e := range entries {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", formatTime(e.Time), e.CycleID, e.Action, e.Status, e.Type,
-			oneLine(e.Name), oneLine(e.DN), oneLine(e.Details))
+			printable(e.Name), printable(e.DN), printable(e.Details))
 	}
 	return tw.Flush()
-}
-
-// oneLine keeps directory text from breaking a table row.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r == '\t' {
-			return ' '
-		}
-		return r
-	}, s)
 }
 
 type objectJSON struct {
@@ -147,7 +136,7 @@ func cmdObjects(ctx context.Context, c *Config, args []string) error {
 	n := 0
 	err = st.TargetObjects(ctx, cfg.ID, func(o *store.TargetObject) {
 		n++
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.Type, oneLine(o.Name), oneLine(o.DN), o.Anchor)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.Type, printable(o.Name), printable(o.DN), printable(o.Anchor))
 	})
 	if err != nil {
 		return err
@@ -199,44 +188,7 @@ func cmdOutbox(ctx context.Context, c *Config, args []string) error {
 	fmt.Fprintln(tw, "ID\tSTATUS\tATTEMPTS\tCREATED\tSENT\tTO\tSUBJECT\tLAST ERROR")
 	for _, n := range ns {
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.Status, n.Attempts, formatTime(n.CreatedAt),
-			formatTime(n.SentAt), n.To, n.Subject, oneLine(n.LastError))
+			formatTime(n.SentAt), printable(n.To), printable(n.Subject), printable(n.LastError))
 	}
 	return tw.Flush()
-}
-
-func cmdUserAdd(ctx context.Context, c *Config, args []string) error {
-	fs := newFlags(c, "user add")
-	role := fs.String("role", "", "`role`: admin (may change things) or viewer (may only look)")
-	pos, err := parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	if *role != store.RoleAdmin && *role != store.RoleViewer {
-		return usageError("user add: --role must be admin or viewer")
-	}
-	name := strings.TrimSpace(pos[0])
-	if name == "" || strings.ContainsAny(name, " \t\r\n") {
-		return usageError("user add: a user name has no spaces")
-	}
-	line, err := bufio.NewReader(c.Stdin).ReadString('\n')
-	if err != nil && line == "" {
-		return usageError("user add: type the password on standard input (for example: syncguard user add %s --role %s < password-file)", name, *role)
-	}
-	hash, err := guard.HashPassword(strings.TrimRight(line, "\r\n"))
-	if err != nil {
-		return usageError("user add: %v", err)
-	}
-	st, err := c.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.CreateUser(ctx, &store.User{Name: name, PasswordHash: hash, Role: *role}); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("a user named %q already exists", name)
-		}
-		return err
-	}
-	fmt.Fprintf(c.Stdout, "added %s %q\n", *role, name)
-	return nil
 }

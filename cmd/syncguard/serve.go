@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,6 +31,20 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate `file` (PEM)")
 	tlsKey := fs.String("tls-key", "", "private key `file` of --tls-cert (PEM)")
 	tick := fs.Duration("tick", time.Second, "how often schedules are checked")
+	var proxies []netip.Prefix
+	fs.Func("trusted-proxy", "a reverse proxy (`CIDR` or address; repeat for several) whose X-Forwarded-For names the client, "+
+		"for sign-in throttling and the audit (env SYNCGUARD_TRUSTED_PROXIES, comma-separated)", func(s string) error {
+		p, err := parsePrefix(s)
+		proxies = append(proxies, p)
+		return err
+	})
+	for _, s := range strings.FieldsFunc(c.Getenv("SYNCGUARD_TRUSTED_PROXIES"), func(r rune) bool { return r == ',' || r == ' ' }) {
+		p, err := parsePrefix(s)
+		if err != nil {
+			return usageError("SYNCGUARD_TRUSTED_PROXIES: %v", err)
+		}
+		proxies = append(proxies, p)
+	}
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -42,7 +57,7 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 		return err
 	}
 	if dir := filepath.Dir(c.DB); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("database directory: %w", err)
 		}
 	}
@@ -84,7 +99,7 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	}
 	sched := &guard.Scheduler{Engine: e, Log: logger, Tick: *tick}
 	srv, err := web.New(ctx, web.Options{Store: st, Engine: e, Scheduler: sched, Log: logger,
-		Secure: scheme == "https" || strings.HasPrefix(e.PublicURL, "https://")})
+		Secure: scheme == "https" || strings.HasPrefix(e.PublicURL, "https://"), PublicURL: e.PublicURL, TrustedProxies: proxies})
 	if err != nil {
 		ln.Close()
 		return err
@@ -206,7 +221,7 @@ func setUpDemo(ctx context.Context, st *store.Store, dbPath string) (string, err
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(ldifPath, demo.LDIF, 0o640); err != nil {
+	if err := os.WriteFile(ldifPath, demo.LDIF, 0o600); err != nil {
 		return "", fmt.Errorf("write the demo directory: %w", err)
 	}
 	// The scope lists the demo's OUs one by one, so that unticking one in
@@ -231,6 +246,19 @@ func setUpDemo(ctx context.Context, st *store.Store, dbPath string) (string, err
 		return "", err
 	}
 	return password, nil
+}
+
+// parsePrefix reads a CIDR, or one address as a prefix of its own.
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return p, fmt.Errorf("%q is not an address or a CIDR such as 10.0.0.0/8", s)
+	}
+	return p.Masked(), nil
 }
 
 func envOr(c *Config, name, def string) string {

@@ -34,6 +34,7 @@ func runCycle(ctx context.Context, c *Config, st *store.Store, e *guard.Engine, 
 }
 
 func printCycle(c *Config, name string, cyc *store.Cycle) {
+	name = printable(name)
 	fmt.Fprintf(c.Stdout, "cycle %d of %s: %s in %s\n", cyc.ID, name, cyc.Outcome, cyc.FinishedAt.Sub(cyc.StartedAt).Round(time.Millisecond))
 	switch cyc.Outcome {
 	case store.OutcomeSucceeded:
@@ -53,7 +54,7 @@ func printCycle(c *Config, name string, cyc *store.Cycle) {
 func deliver(ctx context.Context, c *Config, st *store.Store) {
 	sender, err := c.sender()
 	if err != nil {
-		fmt.Fprintln(c.Stderr, "syncguard: notifications not sent:", err)
+		fmt.Fprintln(c.Stderr, "syncguard: notifications not sent:", printable(err.Error()))
 		return
 	}
 	if sender == nil {
@@ -63,7 +64,7 @@ func deliver(ctx context.Context, c *Config, st *store.Store) {
 	defer cancel()
 	o := &guard.Outbox{Store: st, Sender: sender}
 	if n, err := o.DeliverDue(dctx); err != nil {
-		fmt.Fprintf(c.Stderr, "syncguard: notification not sent yet (it stays in the outbox and is retried by serve): %v\n", err)
+		fmt.Fprintf(c.Stderr, "syncguard: notification not sent yet (it stays in the outbox and is retried by serve): %s\n", printable(err.Error()))
 	} else if n > 0 {
 		fmt.Fprintf(c.Stdout, "sent %d notification(s)\n", n)
 	}
@@ -163,9 +164,9 @@ func cmdStatus(ctx context.Context, c *Config, args []string) error {
 	if *asJSON {
 		return writeJSON(c.Stdout, out)
 	}
-	fmt.Fprintf(c.Stdout, "%s: %s", cfg.Name, status.Text)
+	fmt.Fprintf(c.Stdout, "%s: %s", printable(cfg.Name), status.Text)
 	if status.Error != "" {
-		fmt.Fprintf(c.Stdout, ": %s", status.Error)
+		fmt.Fprintf(c.Stdout, ": %s", printable(status.Error))
 	}
 	fmt.Fprintln(c.Stdout)
 	if status.Lock != nil {
@@ -176,7 +177,7 @@ func cmdStatus(ctx context.Context, c *Config, args []string) error {
 		fmt.Fprintf(c.Stdout, "  %d deletions staged by cycle %d (threshold %d)\n", pending, cfg.QuarantineID, cfg.Basics.Threshold)
 	}
 	fmt.Fprintf(c.Stdout, "  objects: %d users, %d groups\n", users, groups)
-	fmt.Fprintf(c.Stdout, "  guard: prevent accidental deletions %s, threshold %d, notify %s\n", onOff(cfg.Basics.Prevent), cfg.Basics.Threshold, orNone(cfg.Basics.Email))
+	fmt.Fprintf(c.Stdout, "  guard: prevent accidental deletions %s, threshold %d, notify %s\n", onOff(cfg.Basics.Prevent), cfg.Basics.Threshold, printable(orNone(cfg.Basics.Email)))
 	if last != nil {
 		fmt.Fprintf(c.Stdout, "  last cycle %d at %s: %s (created %d, updated %d, deleted %d, staged %d)\n", last.ID,
 			formatTime(last.FinishedAt), last.Outcome, last.Creates, last.Updates, last.Deletes, last.StagedDeletes)
@@ -224,7 +225,7 @@ func cmdAllowDeletes(ctx context.Context, c *Config, args []string) error {
 		}
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "%d deletions from %s accepted and applied; running the next cycle\n", n, cfg.Name)
+	fmt.Fprintf(c.Stdout, "%d deletions from %s accepted and applied; running the next cycle\n", n, printable(cfg.Name))
 	if err := runCycle(ctx, c, st, e, cfg, guard.TriggerAllow); err != nil {
 		var ee *exitErr
 		if errors.As(err, &ee) && ee.code == exitQuarantined {
@@ -261,6 +262,6 @@ func cmdRestart(ctx context.Context, c *Config, args []string) error {
 		}
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "restarted sync of %s: %d staged deletions discarded; running a full cycle\n", cfg.Name, n)
+	fmt.Fprintf(c.Stdout, "restarted sync of %s: %d staged deletions discarded; running a full cycle\n", printable(cfg.Name), n)
 	return runCycle(ctx, c, st, e, cfg, guard.TriggerRestart)
 }
