@@ -42,6 +42,10 @@ type Options struct {
 	// TLS generates a self-signed CA and server certificate (for 127.0.0.1 and
 	// localhost) and also listens on ldaps://; StartTLS works on ldap://.
 	TLS bool
+	// LegacyCert, with TLS, makes the server certificate one like Samba's
+	// own: "localhost" in its Common Name only, without subjectAltName,
+	// and a negative serial number.
+	LegacyCert bool
 }
 
 // Server is a running (or stopped) private slapd.
@@ -51,7 +55,8 @@ type Server struct {
 	Suffix   string
 	RootDN   string
 	RootPW   string
-	CAPool   *x509.CertPool // roots for the server certificate; nil unless TLS
+	CAPool   *x509.CertPool    // roots for the server certificate; nil unless TLS
+	Cert     *x509.Certificate // the server certificate; nil unless TLS
 	Dir      string
 
 	conf string
@@ -158,11 +163,11 @@ func Start(tb testing.TB, opts Options) *Server {
 	}
 	var tlsConf string
 	if opts.TLS {
-		pool, err := writeCerts(s.Dir)
+		pool, cert, err := writeCerts(s.Dir, opts.LegacyCert)
 		if err != nil {
 			tb.Fatalf("slapdtest: certificates: %v", err)
 		}
-		s.CAPool = pool
+		s.CAPool, s.Cert = pool, cert
 		tlsConf = fmt.Sprintf("TLSCACertificateFile %s\nTLSCertificateFile %s\nTLSCertificateKeyFile %s\n",
 			filepath.Join(s.Dir, "ca.pem"), filepath.Join(s.Dir, "server.pem"), filepath.Join(s.Dir, "server.key"))
 	}
