@@ -100,7 +100,7 @@ func ValidateConfiguration(c *store.Configuration) error {
 	if strings.TrimSpace(c.Name) == "" {
 		return errors.New("a configuration needs a name")
 	}
-	if err := ValidateSource(c.Source); err != nil {
+	if err := validateSourceSettings(c); err != nil {
 		return err
 	}
 	if !strings.HasPrefix(c.Source, "ldif:") && c.BaseDN == "" {
