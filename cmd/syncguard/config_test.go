@@ -243,6 +243,7 @@ func TestConfigLDAPSettings(t *testing.T) {
 		{"unknown bind method", []string{"--bind-method", "kerberos"}, `--bind-method: "kerberos" is not a bind method: use simple or ntlm`},
 		{"pin too short", []string{"--tls-pin", "sha256:f275a5"}, `--tls-pin: TLS pin "sha256:f275a5": want sha256: and the 64 hex digits`},
 		{"pin without its algorithm", []string{"--tls-pin", strings.TrimPrefix(pin, "sha256:")}, "--tls-pin: TLS pin"},
+		{"NTLM with a DN", []string{"--bind-method", "ntlm", "--bind-dn", "CN=svc," + testBase}, "an NTLM bind names its account DOMAIN\\user or user@domain, not by a DN"},
 		{"bind in clear", []string{"--source", "ldap://dc1.corp.example:389"}, `refusing to bind as CORP\svc-sync in clear over the network: use ldaps:// or StartTLS`},
 		{"CA file without TLS", []string{"--source", "ldap://127.0.0.1:389", "--ca-file", pwFile}, "TLS settings (a CA, a pin, a server name) would be ignored without TLS"},
 		{"server name without TLS", []string{"--source", "ldap://127.0.0.1:389", "--tls-server-name", "dc1"}, "would be ignored without TLS"},

@@ -39,7 +39,11 @@ func check(cfg Config) (target, error) {
 		}
 	}
 	switch cfg.BindMethod {
-	case "", BindSimple, BindNTLM:
+	case "", BindSimple:
+	case BindNTLM:
+		if strings.Contains(cfg.BindDN, "=") {
+			return fail("an NTLM bind names its account DOMAIN\\user or user@domain, not by a DN (%s)", cfg.BindDN)
+		}
 	default:
 		return fail("unknown bind method %q: want %s or %s", cfg.BindMethod, BindSimple, BindNTLM)
 	}

@@ -105,7 +105,7 @@ func TestSamba(t *testing.T) {
 		Search(t.Context(), cfg, "(objectClass=user)", nil, noop)
 	}
 	for _, tc := range []struct{ name, bindDN, password, want string }{
-		{"wrong password", svc, "Wrong-pw", "wrong password: check the bind password (AD error data 52e)"},
+		{"wrong password", "svc@" + sambatest.Realm, "Wrong-pw", "wrong password: check the bind password (AD error data 52e)"},
 		{"disabled", "off@" + sambatest.Realm, pw, "account disabled: enable the account in the directory (AD error data 533)"},
 		{"account expired", "expired@" + sambatest.Realm, pw, "account expired: extend or clear the account's expiry date (accountExpires) (AD error data 701)"},
 		{"must change password", "mustchange@" + sambatest.Realm, pw, "password must be changed: "},

@@ -113,6 +113,8 @@ func TestValidate(t *testing.T) {
 		{"bad pin", Config{URL: "ldaps://x", TLSPin: "sha1:00"}, `ldap: TLS pin "sha1:00": want sha256: and the 64 hex digits`},
 		{"short pin", Config{URL: "ldaps://x", TLSPin: "sha256:abcd"}, "want sha256:"},
 		{"unknown bind method", Config{URL: "ldaps://x", BindMethod: "kerberos"}, `ldap: unknown bind method "kerberos": want simple or ntlm`},
+		{"NTLM with a DN", Config{URL: "ldaps://x", BindMethod: BindNTLM, BindDN: "CN=svc,CN=Users,DC=corp"}, `ldap: an NTLM bind names its account DOMAIN\user or user@domain, not by a DN (CN=svc,CN=Users,DC=corp)`},
+		{"NTLM as a plain account name", Config{URL: "ldaps://x", BindMethod: BindNTLM, BindDN: "svc"}, ""},
 		{"StartTLS on ldaps", Config{URL: "ldaps://x", StartTLS: true}, "StartTLS needs an ldap:// URL"},
 		{"no URL", Config{}, `ldap: invalid server URL ""`},
 	} {
