@@ -4,7 +4,7 @@ BIN      := .bin/syncguard
 DATA     := .data
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
-TEST_DEBS := slapd ldap-utils chromium
+TEST_DEBS := slapd ldap-utils chromium samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind
 
 .DEFAULT_GOAL := help
 .PHONY: help run build test deps generate check-generated lint bench fuzz soak clean
@@ -19,12 +19,14 @@ run: build ## start the portal on the demo data (SYNCGUARD_ADDR picks the addres
 	@mkdir -p -m 700 $(DATA)
 	$(BIN) --db $(DATA)/syncguard.db serve --demo
 
-deps: ## install what the tests need (slapd, ldap-utils, chromium) when missing
+deps: ## install what the tests need (slapd, ldap-utils, chromium, a Samba AD DC) when missing
 	@missing=""; \
 	{ command -v slapd || test -x /usr/sbin/slapd; } >/dev/null 2>&1 || missing="$$missing slapd"; \
 	{ command -v slapadd || test -x /usr/sbin/slapadd; } >/dev/null 2>&1 || missing="$$missing slapd"; \
 	command -v ldapsearch >/dev/null 2>&1 || missing="$$missing ldap-utils"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	{ { command -v samba || test -x /usr/sbin/samba; } && command -v samba-tool; } >/dev/null 2>&1 || \
+	  missing="$$missing samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \

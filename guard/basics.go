@@ -105,7 +105,7 @@ func ValidateConfiguration(c *store.Configuration) error {
 	if err := checkName(c.Name); err != nil {
 		return err
 	}
-	if err := ValidateSource(c.Source); err != nil {
+	if err := validateSourceSettings(c); err != nil {
 		return err
 	}
 	if !strings.HasPrefix(c.Source, "ldif:") && c.BaseDN == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -36,7 +37,9 @@ type SourceOptions struct {
 }
 
 // OpenSource returns the source a configuration names: "ldif:PATH", or an
-// ldap:// or ldaps:// URL.
+// ldap:// or ldaps:// URL. An LDAP source that would bind in clear over the
+// network, or whose TLS settings would be ignored, is refused here: a
+// configuration stored before that rule fails its cycles with the reason.
 func OpenSource(c *store.Configuration, opts SourceOptions) (Source, error) {
 	switch {
 	case strings.HasPrefix(c.Source, "ldif:"):
@@ -49,27 +52,92 @@ func OpenSource(c *store.Configuration, opts SourceOptions) (Source, error) {
 		if c.BaseDN == "" {
 			return nil, errors.New("source: an LDAP source needs a base DN (--base-dn)")
 		}
-		cfg := ldap.Config{URL: c.Source, BindDN: c.BindDN, BindPassword: c.BindPassword, BaseDN: c.BaseDN,
-			StartTLS: c.StartTLS, Timeout: opts.Timeout, PageSize: opts.PageSize}
-		if c.CAFile != "" {
-			pem, err := os.ReadFile(c.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("source: CA file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("source: CA file %s holds no PEM certificate", c.CAFile)
-			}
-			cfg.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		cfg, err := ldapConfig(c, opts)
+		if err != nil {
+			return nil, err
 		}
 		return &ldapSource{cfg: cfg}, nil
 	}
 	return nil, fmt.Errorf("source: %q is neither ldif:PATH nor an ldap:// or ldaps:// URL", c.Source)
 }
 
+// ldapConfig is how the LDAP reader reaches c's source, checked.
+func ldapConfig(c *store.Configuration, opts SourceOptions) (ldap.Config, error) {
+	cfg := ldap.Config{URL: c.Source, BindDN: c.BindDN, BindPassword: c.BindPassword, BindMethod: c.BindMethod,
+		BaseDN: c.BaseDN, StartTLS: c.StartTLS, TLSPin: c.TLSPin, Timeout: opts.Timeout, PageSize: opts.PageSize}
+	if c.CAFile != "" || c.TLSServer != "" {
+		cfg.TLSConfig = &tls.Config{ServerName: c.TLSServer, MinVersion: tls.VersionTLS12}
+	}
+	if err := ldap.Validate(cfg); err != nil {
+		return cfg, err
+	}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return cfg, fmt.Errorf("source: CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return cfg, fmt.Errorf("source: CA file %s holds no PEM certificate", c.CAFile)
+		}
+		cfg.TLSConfig.RootCAs = pool
+	}
+	return cfg, nil
+}
+
 // ValidateSource checks the form of a source string.
 func ValidateSource(src string) error {
 	_, err := OpenSource(&store.Configuration{Source: src, BaseDN: "dc=x"}, SourceOptions{})
+	return err
+}
+
+// validateSourceSettings checks everything OpenSource checks of c: the
+// source, and for LDAP the bind and TLS settings (a CA file that reads).
+func validateSourceSettings(c *store.Configuration) error {
+	if !strings.HasPrefix(c.Source, "ldap://") && !strings.HasPrefix(c.Source, "ldaps://") {
+		return ValidateSource(c.Source)
+	}
+	_, err := ldapConfig(c, SourceOptions{})
+	return err
+}
+
+// ParseBindMethod reads a bind method: simple or ntlm.
+func ParseBindMethod(s string) (string, error) {
+	switch m := strings.ToLower(strings.TrimSpace(s)); m {
+	case ldap.BindSimple, ldap.BindNTLM:
+		return m, nil
+	}
+	return "", fmt.Errorf("%q is not a bind method: use simple or ntlm (NTLM binds as DOMAIN\\user or user@domain)", s)
+}
+
+// BindMethod is the bind method of c: simple unless it says ntlm.
+func BindMethod(c *store.Configuration) string {
+	if c.BindMethod == "" {
+		return ldap.BindSimple
+	}
+	return c.BindMethod
+}
+
+// ParsePin reads a certificate pin ("sha256:" and 64 hex digits, colons
+// allowed, any case) and returns it as sha256:<lower-case hex>; the empty
+// string is no pin.
+func ParsePin(s string) (string, error) {
+	if strings.TrimSpace(s) == "" {
+		return "", nil
+	}
+	b, err := ldap.ParsePin(s)
+	if err != nil {
+		return "", errors.New(strings.TrimPrefix(err.Error(), "ldap: "))
+	}
+	return "sha256:" + hex.EncodeToString(b), nil
+}
+
+// pinHint adds to a refused certificate how to trust it.
+func pinHint(err error) error {
+	var le *ldap.Error
+	if errors.As(err, &le) && le.Fingerprint != "" {
+		return fmt.Errorf("%w; to trust this very certificate, check its fingerprint on the server (openssl x509 -noout -fingerprint -sha256 -in cert.pem) and pin it: --tls-pin %s", err, le.Fingerprint)
+	}
 	return err
 }
 
@@ -193,7 +261,7 @@ func (s *ldapSource) eachBase(bases []string, search func(ldap.Config) error) er
 		cfg := s.cfg
 		cfg.BaseDN = base
 		if err := search(cfg); err != nil {
-			return err
+			return pinHint(err)
 		}
 	}
 	return nil
@@ -206,5 +274,5 @@ func (s *ldapSource) Containers(ctx context.Context) ([]string, error) {
 			out = append(out, e.DN)
 			return nil
 		})
-	return out, err
+	return out, pinHint(err)
 }

@@ -31,6 +31,9 @@ type Configuration struct {
 	BindPassword string
 	StartTLS     bool
 	CAFile       string
+	BindMethod   string   // "simple" (or empty) or "ntlm"
+	TLSPin       string   // "sha256:<hex>": trust the server certificate with that fingerprint
+	TLSServer    string   // the name checked in the server certificate; empty: the URL's host
 	Scope        []string // in-scope OU DNs; empty means the base DN
 	Interval     time.Duration
 	Basics       Basics
@@ -60,7 +63,7 @@ func (c *Configuration) EffectiveScope() []string {
 
 const configColumns = `id, name, source, base_dn, bind_dn, bind_password, start_tls, ca_file, scope,
 	interval_ms, email, prevent, threshold, status, status_error, quarantine_cycle_id, generation,
-	coalesce(agent_id, 0), created_at, updated_at`
+	coalesce(agent_id, 0), created_at, updated_at, bind_method, tls_pin, tls_server_name`
 
 type scanner interface{ Scan(...any) error }
 
@@ -72,7 +75,7 @@ func (s *Store) scanConfiguration(row scanner) (*Configuration, error) {
 	var startTLS, prevent int
 	if err := row.Scan(&c.ID, &c.Name, &c.Source, &c.BaseDN, &c.BindDN, s.unsealed(&c.BindPassword), &startTLS, &c.CAFile,
 		&scope, &interval, &c.Basics.Email, &prevent, &c.Basics.Threshold, &c.Status, &c.StatusError,
-		&c.QuarantineID, &c.Generation, &c.AgentID, &created, &updated); err != nil {
+		&c.QuarantineID, &c.Generation, &c.AgentID, &created, &updated, &c.BindMethod, &c.TLSPin, &c.TLSServer); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
@@ -135,10 +138,12 @@ func (s *Store) CreateConfiguration(ctx context.Context, c *Configuration, actor
 	}
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO configurations (name, source, base_dn, bind_dn, bind_password,
-			start_tls, ca_file, scope, interval_ms, email, prevent, threshold, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			start_tls, ca_file, scope, interval_ms, email, prevent, threshold, created_at, updated_at,
+			bind_method, tls_pin, tls_server_name)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.Name, c.Source, c.BaseDN, c.BindDN, s.sealed(c.BindPassword), boolInt(c.StartTLS), c.CAFile, string(scope),
-			c.Interval.Milliseconds(), c.Basics.Email, boolInt(c.Basics.Prevent), c.Basics.Threshold, ms(now), ms(now))
+			c.Interval.Milliseconds(), c.Basics.Email, boolInt(c.Basics.Prevent), c.Basics.Threshold, ms(now), ms(now),
+			bindMethod(c), c.TLSPin, c.TLSServer)
 		if err != nil {
 			if isUnique(err) {
 				return fmt.Errorf("a configuration named %q already exists: %w", c.Name, ErrConflict)
@@ -178,9 +183,10 @@ func (s *Store) UpdateConfiguration(ctx context.Context, c *Configuration, actor
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE configurations SET name = ?, source = ?, base_dn = ?, bind_dn = ?,
 			bind_password = ?, start_tls = ?, ca_file = ?, scope = ?, interval_ms = ?, email = ?, prevent = ?,
-			threshold = ?, updated_at = ? WHERE id = ?`,
+			threshold = ?, updated_at = ?, bind_method = ?, tls_pin = ?, tls_server_name = ? WHERE id = ?`,
 			c.Name, c.Source, c.BaseDN, c.BindDN, s.sealed(c.BindPassword), boolInt(c.StartTLS), c.CAFile, string(scope),
-			c.Interval.Milliseconds(), c.Basics.Email, boolInt(c.Basics.Prevent), c.Basics.Threshold, ms(now), c.ID); err != nil {
+			c.Interval.Milliseconds(), c.Basics.Email, boolInt(c.Basics.Prevent), c.Basics.Threshold, ms(now),
+			bindMethod(c), c.TLSPin, c.TLSServer, c.ID); err != nil {
 			if isUnique(err) {
 				return fmt.Errorf("a configuration named %q already exists: %w", c.Name, ErrConflict)
 			}
@@ -221,6 +227,9 @@ func describeChanges(old, c *Configuration) []string {
 	}
 	add("StartTLS", fmt.Sprint(old.StartTLS), fmt.Sprint(c.StartTLS))
 	add("CA file", old.CAFile, c.CAFile)
+	add("bind method", bindMethod(old), bindMethod(c))
+	add("TLS pin", old.TLSPin, c.TLSPin)
+	add("TLS server name", old.TLSServer, c.TLSServer)
 	if removed, added := diffList(old.Scope, c.Scope); len(removed)+len(added) > 0 {
 		var parts []string
 		if len(removed) > 0 {
@@ -236,6 +245,14 @@ func describeChanges(old, c *Configuration) []string {
 	add("prevent accidental deletions", onOff(old.Basics.Prevent), onOff(c.Basics.Prevent))
 	add("threshold", fmt.Sprint(old.Basics.Threshold), fmt.Sprint(c.Basics.Threshold))
 	return out
+}
+
+// bindMethod is c's bind method, "simple" when none is set.
+func bindMethod(c *Configuration) string {
+	if c.BindMethod == "" {
+		return "simple"
+	}
+	return c.BindMethod
 }
 
 func onlyBasics(old, c *Configuration) bool {

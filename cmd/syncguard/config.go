@@ -19,6 +19,7 @@ import (
 // configFlags are the flags of config add and config set.
 type configFlags struct {
 	source, baseDN, bindDN, bindPasswordFile, email, caFile string
+	bindMethod, tlsPin, tlsServerName                       string
 	threshold                                               string
 	prevent, startTLS                                       bool
 	interval                                                time.Duration
@@ -28,10 +29,13 @@ type configFlags struct {
 func (f *configFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.source, "source", "", "where to read: ldif:`PATH`, ldap://HOST:PORT or ldaps://HOST:PORT")
 	fs.StringVar(&f.baseDN, "base-dn", "", "base `DN` of the source (the scope when no --scope is given)")
-	fs.StringVar(&f.bindDN, "bind-dn", "", "`DN` to bind as (LDAP)")
+	fs.StringVar(&f.bindDN, "bind-dn", "", "`DN` to bind as (LDAP; with --bind-method ntlm: DOMAIN\\user or user@domain)")
 	fs.StringVar(&f.bindPasswordFile, "bind-password-file", "", "`file` holding the bind password (LDAP)")
 	fs.BoolVar(&f.startTLS, "starttls", false, "upgrade an ldap:// connection with StartTLS")
 	fs.StringVar(&f.caFile, "ca-file", "", "PEM `file` of the CA that signed the LDAP server's certificate")
+	fs.StringVar(&f.bindMethod, "bind-method", "simple", "`method` to bind with: simple, or ntlm (Active Directory)")
+	fs.StringVar(&f.tlsPin, "tls-pin", "", "trust exactly the LDAP server certificate with this fingerprint: sha256:`HEX` (as openssl x509 -noout -fingerprint -sha256 prints it)")
+	fs.StringVar(&f.tlsServerName, "tls-server-name", "", "`name` to check in the LDAP server's certificate instead of the URL's host")
 	fs.Func("scope", "an in-scope OU `DN`; repeat for several (config set replaces the whole list)", func(s string) error {
 		f.scope = append(f.scope, s)
 		return nil
@@ -67,6 +71,16 @@ func (f *configFlags) apply(fs *flag.FlagSet, c *store.Configuration) error {
 			c.StartTLS = f.startTLS
 		case "ca-file":
 			c.CAFile = f.caFile
+		case "bind-method":
+			if c.BindMethod, err = guard.ParseBindMethod(f.bindMethod); err != nil {
+				err = usageError("--bind-method: %v", err)
+			}
+		case "tls-pin":
+			if c.TLSPin, err = guard.ParsePin(f.tlsPin); err != nil {
+				err = usageError("--tls-pin: %v", err)
+			}
+		case "tls-server-name":
+			c.TLSServer = strings.TrimSpace(f.tlsServerName)
 		case "scope":
 			c.Scope = f.scope
 		case "threshold":
@@ -106,7 +120,7 @@ func cmdConfigAdd(ctx context.Context, c *Config, args []string) error {
 	if f.source == "" {
 		return usageError("config add: --source is required")
 	}
-	cfg := &store.Configuration{Name: pos[0], Interval: guard.DefaultInterval,
+	cfg := &store.Configuration{Name: pos[0], Interval: guard.DefaultInterval, BindMethod: "simple",
 		Basics: store.Basics{Prevent: true, Threshold: guard.DefaultThreshold}}
 	if err := f.apply(fs, cfg); err != nil {
 		return err
@@ -175,17 +189,20 @@ func configuration(ctx context.Context, st *store.Store, name string) (*store.Co
 
 // configJSON is the stable shape of config show --json; it never holds the bind password.
 type configJSON struct {
-	ID        int64    `json:"id"`
-	Name      string   `json:"name"`
-	Source    string   `json:"source"`
-	BaseDN    string   `json:"base_dn"`
-	BindDN    string   `json:"bind_dn"`
-	Scope     []string `json:"scope"`
-	Threshold int      `json:"threshold"`
-	Prevent   bool     `json:"prevent"`
-	Email     string   `json:"email"`
-	Interval  string   `json:"interval"`
-	Status    string   `json:"status"`
+	ID            int64    `json:"id"`
+	Name          string   `json:"name"`
+	Source        string   `json:"source"`
+	BaseDN        string   `json:"base_dn"`
+	BindDN        string   `json:"bind_dn"`
+	BindMethod    string   `json:"bind_method"`
+	TLSPin        string   `json:"tls_pin"`
+	TLSServerName string   `json:"tls_server_name"`
+	Scope         []string `json:"scope"`
+	Threshold     int      `json:"threshold"`
+	Prevent       bool     `json:"prevent"`
+	Email         string   `json:"email"`
+	Interval      string   `json:"interval"`
+	Status        string   `json:"status"`
 }
 
 func toConfigJSON(cfg *store.Configuration) configJSON {
@@ -193,7 +210,8 @@ func toConfigJSON(cfg *store.Configuration) configJSON {
 	if scope == nil {
 		scope = []string{}
 	}
-	return configJSON{ID: cfg.ID, Name: cfg.Name, Source: cfg.Source, BaseDN: cfg.BaseDN, BindDN: cfg.BindDN, Scope: scope,
+	return configJSON{ID: cfg.ID, Name: cfg.Name, Source: cfg.Source, BaseDN: cfg.BaseDN, BindDN: cfg.BindDN,
+		BindMethod: guard.BindMethod(cfg), TLSPin: cfg.TLSPin, TLSServerName: cfg.TLSServer, Scope: scope,
 		Threshold: cfg.Basics.Threshold, Prevent: cfg.Basics.Prevent, Email: cfg.Basics.Email,
 		Interval: cfg.Interval.String(), Status: cfg.Status}
 }
@@ -230,7 +248,13 @@ func cmdConfigShow(ctx context.Context, c *Config, args []string) error {
 	}
 	fmt.Fprintf(tw, "Name\t%s\nSource\t%s\nBase DN\t%s\n", printable(cfg.Name), printable(cfg.Source), printable(cfg.BaseDN))
 	if cfg.BindDN != "" {
-		fmt.Fprintf(tw, "Bind DN\t%s\n", printable(cfg.BindDN))
+		fmt.Fprintf(tw, "Bind DN\t%s\nBind method\t%s\n", printable(cfg.BindDN), guard.BindMethod(cfg))
+	}
+	if cfg.TLSPin != "" {
+		fmt.Fprintf(tw, "TLS pin\t%s\n", cfg.TLSPin)
+	}
+	if cfg.TLSServer != "" {
+		fmt.Fprintf(tw, "TLS server name\t%s\n", printable(cfg.TLSServer))
 	}
 	fmt.Fprintf(tw, "Scope\t%s\nInterval\t%s\nNotification email\t%s\nPrevent accidental deletions\t%s\nAccidental deletion threshold\t%d\nStatus\t%s\n",
 		strings.Join(scope, "\n\t"), cfg.Interval, email, onOff(cfg.Basics.Prevent), cfg.Basics.Threshold, statusText(cfg.Status))

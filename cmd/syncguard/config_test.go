@@ -192,3 +192,90 @@ func equalJSON(a, b any) bool {
 	}
 	return a == b
 }
+
+// TestConfigLDAPSettings: the bind method and the TLS pin and server name
+// are set, shown and changed; bad values, a bind in clear over the network
+// and TLS settings that would be ignored are refused with exit 2 and
+// change nothing.
+func TestConfigLDAPSettings(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	pwFile := h.path("bind-password")
+	if err := os.WriteFile(pwFile, []byte("Svc-Passw0rd!\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const pin = "sha256:f275a53848673ed00f8095cd80aeb1500ccc6ebad1011e6917463ce0c79c79cd"
+	h.ok("config", "add", "ad", "--source", "ldaps://dc1.corp.example", "--base-dn", testBase,
+		"--bind-method", "ntlm", "--bind-dn", `CORP\svc-sync`, "--bind-password-file", pwFile,
+		"--tls-pin", "SHA256:F2:75:A5:38:48:67:3E:D0:0F:80:95:CD:80:AE:B1:50:0C:CC:6E:BA:D1:01:1E:69:17:46:3C:E0:C7:9C:79:CD",
+		"--tls-server-name", "dc1.corp.example")
+	c := configShow(h, "ad")
+	for k, v := range map[string]any{"bind_method": "ntlm", "bind_dn": `CORP\svc-sync`, "tls_pin": pin, "tls_server_name": "dc1.corp.example"} {
+		if c[k] != v {
+			t.Errorf("config show --json: %s = %v, want %v", k, c[k], v)
+		}
+	}
+	r := h.ok("config", "show", "ad")
+	for _, s := range []string{"Bind method", "ntlm", "TLS pin", pin, "TLS server name", "dc1.corp.example"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("config show ad: output lacks %q:\n%s", s, r.stdout)
+		}
+	}
+	h.ok("config", "set", "ad", "--bind-method", "simple", "--tls-pin", "", "--tls-server-name", "")
+	c = configShow(h, "ad")
+	for k, v := range map[string]any{"bind_method": "simple", "tls_pin": "", "tls_server_name": ""} {
+		if c[k] != v {
+			t.Errorf("after config set: %s = %v, want %v", k, c[k], v)
+		}
+	}
+	// An LDIF configuration says simple, and nothing else, too.
+	h.addCorp(writeLDIF(t, h.dir))
+	if got := configShow(h, "corp")["bind_method"]; got != "simple" {
+		t.Errorf("bind_method of an LDIF configuration = %v", got)
+	}
+
+	before := configShow(h, "ad")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown bind method", []string{"--bind-method", "kerberos"}, `--bind-method: "kerberos" is not a bind method: use simple or ntlm`},
+		{"pin too short", []string{"--tls-pin", "sha256:f275a5"}, `--tls-pin: TLS pin "sha256:f275a5": want sha256: and the 64 hex digits`},
+		{"pin without its algorithm", []string{"--tls-pin", strings.TrimPrefix(pin, "sha256:")}, "--tls-pin: TLS pin"},
+		{"NTLM with a DN", []string{"--bind-method", "ntlm", "--bind-dn", "CN=svc," + testBase}, "an NTLM bind names its account DOMAIN\\user or user@domain, not by a DN"},
+		{"bind in clear", []string{"--source", "ldap://dc1.corp.example:389"}, `refusing to bind as CORP\svc-sync in clear over the network: use ldaps:// or StartTLS`},
+		{"CA file without TLS", []string{"--source", "ldap://127.0.0.1:389", "--ca-file", pwFile}, "TLS settings (a CA, a pin, a server name) would be ignored without TLS"},
+		{"server name without TLS", []string{"--source", "ldap://127.0.0.1:389", "--tls-server-name", "dc1"}, "would be ignored without TLS"},
+		{"CA file that is no certificate", []string{"--ca-file", pwFile}, "holds no PEM certificate"},
+	} {
+		r := h.want(exitUsage, append([]string{"config", "set", "ad"}, tc.args...)...)
+		if !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%s: stderr = %q, want it to contain %q", tc.name, r.stderr, tc.want)
+		}
+		if strings.Contains(r.stderr, "Svc-Passw0rd!") {
+			t.Errorf("%s: stderr shows the bind password: %q", tc.name, r.stderr)
+		}
+	}
+	r = h.want(exitUsage, "config", "add", "clear", "--source", "ldap://dc1.corp.example", "--base-dn", testBase,
+		"--bind-dn", "cn=svc,"+testBase, "--bind-password-file", pwFile)
+	if want := "refusing to bind as cn=svc," + testBase + " in clear over the network"; !strings.Contains(r.stderr, want) {
+		t.Errorf("config add in clear: stderr = %q, want %q", r.stderr, want)
+	}
+	// StartTLS makes it acceptable; so does a loopback address.
+	h.ok("config", "add", "starttls", "--source", "ldap://dc1.corp.example", "--starttls", "--base-dn", testBase,
+		"--bind-dn", "cn=svc,"+testBase, "--bind-password-file", pwFile)
+	h.ok("config", "add", "local", "--source", "ldap://localhost:389", "--base-dn", testBase,
+		"--bind-dn", "cn=svc,"+testBase, "--bind-password-file", pwFile)
+	after := configShow(h, "ad")
+	for k := range before {
+		if !equalJSON(after[k], before[k]) {
+			t.Errorf("a refused config set changed %s: %v → %v", k, before[k], after[k])
+		}
+	}
+	var list []jsonObject
+	h.json(&list, "config", "list", "--json")
+	if len(list) != 4 {
+		t.Errorf("config list: %d configurations, want ad, corp, local and starttls", len(list))
+	}
+}

@@ -54,6 +54,9 @@ type decoder struct {
 	attrs []attrPos
 	vals  [][]byte // the DN, then every value in order; into the message buffer
 	strs  []string // vals as strings: the backing of the Values handed out
+	// ranged: an attribute of the entry came with a range option
+	// (member;range=0-1499): the server holds more values than it sent.
+	ranged bool
 }
 
 // attrPos is where an attribute's name and values are.
@@ -74,6 +77,7 @@ func malformed(format string, args ...any) error {
 func (d *decoder) scan(body []byte) error {
 	d.attrs = d.attrs[:0]
 	d.vals = d.vals[:0]
+	d.ranged = false
 	tag, dn, rest, _, err := element(body)
 	if err != nil || tag != tagOctetString {
 		return malformed("objectName: %s", why(tag, err))
@@ -102,6 +106,9 @@ func (d *decoder) scan(body []byte) error {
 		}
 		if len(pa) > 0 {
 			return malformed("%q: attribute %q: %d bytes after its values", dn, name, len(pa))
+		}
+		if !d.ranged && hasRange(name) {
+			d.ranged = true
 		}
 		a := attrPos{name: name, first: len(d.vals)}
 		for len(set) > 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -39,6 +40,10 @@ type Error struct {
 	// Err is the underlying error: a go-ldap *ldap.Error (for a result
 	// code), a network or TLS error, ctx.Err()… It may be nil.
 	Err error
+	// Fingerprint, when the server's TLS certificate was refused, is that
+	// certificate's pin ("sha256:<hex>", see ParsePin): what an admin who
+	// checked it on the server may pin.
+	Fingerprint string
 
 	kind error // ErrTimeout, ErrConnectionLost or nil
 	msg  string
@@ -82,11 +87,20 @@ func newError(op, prefix string, err error, kind error) *Error {
 	if kind == nil {
 		kind = k
 	}
-	return &Error{Op: op, Code: code, Err: err, kind: kind, msg: prefix + ": " + text}
+	e := &Error{Op: op, Code: code, Err: err, kind: kind, msg: prefix + ": " + text}
+	var ce *certError
+	if errors.As(err, &ce) {
+		e.Fingerprint = ce.pin
+	}
+	return e
 }
 
 // describe turns err into text for an admin, its LDAP result code and its kind.
 func describe(err error) (string, uint16, error) {
+	var re *rangeError
+	if errors.As(err, &re) {
+		return re.Error(), re.err.Code, re.err.kind
+	}
 	if errors.Is(err, ErrConnectionLost) {
 		return err.Error(), 0, ErrConnectionLost
 	}
@@ -94,7 +108,8 @@ func describe(err error) (string, uint16, error) {
 	if errors.As(err, &le) {
 		inner := ""
 		if le.Err != nil {
-			inner = le.Err.Error()
+			// AD ends its diagnostic text with a NUL.
+			inner = strings.TrimRight(le.Err.Error(), "\x00 \n")
 		}
 		switch code := le.ResultCode; {
 		case code == ldapv3.ErrorNetwork:
@@ -112,8 +127,13 @@ func describe(err error) (string, uint16, error) {
 					text += ": " + strings.Join(refs, ", ")
 				}
 			}
-			if inner != "" && !strings.EqualFold(inner, text) {
+			if why, ok := adBindError(inner); ok {
+				text += ": " + why
+			} else if inner != "" && !strings.EqualFold(inner, text) {
 				text += ": " + inner
+			}
+			if code == ldapv3.LDAPResultStrongAuthRequired && strings.Contains(inner, "Sign or Seal are required") {
+				text += " (Samba before 4.20 takes an NTLM bind over TLS only with \"ldap server require strong auth = allow_sasl_over_tls\" in its smb.conf; a simple bind over TLS works as it is)"
 			}
 			if code == ldapv3.LDAPResultNoSuchObject && le.MatchedDN != "" {
 				text += " (closest existing entry: " + le.MatchedDN + ")"
@@ -159,4 +179,37 @@ func referrals(le *ldapv3.Error) []string {
 		}
 	}
 	return refs
+}
+
+// adDataCode finds the Windows error code in Active Directory's diagnostic
+// text for a failed bind, e.g. "80090308: LdapErr: DSID-0C09041C, comment:
+// AcceptSecurityContext error, data 52e, v4563" (Samba answers alike).
+var adDataCode = regexp.MustCompile(`LdapErr: .*\bdata ([0-9a-fA-F]+)\b`)
+
+// adBindErrors say in an admin's words what each code means, and what to do.
+var adBindErrors = map[string]string{
+	"525": "user not found: check the bind DN (a DN, DOMAIN\\user or user@domain)",
+	"52e": "wrong password: check the bind password",
+	"530": "logon not permitted at this time: the account's logon hours exclude now; let it log on at any hour",
+	"531": "logon not permitted from this workstation: the account may log on only from the computers in its userWorkstations; add this one or clear the list",
+	"532": "password expired: set a new password on the account and here (a service account's password should not expire)",
+	"533": "account disabled: enable the account in the directory",
+	"701": "account expired: extend or clear the account's expiry date (accountExpires)",
+	"773": "password must be changed: the account must change its password at next logon; set a new password on the account and here, and clear that flag",
+	"775": "account locked: too many wrong passwords (an old password still tried somewhere?); unlock the account, then check the bind password",
+}
+
+// adBindError turns the diagnostic text of an Active Directory bind failure
+// into an admin's words, keeping AD's code to search for.
+func adBindError(diag string) (string, bool) {
+	m := adDataCode.FindStringSubmatch(diag)
+	if m == nil {
+		return "", false
+	}
+	code := strings.ToLower(m[1])
+	why, ok := adBindErrors[code]
+	if !ok {
+		return "", false
+	}
+	return why + " (AD error data " + code + ")", true
 }

@@ -8,6 +8,12 @@
 // without building a packet tree (see Entry). Its one promise matters more
 // than speed: a read that did not see the whole directory always ends in an
 // error, never in a short, successful result.
+//
+// For Active Directory it reads the values AD sends in ranges
+// (member;range=0-1499) to their end on a second connection, binds simply
+// or with NTLM, says what AD's bind failures (data 52e, 533, 775…) mean,
+// and trusts a certificate without subjectAltName (Samba's own) when it is
+// pinned. It never binds in clear over the network (see Validate).
 package ldap
 
 import (
@@ -32,14 +38,26 @@ const (
 	DefaultPageSize    = 500
 )
 
+// Bind methods.
+const (
+	BindSimple = "simple" // a simple bind: the bind DN and password (the default)
+	BindNTLM   = "ntlm"   // NTLM inside SASL GSS-SPNEGO: BindDN is DOMAIN\user or user@domain
+)
+
 // Config says where and how to read a directory.
 type Config struct {
 	URL                  string // ldap://host:port or ldaps://host:port
 	BindDN, BindPassword string // empty BindDN: anonymous (no bind at all)
-	BaseDN               string
-	StartTLS             bool        // upgrade an ldap:// connection with StartTLS before binding
-	TLSConfig            *tls.Config // nil: system roots; ServerName derived from the URL host when empty
-	DialTimeout          time.Duration
+	// BindMethod is BindSimple (or empty) or BindNTLM.
+	BindMethod string
+	BaseDN     string
+	StartTLS   bool        // upgrade an ldap:// connection with StartTLS before binding
+	TLSConfig  *tls.Config // nil: system roots; ServerName derived from the URL host when empty
+	// TLSPin, when set ("sha256:<hex>", see ParsePin), trusts the server
+	// whose leaf certificate has that SHA-256 fingerprint, whatever its
+	// names or chain, and no other.
+	TLSPin      string
+	DialTimeout time.Duration
 	// Timeout bounds each wait for the server: the answer to StartTLS, to the
 	// bind, and the next message of a search page. Time spent in fn does not
 	// count. Default 60s.
@@ -64,6 +82,15 @@ var testHookPage func(page, entries int)
 // a few shared strings of at most 256 bytes (a longer value has its own): a
 // kept value holds at most that much of the entry in memory, never all of it.
 //
+// An attribute the server returns in ranges — Active Directory sends at most
+// 1,500 values of a multi-valued attribute per entry, as member;range=0-1499,
+// and the client asks for the next range — is read to its end before fn
+// sees the entry, on a second connection opened (and bound) the first time
+// it is needed, while the search goes on: fn gets every value under the plain
+// attribute name (member), and Raw is the entry's bytes followed by those of
+// each further range as the server sent them. A further range that cannot be
+// read fails the search like any other failure.
+//
 // Any failure — dial, TLS, bind, a result code other than success on any page
 // (size limit, time limit, referral, busy, unavailable…), a connection lost
 // between pages, a wait longer than cfg.Timeout, a malformed message, ctx
@@ -76,41 +103,19 @@ var testHookPage func(page, entries int)
 // underlying go-ldap *ldap.Error with errors.Is / errors.As as appropriate; its
 // message never contains the bind password.
 func Search(ctx context.Context, cfg Config, filter string, attrs []string, fn func(*Entry) error) error {
-	d := newDecoder()
-	var e Entry
-	return run(ctx, cfg, filter, attrs, handler{
-		decode: func(m message) error {
-			e.Raw = m.raw
-			return d.decode(m.body, &e)
-		},
-		call: func() error { return fn(&e) },
-	})
+	return run(ctx, cfg, filter, attrs, &handler{d: newDecoder(), e: &Entry{}, fn: fn})
 }
 
 // SearchRaw is Search without decoding the entries: fn gets each entry's Raw
 // bytes only (same meaning as Entry.Raw, valid only during fn). Same errors,
-// paging, limits and guarantees as Search: each entry is checked to be well
-// formed before fn sees it.
+// paging, ranges, limits and guarantees as Search: each entry is checked to
+// be well formed before fn sees it.
 func SearchRaw(ctx context.Context, cfg Config, filter string, attrs []string, fn func(raw []byte) error) error {
-	d := newDecoder()
-	var raw []byte
-	return run(ctx, cfg, filter, attrs, handler{
-		decode: func(m message) error {
-			raw = m.raw
-			return d.scan(m.body)
-		},
-		call: func() error { return fn(raw) },
-	})
+	return run(ctx, cfg, filter, attrs, &handler{d: newDecoder(), fnRaw: fn})
 }
 
-// handler is what a search does with each SearchResultEntry: decode checks
-// and decodes it (a failure is the server's), call hands it to fn.
-type handler struct {
-	decode func(m message) error
-	call   func() error
-}
-
-func run(ctx context.Context, cfg Config, filter string, attrs []string, h handler) error {
+// withDefaults fills the zero fields of cfg.
+func withDefaults(cfg Config) Config {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = DefaultDialTimeout
 	}
@@ -120,35 +125,52 @@ func run(ctx context.Context, cfg Config, filter string, attrs []string, h handl
 	if cfg.PageSize == 0 {
 		cfg.PageSize = DefaultPageSize
 	}
-	u, err := parseURL(cfg.URL)
+	return cfg
+}
+
+func run(ctx context.Context, cfg Config, filter string, attrs []string, h *handler) error {
+	cfg = withDefaults(cfg)
+	t, err := check(cfg)
 	if err != nil {
 		return err
-	}
-	if cfg.StartTLS && u.Scheme == "ldaps" {
-		return &Error{Op: "connect", msg: fmt.Sprintf("ldap: connect %s: StartTLS needs an ldap:// URL (ldaps:// is already TLS)", cfg.URL)}
 	}
 	filterPacket, err := ldapv3.CompileFilter(filter)
 	if err != nil {
 		return &Error{Op: "search", Err: err, msg: fmt.Sprintf("ldap: invalid search filter %q: %v", filter, err)}
 	}
-
-	s, err := dial(ctx, cfg, u)
+	s, err := open(ctx, cfg, t)
 	if err != nil {
 		return err
 	}
 	defer s.close()
+	return s.search(ctx, filterPacket, attrs, h)
+}
 
+// open connects as cfg says: dial, StartTLS, bind.
+func open(ctx context.Context, cfg Config, t target) (*session, error) {
+	s, err := dial(ctx, cfg, t)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.StartTLS {
-		if err := s.startTLS(ctx, u); err != nil {
-			return s.fail(ctx, "starttls", "ldap: starttls with "+cfg.URL, err)
+		if err := s.startTLS(ctx); err != nil {
+			err = s.fail(ctx, "starttls", "ldap: starttls with "+cfg.URL, err)
+			s.close()
+			return nil, err
 		}
 	}
 	if cfg.BindDN != "" {
-		if err := s.bind(); err != nil {
-			return s.fail(ctx, "bind", "ldap: bind as "+cfg.BindDN, err)
+		bind := s.bind
+		if cfg.BindMethod == BindNTLM {
+			bind = s.bindNTLM
+		}
+		if err := bind(); err != nil {
+			err = s.fail(ctx, "bind", "ldap: bind as "+cfg.BindDN, err)
+			s.close()
+			return nil, err
 		}
 	}
-	return s.search(ctx, filterPacket, attrs, h)
+	return s, nil
 }
 
 // session is one connection. Every wait for the server is bounded by a
@@ -156,6 +178,7 @@ func run(ctx context.Context, cfg Config, filter string, attrs []string, h handl
 // connection when ctx ends, which interrupts any read or write.
 type session struct {
 	cfg       Config
+	t         target
 	raw       net.Conn // the TCP connection under any TLS
 	nc        net.Conn // raw, or TLS over it
 	r         *msgReader
@@ -163,14 +186,9 @@ type session struct {
 	broken    bool        // an I/O or protocol error: the connection is no longer usable
 	cancelled atomic.Bool // ctx ended and the watcher closed the connection
 	stop      func() bool // unregisters the ctx watcher
-}
-
-func parseURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "" {
-		return nil, &Error{Op: "connect", msg: fmt.Sprintf("ldap: invalid server URL %q: want ldap://host:port or ldaps://host:port", raw)}
-	}
-	return u, nil
+	ranges    *session    // the second connection that reads further ranges of values; nil until needed
+	d         *decoder    // decodes the entries read on ranges
+	e         Entry
 }
 
 func hostPort(u *url.URL) string {
@@ -183,24 +201,11 @@ func hostPort(u *url.URL) string {
 	return net.JoinHostPort(u.Hostname(), "389")
 }
 
-func (s *session) tlsConfig(u *url.URL) *tls.Config {
-	var c *tls.Config
-	if s.cfg.TLSConfig != nil {
-		c = s.cfg.TLSConfig.Clone()
-	} else {
-		c = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	if c.ServerName == "" {
-		c.ServerName = u.Hostname()
-	}
-	return c
-}
-
-func dial(ctx context.Context, cfg Config, u *url.URL) (*session, error) {
-	s := &session{cfg: cfg}
+func dial(ctx context.Context, cfg Config, t target) (*session, error) {
+	s := &session{cfg: cfg, t: t}
 	prefix := "ldap: connect " + cfg.URL
 	d := net.Dialer{Timeout: cfg.DialTimeout}
-	raw, err := d.DialContext(ctx, "tcp", hostPort(u))
+	raw, err := d.DialContext(ctx, "tcp", hostPort(t.u))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, newError("connect", prefix, context.Cause(ctx), nil)
@@ -212,8 +217,8 @@ func dial(ctx context.Context, cfg Config, u *url.URL) (*session, error) {
 	}
 	s.raw = raw
 	var nc net.Conn = raw
-	if u.Scheme == "ldaps" {
-		tc := tls.Client(raw, s.tlsConfig(u))
+	if t.u.Scheme == "ldaps" {
+		tc := tls.Client(raw, s.tlsConfig())
 		hctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 		err := tc.HandshakeContext(hctx)
 		timedOut := hctx.Err() != nil
@@ -226,7 +231,7 @@ func dial(ctx context.Context, cfg Config, u *url.URL) (*session, error) {
 			case timedOut:
 				return nil, newError("connect", prefix, fmt.Errorf("TLS handshake timed out after %s", cfg.DialTimeout), ErrTimeout)
 			}
-			return nil, newError("connect", prefix, fmt.Errorf("TLS handshake: %w", err), nil)
+			return nil, newError("connect", prefix, handshakeError(err), nil)
 		}
 		nc = tc
 	}
@@ -242,6 +247,9 @@ func dial(ctx context.Context, cfg Config, u *url.URL) (*session, error) {
 // close says goodbye to a server that is still in step (an unbind, best
 // effort) and closes the connection.
 func (s *session) close() {
+	if s.ranges != nil {
+		s.ranges.close()
+	}
 	s.stop()
 	if !s.broken && !s.cancelled.Load() {
 		unbind := ber.Encode(ber.ClassApplication, ber.TypePrimitive, ldapv3.ApplicationUnbindRequest, nil, "Unbind Request")
@@ -260,12 +268,22 @@ func (s *session) fail(ctx context.Context, op, prefix string, err error) error 
 	case isTimeout(err):
 		return newError(op, prefix, fmt.Errorf("timed out after %s waiting for the server", s.cfg.Timeout), ErrTimeout)
 	}
-	e := newError(op, prefix, err, nil)
-	if len(s.cfg.BindPassword) >= 4 {
-		// The server's diagnostic text is not ours: never let it echo a password.
-		e.msg = strings.ReplaceAll(e.msg, s.cfg.BindPassword, "[password]")
+	var le *ldapv3.Error
+	if errors.As(err, &le) && le.Err != nil {
+		if text := s.scrub(le.Err.Error()); text != le.Err.Error() {
+			le.Err = errors.New(text)
+		}
 	}
-	return e
+	return newError(op, prefix, err, nil)
+}
+
+// scrub removes the bind password from a text the server wrote: the
+// server's diagnostic text is not ours, never let it echo a password.
+func (s *session) scrub(text string) string {
+	if len(s.cfg.BindPassword) < 4 {
+		return text
+	}
+	return strings.ReplaceAll(text, s.cfg.BindPassword, "[password]")
 }
 
 // envelope encodes an LDAPMessage with the next message ID around op.
@@ -311,7 +329,7 @@ func (s *session) read(id int64) (message, error) {
 			var le *ldapv3.Error
 			if errors.As(ldapv3.GetLDAPError(pkt), &le) && le.ResultCode < ldapv3.ErrorNetwork {
 				desc, _, _ := describe(le)
-				text += ": " + desc
+				text += ": " + s.scrub(desc)
 			}
 		}
 		return m, newConnLost(errors.New(text))
@@ -360,13 +378,13 @@ func opName(op byte) string {
 	return fmt.Sprintf("protocolOp %#02x", op)
 }
 
-func (s *session) startTLS(ctx context.Context, u *url.URL) error {
+func (s *session) startTLS(ctx context.Context) error {
 	op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldapv3.ApplicationExtendedRequest, nil, "Start TLS")
 	op.AppendChild(ber.NewString(ber.ClassContext, ber.TypePrimitive, 0, "1.3.6.1.4.1.1466.20037", "TLS Extended Command"))
 	if err := s.request(op, opExtendedResp); err != nil {
 		return err
 	}
-	tc := tls.Client(s.raw, s.tlsConfig(u))
+	tc := tls.Client(s.raw, s.tlsConfig())
 	if err := s.raw.SetDeadline(time.Now().Add(s.cfg.Timeout)); err != nil {
 		return s.ioError(err)
 	}
@@ -375,25 +393,13 @@ func (s *session) startTLS(ctx context.Context, u *url.URL) error {
 		if isTimeout(err) {
 			return err
 		}
-		return fmt.Errorf("TLS handshake: %w", err)
+		return handshakeError(err)
 	}
 	if err := s.raw.SetDeadline(time.Time{}); err != nil {
 		return s.ioError(err)
 	}
 	s.nc = tc
 	return s.r.reset(tc)
-}
-
-func (s *session) bind() error {
-	if s.cfg.BindPassword == "" {
-		// As go-ldap's Bind: an empty password would be an unauthenticated bind.
-		return ldapv3.NewError(ldapv3.ErrorEmptyPassword, errors.New("ldap: empty password not allowed by the client"))
-	}
-	op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldapv3.ApplicationBindRequest, nil, "Bind Request")
-	op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, 3, "Version"))
-	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, s.cfg.BindDN, "User Name"))
-	op.AppendChild(ber.NewString(ber.ClassContext, ber.TypePrimitive, 0, s.cfg.BindPassword, "Password"))
-	return s.request(op, opBindResponse)
 }
 
 // request sends op and reads the server's answer, which must be the
@@ -411,14 +417,15 @@ func (s *session) request(op *ber.Packet, want byte) error {
 	return err
 }
 
-func (s *session) search(ctx context.Context, filter *ber.Packet, attrs []string, h handler) error {
+func (s *session) search(ctx context.Context, filter *ber.Packet, attrs []string, h *handler) error {
 	paging := ldapv3.NewControlPaging(s.cfg.PageSize)
 	entries := 0
 	for page := 1; ; page++ {
 		if testHookPage != nil {
 			testHookPage(page, entries)
 		}
-		cookie, sawControl, fnErr, err := s.page(ctx, s.searchRequest(filter, attrs), paging, h, &entries)
+		req := searchRequest(s.cfg.BaseDN, ldapv3.ScopeWholeSubtree, filter, attrs)
+		cookie, sawControl, fnErr, err := s.page(ctx, req, paging, h, &entries)
 		if fnErr != nil {
 			return fnErr
 		}
@@ -445,11 +452,11 @@ func (s *session) search(ctx context.Context, filter *ber.Packet, attrs []string
 	}
 }
 
-// searchRequest encodes a subtree search of the base DN as go-ldap would.
-func (s *session) searchRequest(filter *ber.Packet, attrs []string) *ber.Packet {
+// searchRequest encodes a search of base as go-ldap would.
+func searchRequest(base string, scope int, filter *ber.Packet, attrs []string) *ber.Packet {
 	op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldapv3.ApplicationSearchRequest, nil, "Search Request")
-	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, s.cfg.BaseDN, "Base DN"))
-	op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, uint64(ldapv3.ScopeWholeSubtree), "Scope"))
+	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, base, "Base DN"))
+	op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, uint64(scope), "Scope"))
 	op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, uint64(ldapv3.NeverDerefAliases), "Deref Aliases"))
 	op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, uint64(0), "Size Limit"))
 	op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, uint64(0), "Time Limit"))
@@ -464,7 +471,7 @@ func (s *session) searchRequest(filter *ber.Packet, attrs []string) *ber.Packet 
 }
 
 // page runs one paged request. fnErr is fn's error; err any other failure.
-func (s *session) page(ctx context.Context, req *ber.Packet, paging *ldapv3.ControlPaging, h handler, entries *int) (cookie []byte, sawControl bool, fnErr, err error) {
+func (s *session) page(ctx context.Context, req *ber.Packet, paging *ldapv3.ControlPaging, h *handler, entries *int) (cookie []byte, sawControl bool, fnErr, err error) {
 	controls := ber.Encode(ber.ClassContext, ber.TypeConstructed, 0, nil, "Controls")
 	controls.AppendChild(paging.Encode())
 	id, err := s.send(req, controls)
@@ -481,8 +488,7 @@ func (s *session) page(ctx context.Context, req *ber.Packet, paging *ldapv3.Cont
 			if s.cancelled.Load() {
 				return nil, false, nil, context.Cause(ctx)
 			}
-			if err := h.decode(m); err != nil {
-				s.broken = true
+			if err := h.read(ctx, s, m); err != nil {
 				return nil, false, nil, err
 			}
 			*entries++
@@ -492,29 +498,36 @@ func (s *session) page(ctx context.Context, req *ber.Packet, paging *ldapv3.Cont
 		case opSearchRef, opIntermediate:
 			// A continuation reference or an intermediate response: ignored.
 		case opSearchDone:
-			pkt, err := result(m, opSearchDone)
-			if err != nil {
-				return nil, false, nil, err
-			}
-			if len(pkt.Children) > 2 {
-				var controls []ldapv3.Control
-				for _, child := range pkt.Children[2].Children {
-					c, err := ldapv3.DecodeControl(child)
-					if err != nil {
-						return nil, false, nil, fmt.Errorf("failed to decode child control: %w", err)
-					}
-					controls = append(controls, c)
-				}
-				if c, ok := ldapv3.FindControl(controls, ldapv3.ControlTypePaging).(*ldapv3.ControlPaging); ok {
-					cookie, sawControl = c.Cookie, true
-				}
-			}
-			return cookie, sawControl, nil, nil
+			cookie, sawControl, err := pagingCookie(m)
+			return cookie, sawControl, nil, err
 		default:
 			s.broken = true
 			return nil, false, nil, protoErrorf("%s in answer to a search", opName(m.op))
 		}
 	}
+}
+
+// pagingCookie reads the result of a SearchResultDone and its paged
+// results control, if any.
+func pagingCookie(m message) (cookie []byte, sawControl bool, err error) {
+	pkt, err := result(m, opSearchDone)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(pkt.Children) > 2 {
+		var controls []ldapv3.Control
+		for _, child := range pkt.Children[2].Children {
+			c, err := ldapv3.DecodeControl(child)
+			if err != nil {
+				return nil, false, fmt.Errorf("failed to decode child control: %w", err)
+			}
+			controls = append(controls, c)
+		}
+		if c, ok := ldapv3.FindControl(controls, ldapv3.ControlTypePaging).(*ldapv3.ControlPaging); ok {
+			cookie, sawControl = c.Cookie, true
+		}
+	}
+	return cookie, sawControl, nil
 }
 
 func isTimeout(err error) bool {

@@ -471,10 +471,10 @@ type rawEntry struct {
 	raw   []byte
 }
 
-func collect(t *testing.T, cfg Config, attrs []string) []rawEntry {
+func collect(t *testing.T, cfg Config, filter string, attrs []string) []rawEntry {
 	t.Helper()
 	var out []rawEntry
-	err := Search(t.Context(), cfg, users, attrs, func(e *Entry) error {
+	err := Search(t.Context(), cfg, filter, attrs, func(e *Entry) error {
 		r := rawEntry{dn: e.DN, raw: bytes.Clone(e.Raw)}
 		for _, a := range e.Attrs {
 			r.attrs = append(r.attrs, Attr{Name: a.Name, Values: slices.Clone(a.Values)})
@@ -527,7 +527,7 @@ func TestSearchRawAndValues(t *testing.T) {
 	}
 
 	attrs := []string{"*", "entryUUID"}
-	first := collect(t, cfg, attrs)
+	first := collect(t, cfg, users, attrs)
 	if len(first) != 450 {
 		t.Fatalf("Search saw %d entries, want 450", len(first))
 	}
@@ -583,7 +583,7 @@ func TestSearchRawAndValues(t *testing.T) {
 	}
 
 	// Unchanged: the same bytes. Changed: other bytes, only for that entry.
-	second := collect(t, cfg, attrs)
+	second := collect(t, cfg, users, attrs)
 	for i := range second {
 		if second[i].dn != first[i].dn || !bytes.Equal(second[i].raw, first[i].raw) {
 			t.Errorf("entry %d (%s) unchanged but its Raw differs between two searches", i, first[i].dn)
@@ -595,7 +595,7 @@ func TestSearchRawAndValues(t *testing.T) {
 	if err := conn.Modify(mod); err != nil {
 		t.Fatal(err)
 	}
-	third := collect(t, cfg, attrs)
+	third := collect(t, cfg, users, attrs)
 	if len(third) != len(first) {
 		t.Fatalf("third search saw %d entries, want %d", len(third), len(first))
 	}
