@@ -146,7 +146,7 @@ func TestSlowService(t *testing.T) {
 
 	// Config.Timeout, when the caller has no deadline.
 	w = newWriter(t, srv, func(c *scim.Config) { c.Timeout = 50 * time.Millisecond })
-	srv.FailNext(1, "PATCH", "/Users", scimtest.Fault{Delay: time.Hour})
+	srv.FailNext(1, "PATCH", "/Users", scimtest.Fault{Delay: 10 * time.Second}) // a writer without a timeout fails after 10s
 	link := put(t, w, person("uuid:bob", "bob"), "", target.CreateFirst)
 	_, err = w.Put(context.Background(), person("uuid:bob", "bob"), link, target.CreateFirst)
 	if te := targetError(t, err); !te.Transient || te.Message != want {

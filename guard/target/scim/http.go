@@ -196,7 +196,8 @@ func (w *Writer) netError(ctx context.Context, err error) error {
 	)
 	te := &target.Error{Transient: true, Err: err}
 	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &netErr) && netErr.Timeout():
 		te.Message = "SCIM: timed out waiting for " + w.host
 	case errors.Is(err, context.Canceled):
 		te.Message = "SCIM: the call to " + w.host + " was cancelled"
@@ -214,8 +215,6 @@ func (w *Writer) netError(ctx context.Context, err error) error {
 		te.Transient, te.Message = false, "SCIM TLS: "+w.host+" refused the handshake: "+alertErr.Error()
 	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
 		te.Transient, te.Message = false, "SCIM: no such host "+dnsErr.Name
-	case errors.As(err, &netErr) && netErr.Timeout():
-		te.Message = "SCIM: timed out waiting for " + w.host
 	default:
 		te.Message = "SCIM: " + w.host + ": " + w.clean(innermost(err).Error())
 	}
