@@ -29,7 +29,7 @@ func TestFaultsOnCreate(t *testing.T) {
 		{"502 without detail", scimtest.Fault{Status: 502}, true, 0, "SCIM 502: scimtest: bad gateway"},
 		{"connection cut before the answer", scimtest.Fault{Cut: true}, true, 0, "SCIM: HOST closed the connection before answering in full"},
 		{"connection cut after serving", scimtest.Fault{CutServed: true}, true, 0, "SCIM: HOST closed the connection before answering in full"},
-		{"answer cut halfway", scimtest.Fault{Truncate: true}, true, 0, "SCIM: HOST closed the connection before answering in full"},
+		{"answer cut halfway, no Location", scimtest.Fault{Truncate: true}, true, 0, "SCIM: HOST closed the connection before answering in full"},
 		{"connection reset", scimtest.Fault{Reset: true}, true, 0, "SCIM: connection reset by HOST"},
 		{"400", scimtest.Fault{Status: 400, Detail: "emails[0] is not an address"}, false, 0, "SCIM 400: emails[0] is not an address"},
 		{"403", scimtest.Fault{Status: 403}, false, 0, "SCIM 403: scimtest: forbidden"},
@@ -38,7 +38,9 @@ func TestFaultsOnCreate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := scimtest.Start(t, scimtest.Options{})
+			// Without a Location header the id is read from the answer's
+			// body, so an answer cut halfway fails the create.
+			srv := scimtest.Start(t, scimtest.Options{NoLocation: true})
 			w := newWriter(t, srv)
 			host := strings.Split(srv.URL, "/")[2]
 			srv.FailNext(1, "POST", "/Users", tt.fault)
@@ -165,5 +167,26 @@ func TestRefused(t *testing.T) {
 	_, err = w.Test(context.Background())
 	if te := targetError(t, err); !strings.HasPrefix(te.Message, "SCIM: connection refused by ") {
 		t.Errorf("Test of a closed service: %q", te.Message)
+	}
+}
+
+// TestCreateTakesTheIDFromLocation: the id of a created resource is read
+// from the Location header when there is one (an answer whose body is cut
+// then still tells it), else from the body.
+func TestCreateTakesTheIDFromLocation(t *testing.T) {
+	for _, noLocation := range []bool{false, true} {
+		srv := scimtest.Start(t, scimtest.Options{NoLocation: noLocation})
+		w := newWriter(t, srv)
+		ann := put(t, w, person("uuid:ann", "ann"), "", target.CreateFirst)
+		if u, ok := srv.UserByExternalID("uuid:ann"); !ok || target.Link(u.ID) != ann {
+			t.Errorf("NoLocation=%v: link %q, user %+v", noLocation, ann, u)
+		}
+	}
+	srv := scimtest.Start(t, scimtest.Options{})
+	w := newWriter(t, srv)
+	srv.FailNext(1, "POST", "/Users", scimtest.Fault{Truncate: true})
+	link, err := w.Put(context.Background(), person("uuid:ann", "ann"), "", target.CreateFirst)
+	if u, ok := srv.UserByExternalID("uuid:ann"); err != nil || !ok || target.Link(u.ID) != link {
+		t.Errorf("answer cut after its headers: %q, %v; user %+v; want the created user's id", link, err, u)
 	}
 }

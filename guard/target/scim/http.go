@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,6 +89,11 @@ func (w *Writer) send(ctx context.Context, method, path string, body []byte, out
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil
 	}
+	if c, ok := out.(*created); ok {
+		if c.ID = idFromLocation(resp.Header.Get("Location"), path); c.ID != "" {
+			return nil
+		}
+	}
 	buf := buffers.Get().(*bytes.Buffer)
 	defer func() {
 		if buf.Cap() <= maxPooled {
@@ -105,6 +111,30 @@ func (w *Writer) send(ctx context.Context, method, path string, body []byte, out
 		return &target.Error{Message: fmt.Sprintf("SCIM %d: the answer is not SCIM JSON: %v", resp.StatusCode, err), Err: err}
 	}
 	return nil
+}
+
+// created is what a create's answer says that Put needs: the new id.
+type created struct {
+	ID string `json:"id"`
+}
+
+// idFromLocation returns the id at the end of the Location of a resource
+// created at endpoint (RFC 7644 section 3.3: .../Users/ID), "" when
+// Location is absent or of another form. It spares decoding the answer.
+func idFromLocation(location, endpoint string) string {
+	u, err := url.Parse(location)
+	if err != nil || location == "" || u.RawQuery != "" || u.Fragment != "" {
+		return ""
+	}
+	dir, last := path.Split(u.EscapedPath())
+	if !strings.HasSuffix(dir, endpoint+"/") {
+		return ""
+	}
+	id, err := url.PathUnescape(last)
+	if err != nil {
+		return ""
+	}
+	return id
 }
 
 // buffers hold answers while they are decoded.

@@ -188,9 +188,7 @@ func queryEscape(s string) string {
 
 // create POSTs res and returns the new resource's id.
 func (w *Writer) create(ctx context.Context, k *kind, res *Resource) (string, error) {
-	var created struct { // the id is all Put needs of the answer
-		ID string `json:"id"`
-	}
+	var created created
 	if err := w.do(ctx, http.MethodPost, k.endpoint, res, &created); err != nil {
 		return "", err
 	}

@@ -22,6 +22,8 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -48,6 +50,9 @@ type Options struct {
 	// TLS serves HTTPS with httptest's certificate (see Server.CertPEM);
 	// URL is then scim+https://.
 	TLS bool
+	// NoLocation leaves the Location header out of answers to creates, as
+	// some services do: clients must read the new id from the body.
+	NoLocation bool
 	// PageSize is the most resources one answer lists (100 when 0).
 	PageSize int
 	// Users and Groups are there from the start (a user's or group's ID
@@ -127,6 +132,9 @@ func Start(tb testing.TB, opts Options) *Server {
 		s.groups.insert(s.nextSeq(), g.ID, g.attributes())
 	}
 	s.hs = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	// Handshakes refused by clients that do not trust the certificate are
+	// what TLS tests are about, not news.
+	s.hs.Config.ErrorLog = log.New(io.Discard, "", 0)
 	scheme := "http"
 	if opts.TLS {
 		scheme = "https"
@@ -223,7 +231,18 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		writeError(w, scimerrors.ScimError{Status: http.StatusNotImplemented, Detail: "PATCH is not supported"})
 		return
 	}
+	if s.opts.NoLocation {
+		w = noLocation{w}
+	}
 	s.scim.ServeHTTP(w, r)
+}
+
+// noLocation drops the Location header from an answer.
+type noLocation struct{ http.ResponseWriter }
+
+func (w noLocation) WriteHeader(code int) {
+	w.Header().Del("Location")
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // writeError answers with a SCIM error body.
