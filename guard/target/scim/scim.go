@@ -37,9 +37,14 @@
 // Every failure is a *target.Error in the service's words: "SCIM 409
 // uniqueness: <detail>", "SCIM 401: Unauthorized". Connection refused or
 // reset, a connection cut mid-answer, timeouts, 429 and 5xx are transient,
-// with the Retry-After the service sent; other 4xx, 3xx and TLS
-// verification failures are permanent. The writer never retries nor
-// sleeps: the exporter does. The token never appears in a message.
+// with the Retry-After the service sent (seconds or an HTTP date); 501
+// (the operation is not there at all), other 4xx, 3xx (the target URL is
+// to be corrected), TLS verification failures and unknown hosts are
+// permanent. The writer never retries nor sleeps: the exporter does. The
+// token never appears in a message.
+//
+// The id of a created resource is read from the answer's Location
+// (RFC 7644 section 3.3), else from its body.
 package scim
 
 import (
