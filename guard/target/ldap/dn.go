@@ -104,12 +104,52 @@ func join(rel, base dn) dn {
 // reroot maps a source DN below the source base DN to the same relative
 // place below the target base DN.
 func (w *Writer) reroot(source string) (dn, error) {
+	if rel, ok := w.relative(source); ok {
+		d, err := parseDN(rel)
+		if err != nil {
+			return nil, err
+		}
+		return join(d, w.targetBase), nil
+	}
 	d, err := parseDN(source)
 	if err != nil {
 		return nil, err
 	}
 	if !d.under(w.sourceBase) {
-		return nil, fmt.Errorf("%s is not below the source base DN %s", source, w.sourceBase)
+		return nil, fmt.Errorf("%s is not below the source base DN %s", source, w.sourceBaseStr)
 	}
 	return join(d[:len(d)-len(w.sourceBase)], w.targetBase), nil
+}
+
+// rerootString is reroot for a DN value (a member, a manager): the
+// relative part is kept as the source spelled it when the DN ends with the
+// source base as configured, which spares parsing the 500 members of a
+// group; otherwise the DN is parsed.
+func (w *Writer) rerootString(source string) (string, error) {
+	if rel, ok := w.relative(source); ok {
+		return rel + "," + w.targetBaseStr, nil
+	}
+	d, err := w.reroot(source)
+	if err != nil {
+		return "", err
+	}
+	return d.String(), nil
+}
+
+// relative returns the part of s before ",<source base>" when s ends with
+// the source base spelled as configured (any case) after an unescaped
+// comma; ok is false when it cannot tell that way.
+func (w *Writer) relative(s string) (rel string, ok bool) {
+	n := len(s) - len(w.sourceBaseStr)
+	if n < 2 || s[n-1] != ',' || !strings.EqualFold(s[n:], w.sourceBaseStr) {
+		return "", false
+	}
+	backslashes := 0
+	for i := n - 2; i >= 0 && s[i] == '\\'; i-- {
+		backslashes++
+	}
+	if backslashes%2 == 1 {
+		return "", false
+	}
+	return s[:n-1], true
 }

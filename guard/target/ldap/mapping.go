@@ -28,6 +28,28 @@ type attrMap struct {
 	kind    valueKind
 }
 
+// lowerNames maps the source names of the mapping, as spelled there and
+// in lower case, to their lower case: the usual spellings need no
+// strings.ToLower (and its allocation) for each object.
+var lowerNames = func() map[string]string {
+	m := map[string]string{}
+	for _, table := range [][]attrMap{userAttrs, groupAttrs} {
+		for _, a := range table {
+			for _, s := range a.sources {
+				m[s], m[strings.ToLower(s)] = strings.ToLower(s), strings.ToLower(s)
+			}
+		}
+	}
+	return m
+}()
+
+func lowerName(s string) string {
+	if l, ok := lowerNames[s]; ok {
+		return l
+	}
+	return strings.ToLower(s)
+}
+
 // userAttrs is the mapping of users (inetOrgPerson). The package doc
 // shows the same table; TestDocListsTheMapping keeps them together.
 var userAttrs = []attrMap{
@@ -106,7 +128,7 @@ func (w *Writer) entry(obj *target.Object) (*entry, error) {
 	e := &entry{dn: d, dnStr: d.String(), typ: obj.Type}
 	src := make(map[string][]string, len(obj.Attributes))
 	for k, v := range obj.Attributes {
-		k = strings.ToLower(k)
+		k = lowerName(k)
 		if _, dup := src[k]; !dup || len(src[k]) == 0 {
 			src[k] = v
 		}
@@ -142,7 +164,7 @@ func (w *Writer) entry(obj *target.Object) (*entry, error) {
 func (w *Writer) values(m attrMap, src map[string][]string) []string {
 	var in []string
 	for _, s := range m.sources {
-		if v := src[strings.ToLower(s)]; len(v) > 0 {
+		if v := src[lowerName(s)]; len(v) > 0 {
 			in = v
 			break
 		}
@@ -151,11 +173,11 @@ func (w *Writer) values(m attrMap, src map[string][]string) []string {
 	for _, v := range in {
 		switch m.kind {
 		case dnKind:
-			d, err := w.reroot(v)
+			d, err := w.rerootString(v)
 			if err != nil {
 				continue
 			}
-			v = d.String()
+			v = d
 		case binary:
 			if b, ok := strings.CutPrefix(v, "base64:"); ok {
 				raw, err := base64.StdEncoding.DecodeString(b)
@@ -185,11 +207,10 @@ func (w *Writer) members(ms []target.Member) []string {
 	for _, m := range ms {
 		v := m.Link
 		if v == "" {
-			d, err := w.reroot(m.DN)
-			if err != nil {
+			var err error
+			if v, err = w.rerootString(m.DN); err != nil {
 				continue
 			}
-			v = d.String()
 		}
 		if k := strings.ToLower(v); !seen[k] {
 			seen[k] = true

@@ -165,3 +165,29 @@ func TestClassifyResultCodes(t *testing.T) {
 		}
 	}
 }
+
+func TestRerootString(t *testing.T) {
+	w := testWriter(t)
+	for _, tc := range []struct{ in, want string }{
+		{"uid=ann,ou=Sales,dc=corp,dc=example", "uid=ann,ou=Sales,dc=cloud,dc=example"},
+		{"UID=Ann,OU=Sales,DC=Corp,DC=Example", "UID=Ann,OU=Sales,dc=cloud,dc=example"},
+		{`cn=Lee\, Ann,dc=corp,dc=example`, `cn=Lee\, Ann,dc=cloud,dc=example`},
+		{"uid=ann, ou=Sales, dc=corp, dc=example", "uid=ann,ou=Sales,dc=cloud,dc=example"}, // parsed
+		{`cn=a\\,dc=corp,dc=example`, `cn=a\\,dc=cloud,dc=example`},                        // an escaped backslash, then the comma
+		{`cn=a\,dc=corp,dc=example`, ""},                                                   // the comma is escaped: not below the base
+		{"dc=corp,dc=example", ""},
+		{"uid=x,dc=other,dc=example", ""},
+		{"uid=x,xdc=corp,dc=example", ""},
+	} {
+		got, err := w.rerootString(tc.in)
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("rerootString(%q) = %q, want an error", tc.in, got)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("rerootString(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}

@@ -50,9 +50,11 @@ type Writer struct {
 	tls        *tls.Config
 	sourceBase dn
 	targetBase dn
-	held       dn // ou=syncguard-held,<target base>
-	pool       *pool
-	parents    parents
+	// The base DNs as written in DNs (see dn.String).
+	sourceBaseStr, targetBaseStr string
+	held                         dn // ou=syncguard-held,<target base>
+	pool                         *pool
+	parents                      parents
 }
 
 var _ target.Writer = (*Writer)(nil)
@@ -86,6 +88,7 @@ func New(cfg Config) (*Writer, error) {
 	if w.targetBase, err = baseDN("target", cfg.TargetBaseDN); err != nil {
 		return nil, err
 	}
+	w.sourceBaseStr, w.targetBaseStr = w.sourceBase.String(), w.targetBase.String()
 	w.held = join(dn{rdn("ou", heldOU)}, w.targetBase)
 	port := u.Port()
 	if port == "" {
