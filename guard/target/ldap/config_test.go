@@ -1,8 +1,12 @@
 package ldap
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/syncguard/syncguard/guard/target"
 )
 
 func TestNewChecksTheConfiguration(t *testing.T) {
@@ -46,5 +50,18 @@ func TestNewChecksTheConfiguration(t *testing.T) {
 				t.Errorf("the error shows the password: %v", err)
 			}
 		})
+	}
+}
+
+func TestClosedWriterSaysSo(t *testing.T) {
+	w, err := New(Config{URL: "ldap://127.0.0.1:1", SourceBaseDN: sourceBase, TargetBaseDN: targetBase})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	_, err = w.Put(context.Background(), user("uid=ann,"+sourceBase, "uid", "ann"), "", target.CreateFirst)
+	var te *target.Error
+	if !errors.As(err, &te) || !te.Transient || te.Message != "LDAP: the writer is closed" {
+		t.Errorf("Put after Close: %#v", err)
 	}
 }

@@ -49,8 +49,15 @@ func (w *Writer) fail(ctx context.Context, err error) *target.Error {
 	}
 	out := classify(err)
 	if ctx.Err() != nil {
-		out = &target.Error{Transient: true, Message: "LDAP: " + context.Cause(ctx).Error(), Err: err}
+		cause := context.Cause(ctx)
+		msg := "LDAP: " + cause.Error()
+		if errors.As(cause, new(timeoutError)) {
+			msg = "LDAP " + cause.Error()
+		}
+		out = &target.Error{Transient: true, Message: msg, Err: err}
 	}
+	cp := *out // the message changes below; an *Error may be shared
+	out = &cp
 	if len(w.cfg.BindPassword) >= 4 {
 		out.Message = strings.ReplaceAll(out.Message, w.cfg.BindPassword, "[password]")
 	}
@@ -66,8 +73,6 @@ func classify(err error) *target.Error {
 	var le *ldapv3.Error
 	if errors.As(err, &le) {
 		switch code := le.ResultCode; {
-		case code == ldapv3.ErrorNetwork && le.Err != nil && strings.Contains(le.Err.Error(), "timed out"):
-			return &target.Error{Transient: true, Message: "LDAP timed out waiting for the server", Err: err}
 		case code == ldapv3.ErrorNetwork:
 			return &target.Error{Transient: true, Message: "LDAP connection lost: " + lostText(le.Err), Err: err}
 		case code >= ldapv3.ErrorNetwork: // made by go-ldap on the client side

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,21 +96,23 @@ func BenchmarkExport(b *testing.B) {
 	var ldapaddTotal time.Duration
 	writerTotal := make([]time.Duration, len(concurrencies))
 	for round := range b.N {
-		base, entries := timeLDAPAdd(b, ldapadd, users, groups)
+		base, baseCPU, entries := timeLDAPAdd(b, ldapadd, users, groups)
 		ldapaddTotal += base
+		b.Logf("round %d: %d users, %d groups of %d members: ldapadd %.1fs (CPU: ldapadd %.1fs, slapd %.1fs)",
+			round+1, len(users), len(groups), *benchMembers, base.Seconds(), baseCPU.client.Seconds(), baseCPU.server.Seconds())
 		for i, n := range concurrencies {
 			srv := slapdtest.Start(b, slapdtest.Options{Suffix: targetBase})
 			w := newWriter(b, srv, func(c *Config) { c.Concurrency = n })
-			start := time.Now()
+			start, cpu0 := time.Now(), cpuNow(b, srv)
 			exportAll(b, w, users)
 			exportAll(b, w, groups)
-			took := time.Since(start)
+			took, cpu := time.Since(start), cpuNow(b, srv).since(cpu0)
 			checkCount(b, srv, entries)
 			w.Close()
 			srv.Stop()
 			writerTotal[i] += took
-			b.Logf("round %d: %d users, %d groups of %d members: writer at concurrency %d %.1fs, ldapadd %.1fs: %.2f×",
-				round+1, len(users), len(groups), *benchMembers, n, took.Seconds(), base.Seconds(), took.Seconds()/base.Seconds())
+			b.Logf("round %d: writer at concurrency %d %.1fs: %.2f× (CPU: syncguard %.1fs, slapd %.1fs)",
+				round+1, n, took.Seconds(), took.Seconds()/base.Seconds(), cpu.client.Seconds(), cpu.server.Seconds())
 		}
 	}
 	b.ReportMetric(ldapaddTotal.Seconds()/float64(b.N), "ldapadd-s")
@@ -122,21 +125,54 @@ func BenchmarkExport(b *testing.B) {
 // timeLDAPAdd loads the entries the writer would write, as one LDIF, into
 // a fresh slapd with ldapadd, and returns how long it took and how many
 // entries the directory then holds.
-func timeLDAPAdd(b *testing.B, ldapadd string, users, groups []*target.Object) (time.Duration, int) {
+func timeLDAPAdd(b *testing.B, ldapadd string, users, groups []*target.Object) (time.Duration, cpuUse, int) {
 	b.Helper()
 	srv := slapdtest.Start(b, slapdtest.Options{Suffix: targetBase})
 	defer srv.Stop()
 	ldif := filepath.Join(b.TempDir(), "export.ldif")
 	containers := writeExportLDIF(b, newWriter(b, srv), ldif, users, groups)
-	start := time.Now()
+	start, server0 := time.Now(), cpuNow(b, srv).server
 	cmd := exec.Command(ldapadd, "-x", "-D", srv.RootDN, "-w", srv.RootPW, "-H", srv.URL, "-f", ldif)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("ldapadd: %v\n%.2000s", err, out)
 	}
 	took := time.Since(start)
+	cpu := cpuUse{client: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), server: cpuNow(b, srv).server - server0}
 	entries := 1 + containers + len(users) + len(groups)
 	checkCount(b, srv, entries)
-	return took, entries
+	return took, cpu, entries
+}
+
+// cpuUse is CPU time spent by the client (this process, or ldapadd) and
+// by slapd: on a shared machine, what each side cost whatever the load.
+type cpuUse struct{ client, server time.Duration }
+
+func (c cpuUse) since(c0 cpuUse) cpuUse {
+	return cpuUse{c.client - c0.client, c.server - c0.server}
+}
+
+// cpuNow reads this process's CPU time and slapd's (utime + stime from
+// /proc, in clock ticks of 10ms).
+func cpuNow(b *testing.B, srv *slapdtest.Server) cpuUse {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	self := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	pid, err := os.ReadFile(filepath.Join(srv.Dir, "slapd.pid"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	stat, err := os.ReadFile("/proc/" + strings.TrimSpace(string(pid)) + "/stat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name (which ends with ')'): utime is the 12th, stime the 13th.
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return cpuUse{client: self, server: time.Duration(ut+st) * 10 * time.Millisecond}
 }
 
 // exportAll puts every object with CreateFirst on Concurrency() workers.

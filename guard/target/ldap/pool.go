@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -33,7 +34,7 @@ type pool struct {
 	closed bool
 }
 
-var errClosed = errors.New("the writer is closed")
+var errClosed = &target.Error{Transient: true, Message: "LDAP: the writer is closed"}
 
 func newPool(size int, dial func(ctx context.Context) (*conn, error)) *pool {
 	return &pool{dial: dial, sem: make(chan struct{}, size)}
@@ -99,10 +100,13 @@ func (p *pool) close() {
 	}
 }
 
-// with runs fn on a connection of its own. When ctx ends the connection is
-// cut, which ends fn's request at once; a connection whose request failed
-// on the network (or was cut) is not reused.
+// with runs fn on a connection of its own, within the Timeout. When ctx
+// ends or the time is up the connection is cut, which ends fn's request at
+// once; a connection whose request failed on the network (or was cut) is
+// not reused.
 func (w *Writer) with(ctx context.Context, fn func(c *conn) error) error {
+	ctx, cancel := w.bounded(ctx)
+	defer cancel()
 	c, err := w.pool.get(ctx)
 	if err != nil {
 		return w.fail(ctx, err)
@@ -116,6 +120,16 @@ func (w *Writer) with(ctx context.Context, fn func(c *conn) error) error {
 	}
 	return nil
 }
+
+// bounded returns ctx limited to the Timeout, ending with a timeoutError.
+func (w *Writer) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, w.cfg.Timeout, timeoutError{w.cfg.Timeout})
+}
+
+// timeoutError is the cause of a call's context when the Timeout is up.
+type timeoutError struct{ d time.Duration }
+
+func (e timeoutError) Error() string { return fmt.Sprintf("timed out after %s waiting for the server", e.d) }
 
 // lost reports whether err leaves the connection unusable: anything but
 // the server's answer to a request.
@@ -151,8 +165,7 @@ func (w *Writer) dial(ctx context.Context) (*conn, error) {
 		nc = tc
 	}
 	l := ldapv3.NewConn(nc, w.ldaps || w.cfg.StartTLS)
-	l.Start()
-	l.SetTimeout(w.cfg.Timeout)
+	l.Start() // no go-ldap request timeout (a goroutine per request): the call's context bounds it
 	if w.cfg.BindDN != "" {
 		if err := l.Bind(w.cfg.BindDN, w.cfg.BindPassword); err != nil {
 			l.Close()

@@ -33,8 +33,8 @@ type Config struct {
 	// below it is kept below TargetBaseDN.
 	SourceBaseDN string
 	TargetBaseDN string
-	// Timeout bounds connecting, the TLS handshake, the bind and each
-	// request. Default 30s.
+	// Timeout bounds each call: connecting, the TLS handshake and the
+	// bind when it needs a new connection, and its requests. Default 30s.
 	Timeout time.Duration
 	// Concurrency is how many calls may run at once, each on a connection
 	// of its own. Default 8 (see the package doc for the measurements).
@@ -154,6 +154,8 @@ func (w *Writer) Close() error {
 // dc=cloud,dc=example exists". Its *target.Error says what failed (refused,
 // TLS, wrong password, base DN missing) in an admin's words.
 func (w *Writer) Test(ctx context.Context) (string, error) {
+	ctx, cancel := w.bounded(ctx)
+	defer cancel()
 	c, err := w.dial(ctx)
 	if err != nil {
 		return "", w.fail(ctx, err)
@@ -171,7 +173,7 @@ func (w *Writer) Test(ctx context.Context) (string, error) {
 		}
 		return "", te
 	}
-	who := "anonymously"
+	who := "connected anonymously"
 	if w.cfg.BindDN != "" {
 		who = "bound as " + w.cfg.BindDN
 	}
