@@ -98,7 +98,8 @@ func BenchmarkExport(b *testing.B) {
 	for round := range b.N {
 		base, baseCPU, entries := timeLDAPAdd(b, ldapadd, users, groups)
 		ldapaddTotal += base
-		b.Logf("round %d: %d users, %d groups of %d members: ldapadd %.1fs (CPU: ldapadd %.1fs, slapd %.1fs)",
+		// Printed, not logged: a benchmark's log is cut after ten lines.
+		fmt.Printf("round %d: %d users, %d groups of %d members: ldapadd %.1fs (CPU: ldapadd %.1fs, slapd %.1fs)\n",
 			round+1, len(users), len(groups), *benchMembers, base.Seconds(), baseCPU.client.Seconds(), baseCPU.server.Seconds())
 		for i, n := range concurrencies {
 			srv := slapdtest.Start(b, slapdtest.Options{Suffix: targetBase})
@@ -111,7 +112,7 @@ func BenchmarkExport(b *testing.B) {
 			w.Close()
 			srv.Stop()
 			writerTotal[i] += took
-			b.Logf("round %d: writer at concurrency %d %.1fs: %.2f× (CPU: syncguard %.1fs, slapd %.1fs)",
+			fmt.Printf("round %d: writer at concurrency %d %.1fs: %.2f× (CPU: syncguard %.1fs, slapd %.1fs)\n",
 				round+1, n, took.Seconds(), took.Seconds()/base.Seconds(), cpu.client.Seconds(), cpu.server.Seconds())
 		}
 	}

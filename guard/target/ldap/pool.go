@@ -129,7 +129,9 @@ func (w *Writer) bounded(ctx context.Context) (context.Context, context.CancelFu
 // timeoutError is the cause of a call's context when the Timeout is up.
 type timeoutError struct{ d time.Duration }
 
-func (e timeoutError) Error() string { return fmt.Sprintf("timed out after %s waiting for the server", e.d) }
+func (e timeoutError) Error() string {
+	return fmt.Sprintf("timed out after %s waiting for the server", e.d)
+}
 
 // lost reports whether err leaves the connection unusable: anything but
 // the server's answer to a request.
