@@ -163,38 +163,8 @@ func TestTargetBaseMissing(t *testing.T) {
 }
 
 func TestSilentServerTimesOut(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		done  = make(chan struct{})
-	)
-	go func() { // accepts and reads, never answers
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go io.Copy(io.Discard, c)
-		}
-	}()
-	defer func() {
-		l.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	w, err := New(Config{URL: "ldap://" + l.Addr().String(), BindDN: "cn=admin," + targetBase, BindPassword: "secret",
+	addr := scriptedServer(t, func(c net.Conn) { io.Copy(io.Discard, c) }) // reads, never answers
+	w, err := New(Config{URL: "ldap://" + addr, BindDN: "cn=admin," + targetBase, BindPassword: "secret",
 		SourceBaseDN: sourceBase, TargetBaseDN: targetBase, Timeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

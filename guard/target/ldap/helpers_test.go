@@ -2,8 +2,10 @@ package ldap
 
 import (
 	"context"
+	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	ldapv3 "github.com/go-ldap/ldap/v3"
@@ -153,4 +155,43 @@ func sameDN(a, b string) bool {
 	da, err1 := ldapv3.ParseDN(a)
 	db, err2 := ldapv3.ParseDN(b)
 	return err1 == nil && err2 == nil && da.EqualFold(db)
+}
+
+// scriptedServer listens on loopback and runs serve on each connection, for
+// what slapd cannot be made to do (never answer; answer as another server
+// does). It stops at cleanup, closing the connections.
+func scriptedServer(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		done  = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go serve(c)
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
 }
