@@ -105,9 +105,10 @@
 //     (&(objectClass=groupOfNames)(cn=Sales team)). A user whose uid
 //     differs from the object's is another person, not a match; two
 //     matches are a permanent error (syncguard cannot tell which is the
-//     object). A match elsewhere is moved to the mapped DN, then updated;
-//     no match is created. An entry of another class at the mapped DN is
-//     a permanent error: LDAP cannot change an entry's structural class.
+//     object). A match elsewhere (a held one too) is moved to the mapped
+//     DN, then updated; no match is created. An entry of another class at
+//     the mapped DN is a permanent error: LDAP cannot change an entry's
+//     structural class.
 //   - A link: when it differs from the mapped DN, one ModifyDN (new RDN,
 //     the old RDN value deleted unless the RDN's attribute type changed,
 //     new superior) moves the entry — never a delete and an add, so its

@@ -39,8 +39,8 @@ func (s *session) match(e *entry) error {
 		if !containsFold(classes, e.class()) {
 			// LDAP cannot change an entry's structural class: another
 			// kind of entry holds the DN.
-			return target.Permanent("LDAP: %s exists but is not an %s (objectClass %s): syncguard does not take it over",
-				e.dnStr, e.class(), strings.Join(classes, ", "))
+			return target.Permanent("LDAP: %s exists with objectClass %s, not %s: syncguard does not take it over",
+				e.dnStr, strings.Join(classes, ", "), e.class())
 		}
 		return s.modify(e)
 	}
@@ -244,7 +244,8 @@ func (s *session) hold(obj *target.Object, link string) (string, error) {
 		return link, nil
 	}
 	holder := s.w.holder(obj)
-	held := join(dn{from[0]}, holder).String()
+	heldDN := join(dn{from[0]}, holder)
+	held := heldDN.String()
 	if err := s.makeHolder(holder, link); err != nil {
 		return "", err
 	}
@@ -258,6 +259,7 @@ func (s *session) hold(obj *target.Object, link string) (string, error) {
 		if found {
 			return held, nil
 		}
+		s.dropHolder(heldDN) // nothing to hold
 		return "", nil
 	}
 	if err != nil {

@@ -237,7 +237,7 @@ func TestLookFirstMatchesByDNThenByRDN(t *testing.T) {
 	add("uid=eve,ou=Sales,"+targetBase, map[string][]string{"objectClass": {"account"}, "uid": {"eve"}})
 	_, err := w.Put(context.Background(), user("uid=eve,ou=Sales,"+sourceBase, "uid", "eve"), "", target.LookFirst)
 	var te *target.Error
-	if !errors.As(err, &te) || te.Transient || te.Message != "LDAP: uid=eve,ou=Sales,dc=cloud,dc=example exists but is not an inetOrgPerson (objectClass account): syncguard does not take it over" {
+	if !errors.As(err, &te) || te.Transient || te.Message != "LDAP: uid=eve,ou=Sales,dc=cloud,dc=example exists with objectClass account, not inetOrgPerson: syncguard does not take it over" {
 		t.Errorf("another kind of entry: error %v", err)
 	}
 
@@ -390,6 +390,9 @@ func TestDisableHoldsAndPutRestores(t *testing.T) {
 	}
 	if got, err := w.Disable(ctx, ann, link); err != nil || got != "" {
 		t.Errorf("Disable of a missing entry = %q, %v; want \"\", nil", got, err)
+	}
+	if got := search(t, c, "(objectClass=*)"); !slices.Equal(got, []string{targetBase, "ou=Sales," + targetBase, heldRoot}) {
+		t.Errorf("target after holding nothing: %q", got)
 	}
 }
 
