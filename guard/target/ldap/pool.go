@@ -9,18 +9,10 @@ import (
 	"sync"
 	"time"
 
-	ber "github.com/go-asn1-ber/asn1-ber"
 	ldapv3 "github.com/go-ldap/ldap/v3"
 
 	"github.com/syncguard/syncguard/guard/target"
 )
-
-// conn is one bound connection and the TCP connection under it, which is
-// closed to interrupt a call whose context ends.
-type conn struct {
-	*ldapv3.Conn
-	raw net.Conn
-}
 
 // pool hands each call a connection of its own, dialling one when none is
 // idle; at most cap(sem) are in use at once. A connection that failed is
@@ -61,10 +53,8 @@ func (p *pool) get(ctx context.Context) (*conn, error) {
 		c := p.idle[len(p.idle)-1]
 		p.idle = p.idle[:len(p.idle)-1]
 		p.mu.Unlock()
-		if !c.IsClosing() { // the server may have closed it while idle
-			return c, nil
-		}
-		c.Close()
+		c.reused = true
+		return c, nil
 	}
 	c, err := p.dial(ctx)
 	if err != nil {
@@ -78,7 +68,7 @@ func (p *pool) get(ctx context.Context) (*conn, error) {
 // server closed) closes it instead.
 func (p *pool) put(c *conn, keep bool) {
 	p.mu.Lock()
-	if keep && !p.closed && !c.IsClosing() {
+	if keep && !p.closed && !c.broken {
 		p.idle = append(p.idle, c)
 		c = nil
 	}
@@ -103,22 +93,32 @@ func (p *pool) close() {
 // with runs fn on a connection of its own, within the Timeout. When ctx
 // ends or the time is up the connection is cut, which ends fn's request at
 // once; a connection whose request failed on the network (or was cut) is
-// not reused.
+// not reused. A connection that sat idle may have been closed by the
+// server meanwhile (a restart): when it fails that way, fn runs again once
+// on a new connection. That is safe because every step of a call can be
+// repeated: an Add that had gone through answers entryAlreadyExists and is
+// matched, a ModifyDN noSuchObject and is matched, a Modify replaces.
 func (w *Writer) with(ctx context.Context, fn func(c *conn) error) error {
 	ctx, cancel := w.bounded(ctx)
 	defer cancel()
-	c, err := w.pool.get(ctx)
-	if err != nil {
+	for {
+		c, err := w.pool.get(ctx)
+		if err != nil {
+			return w.fail(ctx, err)
+		}
+		stop := context.AfterFunc(ctx, func() { c.raw.Close() })
+		err = fn(c)
+		cut := !stop()
+		broken := cut || lost(err)
+		w.pool.put(c, !broken)
+		switch {
+		case err == nil:
+			return nil
+		case broken && c.reused && !cut:
+			continue
+		}
 		return w.fail(ctx, err)
 	}
-	stop := context.AfterFunc(ctx, func() { c.raw.Close() })
-	err = fn(c)
-	cut := !stop()
-	w.pool.put(c, !cut && !lost(err))
-	if err != nil {
-		return w.fail(ctx, err)
-	}
-	return nil
 }
 
 // bounded returns ctx limited to the Timeout, ending with a timeoutError.
@@ -157,72 +157,50 @@ func (w *Writer) dial(ctx context.Context) (*conn, error) {
 	}
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
-	nc := raw
+	c := newConn(raw)
 	if w.ldaps || w.cfg.StartTLS {
-		tc, err := w.handshake(ctx, raw)
-		if err != nil {
+		if err := w.handshake(ctx, c); err != nil {
 			raw.Close()
 			return nil, err
 		}
-		nc = tc
 	}
-	l := ldapv3.NewConn(nc, w.ldaps || w.cfg.StartTLS)
-	l.Start() // no go-ldap request timeout (a goroutine per request): the call's context bounds it
 	if w.cfg.BindDN != "" {
-		if err := l.Bind(w.cfg.BindDN, w.cfg.BindPassword); err != nil {
-			l.Close()
+		if err := c.Bind(w.cfg.BindDN, w.cfg.BindPassword); err != nil {
+			c.Close()
 			te := classify(err)
 			te.Message += " (bind as " + w.cfg.BindDN + ")"
 			return nil, te
 		}
 	}
-	return &conn{Conn: l, raw: raw}, nil
+	return c, nil
 }
 
-// handshake runs StartTLS (for ldap://) and the TLS handshake on raw,
+// handshake runs StartTLS (for ldap://) and the TLS handshake on c,
 // bounded by the timeout and ctx.
-func (w *Writer) handshake(ctx context.Context, raw net.Conn) (*tls.Conn, error) {
-	if err := raw.SetDeadline(time.Now().Add(w.cfg.Timeout)); err != nil {
-		return nil, classify(dialError(w.cfg.URL, err))
+func (w *Writer) handshake(ctx context.Context, c *conn) error {
+	if err := c.raw.SetDeadline(time.Now().Add(w.cfg.Timeout)); err != nil {
+		return classify(dialError(w.cfg.URL, err))
 	}
 	if w.cfg.StartTLS {
-		if err := startTLS(raw); err != nil {
+		if err := c.StartTLS(); err != nil {
 			if resultCode(err) == 0 {
-				return nil, classify(dialError(w.cfg.URL, err))
+				return classify(dialError(w.cfg.URL, err))
 			}
-			// The server refuses TLS (slapd without a certificate
-			// answers 52): its configuration, not its state.
+			// The server refuses TLS (AD without a certificate answers
+			// 52): its configuration, not its state.
 			te := classify(err)
 			te.Transient = false
 			te.Message += " (StartTLS refused by " + w.cfg.URL + ")"
-			return nil, te
+			return te
 		}
 	}
-	tc := tls.Client(raw, w.tls)
+	tc := tls.Client(c.raw, w.tls)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return nil, classify(dialError(w.cfg.URL, err))
+		return classify(dialError(w.cfg.URL, err))
 	}
-	if err := raw.SetDeadline(time.Time{}); err != nil {
-		return nil, classify(dialError(w.cfg.URL, err))
+	if err := c.raw.SetDeadline(time.Time{}); err != nil {
+		return classify(dialError(w.cfg.URL, err))
 	}
-	return tc, nil
-}
-
-// startTLS asks for TLS with the StartTLS extended operation (RFC 4511
-// 4.14) on the bare connection, before go-ldap takes it over: the TLS
-// handshake that follows is then ours, bounded and with typed errors.
-func startTLS(raw net.Conn) error {
-	msg := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "LDAP Request")
-	msg.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, 1, "MessageID"))
-	req := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldapv3.ApplicationExtendedRequest, nil, "Start TLS")
-	req.AppendChild(ber.NewString(ber.ClassContext, ber.TypePrimitive, 0, "1.3.6.1.4.1.1466.20037", "TLS Extended Command"))
-	msg.AppendChild(req)
-	if _, err := raw.Write(msg.Bytes()); err != nil {
-		return err
-	}
-	resp, err := ber.ReadPacket(raw)
-	if err != nil {
-		return err
-	}
-	return ldapv3.GetLDAPError(resp)
+	c.useTLS(tc)
+	return nil
 }
