@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	ber "github.com/go-asn1-ber/asn1-ber"
+	ldapv3 "github.com/go-ldap/ldap/v3"
+
 	"github.com/syncguard/syncguard/guard/ldap/slapdtest"
 	"github.com/syncguard/syncguard/guard/target"
 )
@@ -180,5 +183,43 @@ func TestSilentServerTimesOut(t *testing.T) {
 	_, err = w.Put(ctx, user("uid=ann,"+sourceBase, "uid", "ann"), "", target.CreateFirst)
 	if te := targetError(t, err); !te.Transient || te.Message != "LDAP: context canceled" {
 		t.Errorf("Put with a cancelled context: error %q (transient %v)", te.Message, te.Transient)
+	}
+}
+
+// Connections left idle across a restart are dead: the next calls find
+// that out and reconnect instead of failing.
+func TestIdleConnectionsAfterARestart(t *testing.T) {
+	srv, w := newTarget(t, func(c *Config) { c.Concurrency = 4 })
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			put(t, w, user(fmt.Sprintf("uid=a%d,ou=Sales,%s", i, sourceBase), "uid", fmt.Sprint("a", i)), "", target.CreateFirst)
+		})
+	}
+	wg.Wait()
+	srv.Restart(t)
+	for i := range 8 {
+		put(t, w, user(fmt.Sprintf("uid=b%d,ou=Sales,%s", i, sourceBase), "uid", fmt.Sprint("b", i)), "", target.CreateFirst)
+	}
+}
+
+// A server that dies in the middle of a request (here: after the bind,
+// without answering the add) leaves the call with a transient error.
+func TestServerDyingMidRequestIsTransient(t *testing.T) {
+	addr := scriptedServer(t, func(c net.Conn) {
+		if answer(c, ldapv3.ApplicationBindResponse, ldapv3.LDAPResultSuccess, "") {
+			ber.ReadPacket(c)
+		}
+		c.Close()
+	})
+	w, err := New(Config{URL: "ldap://" + addr, BindDN: "cn=admin," + targetBase, BindPassword: "secret",
+		SourceBaseDN: sourceBase, TargetBaseDN: targetBase})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	_, err = w.Put(context.Background(), user("uid=ann,"+sourceBase, "uid", "ann"), "", target.CreateFirst)
+	if te := targetError(t, err); !te.Transient || te.Message != "LDAP connection lost: the server closed the connection" {
+		t.Errorf("Put: error %q (transient %v), want a transient lost connection", te.Message, te.Transient)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	ber "github.com/go-asn1-ber/asn1-ber"
 	ldapv3 "github.com/go-ldap/ldap/v3"
 
 	"github.com/syncguard/syncguard/guard/ldap/slapdtest"
@@ -194,4 +195,22 @@ func scriptedServer(t *testing.T, serve func(net.Conn)) string {
 		}
 	})
 	return l.Addr().String()
+}
+
+// answer reads one request from c and answers it with the response op,
+// result code and diagnostic message; false when no request came.
+func answer(c net.Conn, op uint8, code uint16, diag string) bool {
+	req, err := ber.ReadPacket(c)
+	if err != nil || len(req.Children) < 1 {
+		return false
+	}
+	resp := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "LDAP Response")
+	resp.AppendChild(req.Children[0]) // the message ID
+	res := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ber.Tag(op), nil, "Response")
+	res.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, uint64(code), "resultCode"))
+	res.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", "matchedDN"))
+	res.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, diag, "diagnosticMessage"))
+	resp.AppendChild(res)
+	_, err = c.Write(resp.Bytes())
+	return err == nil
 }

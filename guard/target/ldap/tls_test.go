@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	ber "github.com/go-asn1-ber/asn1-ber"
 	ldapv3 "github.com/go-ldap/ldap/v3"
 
 	"github.com/syncguard/syncguard/guard/ldap/slapdtest"
@@ -63,19 +62,8 @@ func TestStartTLSRefusedByAServerWithoutTLS(t *testing.T) {
 // unavailable: a configuration to fix, not a server to wait for.
 func TestStartTLSUnavailableIsPermanent(t *testing.T) {
 	addr := scriptedServer(t, func(c net.Conn) {
-		req, err := ber.ReadPacket(c)
-		if err != nil || len(req.Children) < 1 {
-			return
-		}
-		resp := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "LDAP Response")
-		resp.AppendChild(req.Children[0]) // the message ID
-		op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldapv3.ApplicationExtendedResponse, nil, "Extended Response")
-		op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, uint64(ldapv3.LDAPResultUnavailable), "resultCode"))
-		op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", "matchedDN"))
-		op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString,
-			"00000000: LdapErr: DSID-0C091030, comment: Error initializing SSL/TLS, data 0, v4563", "diagnosticMessage"))
-		resp.AppendChild(op)
-		c.Write(resp.Bytes())
+		answer(c, ldapv3.ApplicationExtendedResponse, ldapv3.LDAPResultUnavailable,
+			"00000000: LdapErr: DSID-0C091030, comment: Error initializing SSL/TLS, data 0, v4563")
 	})
 	w, err := New(Config{URL: "ldap://" + addr, StartTLS: true, BindDN: "cn=admin," + targetBase, BindPassword: "secret",
 		SourceBaseDN: sourceBase, TargetBaseDN: targetBase})
