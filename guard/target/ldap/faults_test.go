@@ -223,3 +223,22 @@ func TestServerDyingMidRequestIsTransient(t *testing.T) {
 		t.Errorf("Put: error %q (transient %v), want a transient lost connection", te.Message, te.Transient)
 	}
 }
+
+// A server's diagnostic is quoted, but never a password it echoes.
+func TestPasswordEchoedByTheServerIsNotQuoted(t *testing.T) {
+	const pw = "s3cret-Passw0rd"
+	addr := scriptedServer(t, func(c net.Conn) {
+		answer(c, ldapv3.ApplicationBindResponse, ldapv3.LDAPResultInvalidCredentials, "bad password "+pw+" for cn=admin")
+	})
+	w, err := New(Config{URL: "ldap://" + addr, BindDN: "cn=admin," + targetBase, BindPassword: pw,
+		SourceBaseDN: sourceBase, TargetBaseDN: targetBase})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	_, err = w.Put(context.Background(), user("uid=ann,"+sourceBase, "uid", "ann"), "", target.CreateFirst)
+	want := "LDAP 49 invalid credentials: bad password [password] for cn=admin (bind as cn=admin,dc=cloud,dc=example)"
+	if te := targetError(t, err); te.Transient || te.Message != want {
+		t.Errorf("Put: error %q (transient %v), want %q", te.Message, te.Transient, want)
+	}
+}
