@@ -25,23 +25,28 @@ const (
 	MaxInterval      = 7 * 24 * time.Hour
 )
 
+// invalid is an error in what a person typed, worded for them.
+func invalid(format string, args ...any) error {
+	return store.Errorf(store.Invalid, format, args...)
+}
+
 // ParseThreshold reads an accidental deletion threshold: a whole number from
 // 1 to MaxThreshold. Its error is a message for the person who typed it.
 func ParseThreshold(s string) (int, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return 0, errors.New("Enter the number of deletions that stops sync, for example 500.")
+		return 0, invalid("Enter the number of deletions that stops sync, for example 500.")
 	}
 	n, err := strconv.ParseInt(strings.ReplaceAll(s, ",", ""), 10, 64)
 	switch {
 	case err != nil && errors.Is(err, strconv.ErrRange):
-		return 0, fmt.Errorf("%s is too large: the threshold is at most %d.", s, MaxThreshold)
+		return 0, invalid("%s is too large: the threshold is at most %d.", s, MaxThreshold)
 	case err != nil:
-		return 0, fmt.Errorf("%q is not a whole number: enter a number of objects, for example 500.", s)
+		return 0, invalid("%q is not a whole number: enter a number of objects, for example 500.", s)
 	case n <= 0:
-		return 0, errors.New("The threshold must be at least 1.")
+		return 0, invalid("The threshold must be at least 1.")
 	case n > MaxThreshold:
-		return 0, fmt.Errorf("%s is too large: the threshold is at most %d.", s, MaxThreshold)
+		return 0, invalid("%s is too large: the threshold is at most %d.", s, MaxThreshold)
 	}
 	return int(n), nil
 }
@@ -55,11 +60,11 @@ func ParseEmail(s string) (string, error) {
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" {
-		return "", fmt.Errorf("%q is not an email address: enter one address, such as admin@example.com.", s)
+		return "", invalid("%q is not an email address: enter one address, such as admin@example.com.", s)
 	}
 	local, domain, ok := strings.Cut(s, "@")
 	if !ok || local == "" || domain == "" || strings.ContainsAny(s, " <>,;") {
-		return "", fmt.Errorf("%q is not an email address: enter one address, such as admin@example.com.", s)
+		return "", invalid("%q is not an email address: enter one address, such as admin@example.com.", s)
 	}
 	return s, nil
 }
@@ -86,10 +91,10 @@ func ParseBasics(email, threshold string, prevent bool) (store.Basics, map[strin
 func ParseInterval(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(strings.TrimSpace(s))
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration: use for example 2m, 90s or 1h.", s)
+		return 0, invalid("%q is not a duration: use for example 2m, 90s or 1h.", s)
 	}
 	if d < MinInterval || d > MaxInterval {
-		return 0, fmt.Errorf("the interval must be between %s and %s.", MinInterval, MaxInterval)
+		return 0, invalid("the interval must be between %s and %s.", MinInterval, MaxInterval)
 	}
 	return d, nil
 }
@@ -98,41 +103,41 @@ func ParseInterval(s string) (time.Duration, error) {
 // is saved.
 func ValidateConfiguration(c *store.Configuration) error {
 	if strings.TrimSpace(c.Name) == "" {
-		return errors.New("a configuration needs a name")
+		return invalid("a configuration needs a name")
 	}
 	if err := ValidateSource(c.Source); err != nil {
 		return err
 	}
 	if !strings.HasPrefix(c.Source, "ldif:") && c.BaseDN == "" {
-		return errors.New("an LDAP source needs a base DN (--base-dn)")
+		return invalid("an LDAP source needs a base DN (--base-dn)")
 	}
 	if c.BaseDN == "" && len(c.Scope) == 0 {
-		return errors.New("set a base DN (--base-dn) or at least one in-scope OU (--scope)")
+		return invalid("set a base DN (--base-dn) or at least one in-scope OU (--scope)")
 	}
 	var base string
 	if c.BaseDN != "" {
 		var err error
 		if base, err = NormalizeDN(c.BaseDN); err != nil {
-			return fmt.Errorf("base DN: %w", err)
+			return invalid("base DN: %v", err)
 		}
 	}
 	scope, err := NormalizeScope(c.Scope)
 	if err != nil {
-		return err
+		return invalid("%v", err)
 	}
 	for i, s := range scope {
 		if base != "" && !InScope(s, []string{base}) {
-			return fmt.Errorf("scope %q is not under the base DN %q", c.Scope[i], c.BaseDN)
+			return invalid("scope %q is not under the base DN %q", c.Scope[i], c.BaseDN)
 		}
 	}
 	if c.Basics.Threshold <= 0 || c.Basics.Threshold > MaxThreshold {
-		return fmt.Errorf("the threshold must be a whole number from 1 to %d", MaxThreshold)
+		return invalid("the threshold must be a whole number from 1 to %d", MaxThreshold)
 	}
 	if _, err := ParseEmail(c.Basics.Email); err != nil {
-		return err
+		return err // already worded for people
 	}
 	if c.Interval < MinInterval || c.Interval > MaxInterval {
-		return fmt.Errorf("the interval must be between %s and %s", MinInterval, MaxInterval)
+		return invalid("the interval must be between %s and %s", MinInterval, MaxInterval)
 	}
 	return nil
 }
@@ -143,10 +148,10 @@ const MinPasswordLength = 12
 // HashPassword checks a new password's length and hashes it with bcrypt.
 func HashPassword(password string) (string, error) {
 	if len([]rune(password)) < MinPasswordLength {
-		return "", fmt.Errorf("the password must have at least %d characters", MinPasswordLength)
+		return "", invalid("the password must have at least %d characters", MinPasswordLength)
 	}
 	if len(password) > 72 {
-		return "", errors.New("the password must have at most 72 bytes")
+		return "", invalid("the password must have at most 72 bytes")
 	}
 	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	if err != nil {

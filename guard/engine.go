@@ -268,10 +268,10 @@ func (e *Engine) plan(ctx context.Context, cfg *store.Configuration, prog *Progr
 	fingerprint := digestFingerprint(cfg, scope, bases)
 	if f, ok := src.(fingerprinter); ok && cfg.QuarantineID == 0 {
 		d, err := e.Store.SourceDigest(rctx, cfg.ID)
-		if err != nil {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
-		if d != nil && d.Generation == cfg.Generation && d.Fingerprint == fingerprint {
+		if err == nil && d.Generation == cfg.Generation && d.Fingerprint == fingerprint {
 			same, err := unchanged(rctx, f, bases, d, prog)
 			if err != nil {
 				return nil, readError(rctx, err)

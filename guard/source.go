@@ -67,10 +67,12 @@ func OpenSource(c *store.Configuration, opts SourceOptions) (Source, error) {
 	return nil, fmt.Errorf("source: %q is neither ldif:PATH nor an ldap:// or ldaps:// URL", c.Source)
 }
 
-// ValidateSource checks the form of a source string.
+// ValidateSource checks the form of a source string; its error is Invalid.
 func ValidateSource(src string) error {
-	_, err := OpenSource(&store.Configuration{Source: src, BaseDN: "dc=x"}, SourceOptions{})
-	return err
+	if _, err := OpenSource(&store.Configuration{Source: src, BaseDN: "dc=x"}, SourceOptions{}); err != nil {
+		return invalid("%v", err)
+	}
+	return nil
 }
 
 type ldifSource struct{ path string }

@@ -139,7 +139,7 @@ func (s *Store) CreateConfiguration(ctx context.Context, c *Configuration, actor
 			c.Interval.Milliseconds(), c.Basics.Email, boolInt(c.Basics.Prevent), c.Basics.Threshold, ms(now), ms(now))
 		if err != nil {
 			if isUnique(err) {
-				return fmt.Errorf("a configuration named %q already exists: %w", c.Name, ErrConflict)
+				return Errorf(Conflict, "a configuration named %q already exists", c.Name)
 			}
 			return err
 		}
@@ -180,7 +180,7 @@ func (s *Store) UpdateConfiguration(ctx context.Context, c *Configuration, actor
 			c.Name, c.Source, c.BaseDN, c.BindDN, c.BindPassword, boolInt(c.StartTLS), c.CAFile, string(scope),
 			c.Interval.Milliseconds(), c.Basics.Email, boolInt(c.Basics.Prevent), c.Basics.Threshold, ms(now), c.ID); err != nil {
 			if isUnique(err) {
-				return fmt.Errorf("a configuration named %q already exists: %w", c.Name, ErrConflict)
+				return Errorf(Conflict, "a configuration named %q already exists", c.Name)
 			}
 			return err
 		}

@@ -96,7 +96,7 @@ func (s *Store) ApplyCycle(ctx context.Context, ch *CycleChanges) (int64, error)
 			return err
 		}
 		if c.Outcome != OutcomeFailed && gen != ch.Generation {
-			return fmt.Errorf("the configuration changed while the cycle ran (allow deletes, restart or another cycle): %w", ErrConflict)
+			return Errorf(Conflict, "the configuration changed while the cycle ran (allow deletes, restart or another cycle)")
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO cycles (config_id, trigger, outcome, read_count, creates, updates,
 			deletes, staged_deletes, failures, discarded, threshold, error, started_at, finished_at)

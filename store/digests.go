@@ -23,14 +23,14 @@ type SourceDigest struct {
 	Sums        []byte // SumSize bytes per record, in source order
 }
 
-// SourceDigest returns the source digest of a configuration, or nil when
-// there is none.
+// SourceDigest returns the source digest of a configuration, or
+// ErrNotFound when there is none.
 func (s *Store) SourceDigest(ctx context.Context, configID int64) (*SourceDigest, error) {
 	var d SourceDigest
 	err := s.r.QueryRowContext(ctx, `SELECT generation, fingerprint, in_scope, sums FROM source_digests WHERE config_id = ?`,
 		configID).Scan(&d.Generation, &d.Fingerprint, &d.InScope, &d.Sums)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		err = ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: source digest: %w", err)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -213,17 +214,17 @@ func checkQuarantine(ctx context.Context, tx *sql.Tx, configID, quarantineID int
 	var current int64
 	if err := tx.QueryRowContext(ctx, `SELECT name, quarantine_cycle_id FROM configurations WHERE id = ?`, configID).
 		Scan(&name, &current); err != nil {
-		if err == sql.ErrNoRows {
+		if errors.Is(err, sql.ErrNoRows) {
 			return "", ErrNotFound
 		}
 		return "", err
 	}
 	if current == 0 {
-		return "", fmt.Errorf("there are no staged deletions left to allow for %s: %w", name, ErrConflict)
+		return "", Errorf(Conflict, "there are no staged deletions left to allow for %s", name)
 	}
 	if current != quarantineID {
-		return "", fmt.Errorf("the staged deletions of cycle %d are no longer current for %s (cycle %d is): %w",
-			quarantineID, name, current, ErrConflict)
+		return "", Errorf(Conflict, "the staged deletions of cycle %d are no longer current for %s (cycle %d is)",
+			quarantineID, name, current)
 	}
 	return name, nil
 }
@@ -233,16 +234,16 @@ func checkQuarantineOrNone(ctx context.Context, tx *sql.Tx, configID, quarantine
 	var current int64
 	if err := tx.QueryRowContext(ctx, `SELECT name, quarantine_cycle_id FROM configurations WHERE id = ?`, configID).
 		Scan(&name, &current); err != nil {
-		if err == sql.ErrNoRows {
+		if errors.Is(err, sql.ErrNoRows) {
 			return "", ErrNotFound
 		}
 		return "", err
 	}
 	if current != quarantineID {
 		if current == 0 {
-			return "", fmt.Errorf("the staged deletions of cycle %d of %s were already handled: %w", quarantineID, name, ErrConflict)
+			return "", Errorf(Conflict, "the staged deletions of cycle %d of %s were already handled", quarantineID, name)
 		}
-		return "", fmt.Errorf("%s has new staged deletions (cycle %d) since you looked: %w", name, current, ErrConflict)
+		return "", Errorf(Conflict, "%s has new staged deletions (cycle %d) since you looked", name, current)
 	}
 	return name, nil
 }

@@ -24,15 +24,6 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-// Errors returned by Store methods; callers test them with errors.Is.
-var (
-	// ErrNotFound means the requested row does not exist.
-	ErrNotFound = errors.New("not found")
-	// ErrConflict means the state changed under the caller (for example a
-	// quarantine that is no longer current, or a name already taken).
-	ErrConflict = errors.New("conflict")
-)
-
 //go:embed migrations/*.sql
 var migrations embed.FS
 

@@ -131,7 +131,7 @@ func (s *Server) allowDeletes(c echo.Context) error {
 	user := currentUser(c).Name
 	n, err := s.engine.AllowDeletes(c.Request().Context(), cfg.ID, q, user)
 	if errors.Is(err, store.ErrConflict) {
-		return s.redirectFlash(c, configURL(cfg.ID, ""), "error", "Nothing was deleted: "+conflictText(err))
+		return s.redirectFlash(c, configURL(cfg.ID, ""), "error", "Nothing was deleted: "+store.ErrorMessage(err)+".")
 	}
 	if err != nil {
 		return err
@@ -175,7 +175,7 @@ func (s *Server) restart(c echo.Context) error {
 	}
 	n, err := s.engine.RestartSync(c.Request().Context(), cfg.ID, q, currentUser(c).Name)
 	if errors.Is(err, store.ErrConflict) {
-		return s.redirectFlash(c, configURL(cfg.ID, ""), "error", "Sync was not restarted: "+conflictText(err))
+		return s.redirectFlash(c, configURL(cfg.ID, ""), "error", "Sync was not restarted: "+store.ErrorMessage(err)+".")
 	}
 	if err != nil {
 		return err
@@ -183,25 +183,4 @@ func (s *Server) restart(c echo.Context) error {
 	s.sched.Trigger(cfg.ID, guard.TriggerRestart)
 	return s.redirectFlash(c, configURL(cfg.ID, ""), "success",
 		fmt.Sprintf("Sync restarted: %s discarded, nothing deleted. A full cycle is running.", plural(n, "staged deletion", "staged deletions")))
-}
-
-// conflictText is the human part of a store conflict.
-func conflictText(err error) string {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil || errors.Is(next, store.ErrConflict) && errors.Unwrap(next) == nil {
-			break
-		}
-		err = next
-	}
-	msg := err.Error()
-	if i := len(msg) - len(": "+store.ErrConflict.Error()); i > 0 && msg[i:] == ": "+store.ErrConflict.Error() {
-		msg = msg[:i]
-	}
-	for _, p := range []string{"store: allow deletes: ", "store: restart sync: "} {
-		if len(msg) > len(p) && msg[:len(p)] == p {
-			msg = msg[len(p):]
-		}
-	}
-	return msg + "."
 }

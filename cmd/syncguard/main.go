@@ -59,6 +59,7 @@ func usageError(format string, a ...any) error {
 }
 
 // exitCode prints err (when there is something to say) and returns the code.
+// An error with a code (store.Error) is printed as its message.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
@@ -71,7 +72,11 @@ func exitCode(err error, stderr io.Writer) int {
 			return code
 		}
 	}
-	fmt.Fprintln(stderr, "syncguard:", err)
+	msg := err.Error()
+	if m := store.ErrorMessage(err); m != "" {
+		msg = m // an error meant for people: its message, without the context only logs need
+	}
+	fmt.Fprintln(stderr, "syncguard:", msg)
 	if code == exitUsage {
 		fmt.Fprintln(stderr, "Run 'syncguard help' for usage.")
 	}

@@ -220,7 +220,7 @@ func cmdAllowDeletes(ctx context.Context, c *Config, args []string) error {
 	n, err := e.AllowDeletes(ctx, cfg.ID, cfg.QuarantineID, "cli")
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("nothing allowed: %v", errors.Unwrap(err))
+			return fmt.Errorf("nothing allowed: %s", store.ErrorMessage(err))
 		}
 		return err
 	}
@@ -257,7 +257,7 @@ func cmdRestart(ctx context.Context, c *Config, args []string) error {
 	n, err := e.RestartSync(ctx, cfg.ID, cfg.QuarantineID, "cli")
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("not restarted: %v", errors.Unwrap(err))
+			return fmt.Errorf("not restarted: %s", store.ErrorMessage(err))
 		}
 		return err
 	}
