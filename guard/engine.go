@@ -165,44 +165,44 @@ func (e *Engine) cycle(ctx context.Context, configID int64, trigger string, prog
 		return e.fail(ctx, &rec, err)
 	}
 	prog.Phase.Store("applying")
-	ch := &store.CycleChanges{Generation: cfg.Generation, AgentID: e.AgentID}
+	w := &store.CycleWrite{Generation: cfg.Generation, AgentID: e.AgentID}
 	rec.Read = plan.InScope
 	now := e.Store.Now()
 	decision := Decide(plan, cfg.Basics)
+	applied := 0
 	switch {
 	case cfg.QuarantineID != 0:
 		// While a quarantine is pending nothing is applied: the cycle only
 		// releases staged deletes whose objects came back into scope.
-		rec.Outcome = store.OutcomeQuarantined
 		rec.Discarded = len(plan.Returned)
-		ch.Discard = plan.Returned
+		w.Changes = store.Held{Returned: plan.Returned}
 	case decision.Quarantine:
-		rec.Outcome = store.OutcomeQuarantined
 		rec.StagedDeletes = len(plan.Deletes)
-		ch.Stage = plan.Deletes
 		// The store writes each staged delete's log entry itself: a
 		// quarantine of a million objects builds no list of entries.
-		ch.StageLog = &store.LogEntry{Time: now, Action: store.ActionStagedDelete, Status: store.LogStaged,
-			Details: fmt.Sprintf("no longer in scope; staged: %s", decision.Reason)}
+		w.Changes = store.Quarantine{Staged: plan.Deletes, Log: store.LogEntry{Time: now, Action: store.ActionStagedDelete,
+			Status: store.LogStaged, Details: fmt.Sprintf("no longer in scope; staged: %s", decision.Reason)}}
+		applied = len(plan.Deletes)
+		if cfg.Basics.Email != "" {
+			w.Notify = &store.Notification{To: cfg.Basics.Email}
+			w.Notify.Subject, w.Notify.Body = e.quarantineMail(cfg, plan, decision)
+		}
+	case plan.unchanged:
+		w.Changes = store.Unchanged{}
 	default:
-		rec.Outcome = store.OutcomeSucceeded
 		rec.Creates, rec.Updates, rec.Deletes = plan.NumCreates(), len(plan.Updates), len(plan.Deletes)
+		ch := store.Applied{Upserts: make([]store.TargetObject, 0, len(plan.Updates)),
+			Log: make([]store.LogEntry, 0, len(plan.Updates)+len(plan.Deletes))}
 		// The target is now equal to the source: the next cycle that finds
 		// the same records has nothing to plan.
-		switch {
-		case plan.unchanged:
-			ch.KeepDigest = true
-		case plan.sums != nil:
+		if plan.sums != nil {
 			ch.Digest = &store.SourceDigest{Fingerprint: plan.fingerprint, InScope: plan.InScope, Sums: plan.sums}
 		}
 		// Creates stream from the plan's spool into the transaction.
 		if rec.Creates > 0 {
-			ch.Stream = plan.eachCreate
-			ch.StreamLog = &store.LogEntry{Time: now, Action: store.ActionCreate, Status: store.LogSuccess, Details: "created"}
+			ch.Creates = plan.creates()
+			ch.CreateLog = store.LogEntry{Time: now, Action: store.ActionCreate, Status: store.LogSuccess, Details: "created"}
 		}
-
-		ch.Upserts = make([]store.TargetObject, 0, len(plan.Updates))
-		ch.Log = make([]store.LogEntry, 0, len(plan.Updates)+len(plan.Deletes))
 		for _, c := range plan.Updates {
 			ch.Upserts = append(ch.Upserts, c.Object)
 			ch.Log = append(ch.Log, store.LogEntry{Time: now, Action: store.ActionUpdate, Status: store.LogSuccess,
@@ -213,14 +213,12 @@ func (e *Engine) cycle(ctx context.Context, configID int64, trigger string, prog
 			ch.Log = append(ch.Log, store.LogEntry{Time: now, Action: store.ActionDelete, Status: store.LogSuccess,
 				Type: d.Type, Name: d.Name, DN: d.DN, Anchor: d.Anchor, Details: "no longer in scope; " + decision.Reason})
 		}
+		applied = rec.Creates + rec.Updates + rec.Deletes
+		w.Changes = ch
 	}
 	rec.FinishedAt = e.Store.Now()
-	ch.Cycle = rec
-	if len(ch.Stage) > 0 && cfg.Basics.Email != "" {
-		ch.Notify = &store.Notification{To: cfg.Basics.Email}
-		ch.Notify.Subject, ch.Notify.Body = e.quarantineMail(cfg, plan, decision)
-	}
-	id, err := e.Store.ApplyCycle(ctx, ch)
+	w.Cycle = rec
+	id, err := e.Store.ApplyCycle(ctx, w)
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			if replan {
@@ -230,15 +228,15 @@ func (e *Engine) cycle(ctx context.Context, configID int64, trigger string, prog
 		}
 		return nil, err
 	}
-	prog.Applied.Store(int64(rec.Creates + len(ch.Upserts) + len(ch.Deletes) + len(ch.Stage)))
-	ch.Cycle.ID = id
+	prog.Applied.Store(int64(applied))
+	rec = w.Cycle
 	source := "read in full"
 	if plan.unchanged {
 		source = "unchanged"
 	}
 	e.log().Info("cycle", "config", cfg.Name, "cycle", id, "outcome", rec.Outcome, "source", source, "read", rec.Read,
 		"creates", rec.Creates, "updates", rec.Updates, "deletes", rec.Deletes, "staged", rec.StagedDeletes)
-	return &ch.Cycle, nil
+	return &rec, nil
 }
 
 // plan reads the source and plans against the target directory.
@@ -355,18 +353,17 @@ func (e *Engine) fail(ctx context.Context, rec *store.Cycle, cause error) (*stor
 		// leaves no trace; the source did not fail.
 		return nil, fmt.Errorf("cycle of configuration %d cancelled: %w", rec.ConfigID, context.Canceled)
 	}
-	rec.Outcome = store.OutcomeFailed
 	rec.Error = cause.Error()
 	rec.Creates, rec.Updates, rec.Deletes, rec.StagedDeletes, rec.Discarded = 0, 0, 0, 0, 0
 	rec.FinishedAt = e.Store.Now()
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	id, err := e.Store.ApplyCycle(wctx, &store.CycleChanges{Cycle: *rec, AgentID: e.AgentID})
-	if err != nil {
+	w := &store.CycleWrite{Cycle: *rec, Changes: store.Failed{}, AgentID: e.AgentID}
+	if _, err := e.Store.ApplyCycle(wctx, w); err != nil {
 		return nil, err
 	}
-	rec.ID = id
-	e.log().Warn("cycle failed", "config", rec.ConfigID, "cycle", id, "err", rec.Error)
+	*rec = w.Cycle
+	e.log().Warn("cycle failed", "config", rec.ConfigID, "cycle", rec.ID, "err", rec.Error)
 	return rec, nil
 }
 

@@ -159,8 +159,8 @@ func TestOutboxLoopsDeliverEachOnce(t *testing.T) {
 	const messages = 12
 	for i := range messages {
 		// A failed cycle may carry a notification: the quickest way to queue many.
-		ch := &store.CycleChanges{Cycle: store.Cycle{ConfigID: e.id, Trigger: TriggerManual, Outcome: store.OutcomeFailed,
-			Error: "test", StartedAt: clock.Now(), FinishedAt: clock.Now()},
+		ch := &store.CycleWrite{Cycle: store.Cycle{ConfigID: e.id, Trigger: TriggerManual,
+			Error: "test", StartedAt: clock.Now(), FinishedAt: clock.Now()}, Changes: store.Failed{},
 			Notify: &store.Notification{To: "admins@corp.example", Subject: fmt.Sprintf("message %d", i), Body: "body"}}
 		if _, err := e.st.ApplyCycle(t.Context(), ch); err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -35,14 +36,19 @@ type Plan struct {
 // NumCreates returns how many objects the plan creates.
 func (p *Plan) NumCreates() int { return len(p.Creates) + p.created.len() }
 
-// eachCreate calls fn with every object the plan creates.
-func (p *Plan) eachCreate(fn func(o *store.TargetObject) error) error {
-	for i := range p.Creates {
-		if err := fn(&p.Creates[i].Object); err != nil {
-			return err
+// creates yields every object the plan creates: those held in memory,
+// then those spooled, in anchor order.
+func (p *Plan) creates() iter.Seq2[*store.TargetObject, error] {
+	return func(yield func(*store.TargetObject, error) bool) {
+		for i := range p.Creates {
+			if !yield(&p.Creates[i].Object, nil) {
+				return
+			}
+		}
+		if p.created != nil {
+			p.created.all()(yield)
 		}
 	}
-	return p.created.each(fn)
 }
 
 // Close releases the plan's spool, if any.

@@ -69,6 +69,13 @@ func insertLog(ctx context.Context, tx *sql.Tx, configID, cycleID int64, entries
 	return b.flush()
 }
 
+// newLogBatch inserts log entries that differ from l only in their object
+// (type, name, DN, anchor: what add takes).
+func newLogBatch(ctx context.Context, tx *sql.Tx, configID, cycleID int64, l *LogEntry) *batchInsert {
+	return newFixedBatchInsert(ctx, tx, `INSERT INTO provisioning_log (config_id, cycle_id, time, action, status, details,
+		object_type, name, dn, anchor)`, []any{configID, cycleID, ms(l.Time), l.Action, l.Status, l.Details}, 4)
+}
+
 // Logs returns the entries q selects, newest first.
 func (s *Store) Logs(ctx context.Context, q LogQuery) ([]LogEntry, error) {
 	if q.Limit <= 0 {

@@ -41,6 +41,15 @@ func insertNotification(ctx context.Context, tx *sql.Tx, n *Notification, now ti
 	return err
 }
 
+// queueNotification queues n, if any, with cycle c, as of its end.
+func queueNotification(ctx context.Context, tx *sql.Tx, c *Cycle, n *Notification) error {
+	if n == nil {
+		return nil
+	}
+	n.ConfigID, n.CycleID = c.ConfigID, c.ID
+	return insertNotification(ctx, tx, n, c.FinishedAt)
+}
+
 const notificationColumns = `id, coalesce(config_id, 0), cycle_id, recipient, subject, body, status, attempts, last_error,
 	created_at, next_attempt_at, sent_at`
 

@@ -37,17 +37,56 @@ type Count struct {
 	N     int
 }
 
-func insertStaged(ctx context.Context, tx *sql.Tx, configID, cycleID int64, staged []StagedDelete) error {
+// stage writes a Quarantine cycle's staged deletes, pending, each with its
+// log entry. A quarantine is staged only when none is pending (the guard
+// holds cycles while one is), so nothing else is pending: any staged delete
+// still pending would be a leftover, and is discarded as superseded.
+func stage(ctx context.Context, tx *sql.Tx, c *Cycle, q *Quarantine) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE staged_deletes SET state = 'discarded',
+		reason = 'superseded by cycle ' || ?, decided_by = 'syncguard', decided_at = ?
+		WHERE config_id = ? AND state = 'pending'`, c.ID, ms(c.FinishedAt), c.ConfigID); err != nil {
+		return err
+	}
 	b := newFixedBatchInsert(ctx, tx, `INSERT INTO staged_deletes (config_id, cycle_id, anchor, type, dn, name, ou)`,
-		[]any{configID, cycleID}, 5)
-	for i := range staged {
-		d := &staged[i]
-		d.ConfigID, d.CycleID, d.State = configID, cycleID, StagedPending
+		[]any{c.ConfigID, c.ID}, 5)
+	logs := newLogBatch(ctx, tx, c.ConfigID, c.ID, &q.Log)
+	for i := range q.Staged {
+		d := &q.Staged[i]
+		d.ConfigID, d.CycleID, d.State = c.ConfigID, c.ID, StagedPending
 		if err := b.add(d.Anchor, d.Type, d.DN, d.Name, d.OU); err != nil {
 			return err
 		}
 	}
-	return b.flush()
+	if err := b.flush(); err != nil {
+		return err
+	}
+	for i := range q.Staged {
+		d := &q.Staged[i]
+		if err := logs.add(d.Type, d.Name, d.DN, d.Anchor); err != nil {
+			return err
+		}
+	}
+	return logs.flush()
+}
+
+// discardReturned discards the pending staged deletes of the given anchors:
+// their objects are back in scope.
+func discardReturned(ctx context.Context, tx *sql.Tx, c *Cycle, anchors []string) error {
+	if len(anchors) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `UPDATE staged_deletes SET state = 'discarded', reason = 'returned to scope',
+		decided_by = 'syncguard', decided_at = ? WHERE config_id = ? AND anchor = ? AND state = 'pending'`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, a := range anchors {
+		if _, err := stmt.ExecContext(ctx, ms(c.FinishedAt), c.ConfigID, a); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // StagedDeletes returns up to limit staged deletes of a cycle in state (all
@@ -150,7 +189,7 @@ func (s *Store) AllowDeletes(ctx context.Context, configID, quarantineID int64, 
 			return err
 		}
 		n = len(entries)
-		if err := applyObjects(ctx, tx, configID, nil, anchors); err != nil {
+		if err := deleteObjects(ctx, tx, configID, anchors); err != nil {
 			return err
 		}
 		if err := recount(ctx, tx, configID); err != nil {
