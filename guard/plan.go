@@ -23,14 +23,6 @@ type Plan struct {
 	// created holds the creates of a planner that spools them, besides
 	// Creates.
 	created *spool
-	// sums fingerprints every record read, in order (Entry.Sum); nil when
-	// the source gives no sums.
-	sums []byte
-	// unchanged: the source gave the records of the stored digest, and
-	// nothing was planned (see fingerprinter).
-	unchanged bool
-	// fingerprint names the settings the plan was made with.
-	fingerprint string
 }
 
 // NumCreates returns how many objects the plan creates.
@@ -101,7 +93,6 @@ type Planner struct {
 	plan   Plan
 	prog   *Progress
 	enc    *encoder
-	noSums bool // an entry came without a sum
 }
 
 // NewPlanner returns a planner for the normalized scope, the content hashes
@@ -120,11 +111,6 @@ func NewPlanner(scope []string, index map[string]string, pending map[string]bool
 func (p *Planner) Add(e *Entry) error {
 	p.plan.Read++
 	p.prog.Read.Add(1)
-	if e.Sum == (Sum{}) {
-		p.noSums = true
-	} else if !p.noSums {
-		p.plan.sums = append(p.plan.sums, e.Sum[:]...)
-	}
 	typ := Classify(e.Get("objectClass"))
 	if typ == "" {
 		return nil
@@ -279,9 +265,6 @@ func (p *Planner) Finish(ctx context.Context, index func(ctx context.Context, an
 		}
 	}
 	p.groups = nil
-	if p.noSums {
-		p.plan.sums = nil
-	}
 	var gone []string
 	for anchor, h := range p.index {
 		if h != "" { // not seen

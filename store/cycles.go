@@ -31,8 +31,11 @@ type Cycle struct {
 	Discarded     int // staged deletes discarded because their object returned to scope
 	Threshold     int // the threshold in force for this cycle
 	Error         string
-	StartedAt     time.Time
-	FinishedAt    time.Time
+	// SourceUnchanged: the source gave exactly the records of the stored
+	// digest, so the cycle had nothing to do and planned nothing (Unchanged).
+	SourceUnchanged bool
+	StartedAt       time.Time
+	FinishedAt      time.Time
 }
 
 // CycleWrite is everything one cycle writes. ApplyCycle writes it in one
@@ -128,6 +131,7 @@ func (s *Store) ApplyCycle(ctx context.Context, w *CycleWrite) (int64, error) {
 	}
 	c := &w.Cycle
 	c.Outcome = w.Changes.outcome()
+	_, c.SourceUnchanged = w.Changes.(Unchanged)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		gen, quarantine, err := configState(ctx, tx, c.ConfigID)
 		if err != nil {
@@ -185,10 +189,10 @@ func configState(ctx context.Context, tx *sql.Tx, configID int64) (gen, quaranti
 // insertCycle records the cycle and sets its ID.
 func insertCycle(ctx context.Context, tx *sql.Tx, c *Cycle) error {
 	res, err := tx.ExecContext(ctx, `INSERT INTO cycles (config_id, trigger, outcome, read_count, creates, updates,
-		deletes, staged_deletes, failures, discarded, threshold, error, started_at, finished_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		deletes, staged_deletes, failures, discarded, threshold, error, source_unchanged, started_at, finished_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ConfigID, c.Trigger, c.Outcome, c.Read, c.Creates, c.Updates, c.Deletes, c.StagedDeletes, c.Failures,
-		c.Discarded, c.Threshold, c.Error, ms(c.StartedAt), ms(c.FinishedAt))
+		c.Discarded, c.Threshold, c.Error, boolInt(c.SourceUnchanged), ms(c.StartedAt), ms(c.FinishedAt))
 	if err != nil {
 		return err
 	}
@@ -258,13 +262,13 @@ func (s *Store) finishCycle(ctx context.Context, tx *sql.Tx, c *Cycle) error {
 }
 
 const cycleColumns = `id, config_id, trigger, outcome, read_count, creates, updates, deletes, staged_deletes,
-	failures, discarded, threshold, error, started_at, finished_at`
+	failures, discarded, threshold, error, source_unchanged, started_at, finished_at`
 
 func scanCycle(row scanner) (*Cycle, error) {
 	var c Cycle
 	var started, finished int64
 	if err := row.Scan(&c.ID, &c.ConfigID, &c.Trigger, &c.Outcome, &c.Read, &c.Creates, &c.Updates, &c.Deletes,
-		&c.StagedDeletes, &c.Failures, &c.Discarded, &c.Threshold, &c.Error, &started, &finished); err != nil {
+		&c.StagedDeletes, &c.Failures, &c.Discarded, &c.Threshold, &c.Error, &c.SourceUnchanged, &started, &finished); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
