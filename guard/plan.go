@@ -210,12 +210,42 @@ func (p *Planner) compare(obj store.TargetObject, old string, known bool) error 
 	return nil
 }
 
+// IndexLookup calls fn with the type, DN and name of each of the anchors in
+// the target directory (store.TargetIndexOf); member reports whether an
+// anchor is one of them.
+type IndexLookup func(ctx context.Context, anchors []string, member func(string) bool, fn func(string, store.IndexEntry)) error
+
+// ObjectLookup returns the target objects among anchors, by anchor
+// (store.TargetObjectsByAnchor).
+type ObjectLookup func(ctx context.Context, anchors []string) (map[string]*store.TargetObject, error)
+
 // Finish resolves group members, lists the deletions and returns the plan.
 // index loads the type, DN and name of the target objects no longer in the
 // source (the deletions). oldAttrs loads the target objects that are
 // updated, to describe what changed (a move, attributes); it may be nil.
-func (p *Planner) Finish(ctx context.Context, index func(ctx context.Context, anchors []string, member func(string) bool, fn func(string, store.IndexEntry)) error,
-	oldAttrs func(ctx context.Context, anchors []string) (map[string]*store.TargetObject, error)) (*Plan, error) {
+func (p *Planner) Finish(ctx context.Context, index IndexLookup, oldAttrs ObjectLookup) (*Plan, error) {
+	if err := p.planGroups(); err != nil {
+		return nil, err
+	}
+	if err := p.listDeletes(ctx, index); err != nil {
+		return nil, err
+	}
+	if oldAttrs != nil && len(p.plan.Updates) > 0 {
+		if err := p.describeUpdates(ctx, oldAttrs); err != nil {
+			return nil, err
+		}
+	}
+	for i := range p.plan.Updates {
+		if p.plan.Updates[i].Details == "" {
+			p.plan.Updates[i].Details = "updated"
+		}
+	}
+	return &p.plan, nil
+}
+
+// planGroups resolves the members of the groups read, now that every
+// object is known, and plans the groups.
+func (p *Planner) planGroups() error {
 	// The members the groups name, then their anchors in one pass over
 	// the objects read (the last object with a DN or uid wins, as a map
 	// filled in reading order would have it).
@@ -261,10 +291,15 @@ func (p *Planner) Finish(ctx context.Context, index func(ctx context.Context, an
 		}
 		g.obj.Hash, g.obj.Encoded = p.enc.object(g.obj.Type, g.normDN, g.obj.Attributes)
 		if err := p.compare(g.obj, g.old, g.known); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	p.groups = nil
+	return nil
+}
+
+// listDeletes lists the target objects the source no longer has, by DN.
+func (p *Planner) listDeletes(ctx context.Context, index IndexLookup) error {
 	var gone []string
 	for anchor, h := range p.index {
 		if h != "" { // not seen
@@ -273,7 +308,7 @@ func (p *Planner) Finish(ctx context.Context, index func(ctx context.Context, an
 	}
 	if len(gone) > 0 {
 		if index == nil {
-			return nil, fmt.Errorf("plan: %d deletions and no way to look them up", len(gone))
+			return fmt.Errorf("plan: %d deletions and no way to look them up", len(gone))
 		}
 		// An anchor deleted since the hashes were read (Allow deletes) is
 		// not found: that moved the configuration's generation, so
@@ -286,46 +321,46 @@ func (p *Planner) Finish(ctx context.Context, index func(ctx context.Context, an
 			p.plan.Deletes = append(p.plan.Deletes, store.StagedDelete{Anchor: anchor, Type: e.Type, DN: e.DN, Name: e.Name, OU: ou})
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 	slices.SortFunc(p.plan.Deletes, func(a, b store.StagedDelete) int { return strings.Compare(a.DN, b.DN) })
-	if oldAttrs != nil && len(p.plan.Updates) > 0 {
-		anchors := make([]string, len(p.plan.Updates))
-		for i, u := range p.plan.Updates {
-			anchors[i] = u.Object.Anchor
-		}
-		olds, err := oldAttrs(ctx, anchors)
-		if err != nil {
-			return nil, err
-		}
-		for i := range p.plan.Updates {
-			u := &p.plan.Updates[i]
-			if old, ok := olds[u.Object.Anchor]; ok {
-				if old.DN != u.Object.DN {
-					u.Details = fmt.Sprintf("moved: %s → %s", old.DN, u.Object.DN)
-				}
-				cur := u.Object.Attributes
-				if cur == nil {
-					if err := json.Unmarshal([]byte(u.Object.Encoded), &cur); err != nil {
-						return nil, fmt.Errorf("plan: attributes of %s: %w", u.Object.DN, err)
-					}
-				}
-				if changed := changedAttributes(old.Attributes, cur); len(changed) > 0 {
-					if u.Details != "" {
-						u.Details += "; "
-					}
-					u.Details += "changed: " + strings.Join(changed, ", ")
-				}
-			}
-		}
+	return nil
+}
+
+// describeUpdates says what changed in each update: a move, the attributes.
+func (p *Planner) describeUpdates(ctx context.Context, oldAttrs ObjectLookup) error {
+	anchors := make([]string, len(p.plan.Updates))
+	for i, u := range p.plan.Updates {
+		anchors[i] = u.Object.Anchor
+	}
+	olds, err := oldAttrs(ctx, anchors)
+	if err != nil {
+		return err
 	}
 	for i := range p.plan.Updates {
-		if p.plan.Updates[i].Details == "" {
-			p.plan.Updates[i].Details = "updated"
+		u := &p.plan.Updates[i]
+		old, ok := olds[u.Object.Anchor]
+		if !ok {
+			continue
+		}
+		if old.DN != u.Object.DN {
+			u.Details = fmt.Sprintf("moved: %s → %s", old.DN, u.Object.DN)
+		}
+		cur := u.Object.Attributes
+		if cur == nil {
+			if err := json.Unmarshal([]byte(u.Object.Encoded), &cur); err != nil {
+				return fmt.Errorf("plan: attributes of %s: %w", u.Object.DN, err)
+			}
+		}
+		if changed := changedAttributes(old.Attributes, cur); len(changed) > 0 {
+			if u.Details != "" {
+				u.Details += "; "
+			}
+			u.Details += "changed: " + strings.Join(changed, ", ")
 		}
 	}
-	return &p.plan, nil
+	return nil
 }
 
 // Decision is the guard's verdict on a plan.
