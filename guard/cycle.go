@@ -139,15 +139,13 @@ func (e *Engine) apply(ctx context.Context, run *cycleRun, plan *Plan, digest *s
 	run.prog.Phase.Store("applying")
 	run.rec.Read = plan.InScope
 	now := e.Store.Now()
-	decision := Decide(plan, run.cfg.Basics)
+	decision := decideCycle(run.cfg, plan)
 	w := &store.CycleWrite{Cycle: run.rec}
-	switch {
-	case run.cfg.QuarantineID != 0:
-		// While a quarantine is pending nothing is applied: the cycle only
-		// releases staged deletes whose objects came back into scope.
+	switch decision.Verdict {
+	case Hold:
 		w.Cycle.Discarded = len(plan.Returned)
 		w.Changes = store.Held{Returned: plan.Returned}
-	case decision.Quarantine:
+	case Quarantine:
 		w.Cycle.StagedDeletes = len(plan.Deletes)
 		// The store writes each staged delete's log entry itself: a
 		// quarantine of a million objects builds no list of entries.

@@ -145,19 +145,6 @@ func newHolder() string {
 	return hex.EncodeToString(b)
 }
 
-// AllowDeletes applies the staged deletes of the quarantine started by cycle
-// quarantineID on behalf of actor. A quarantine that is no longer current is
-// store.ErrConflict and changes nothing.
-func (e *Engine) AllowDeletes(ctx context.Context, configID, quarantineID int64, actor string) (int, error) {
-	return e.Store.AllowDeletes(ctx, configID, quarantineID, actor)
-}
-
-// RestartSync discards the pending staged deletes of a configuration and
-// clears its quarantine; the caller then runs a cycle.
-func (e *Engine) RestartSync(ctx context.Context, configID, quarantineID int64, actor string) (int, error) {
-	return e.Store.RestartSync(ctx, configID, quarantineID, actor)
-}
-
 // StatusURL is the sync status info page of a configuration.
 func (e *Engine) StatusURL(configID int64) string {
 	base := strings.TrimRight(e.PublicURL, "/")
@@ -165,49 +152,4 @@ func (e *Engine) StatusURL(configID int64) string {
 		base = "http://127.0.0.1:8080"
 	}
 	return fmt.Sprintf("%s/configurations/%d/status", base, configID)
-}
-
-// QuarantineSubject is the subject of the email sent when the guard trips.
-func QuarantineSubject(name string) string {
-	return "[syncguard] Delete threshold exceeded: " + name
-}
-
-func (e *Engine) quarantineMail(cfg *store.Configuration, plan *Plan, d Decision) (subject, body string) {
-	byType := map[string]int{}
-	byOU := map[string]int{}
-	for _, del := range plan.Deletes {
-		byType[del.Type]++
-		byOU[del.OU]++
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "syncguard stopped synchronizing %q: this cycle would delete %d objects from the target directory,\n", cfg.Name, d.Deletions)
-	fmt.Fprintf(&b, "which reaches the accidental deletion threshold of %d.\n\n", d.Threshold)
-	b.WriteString("Nothing was changed. The deletions are staged, and sync stays stopped until an admin decides.\n\n")
-	b.WriteString("Staged deletions by object type:\n")
-	for _, t := range []string{TypeUser, TypeGroup} {
-		if byType[t] > 0 {
-			fmt.Fprintf(&b, "  %-6s %d\n", t+"s", byType[t])
-		}
-	}
-	b.WriteString("\nWhere they come from (by OU):\n")
-	for _, c := range topCounts(byOU, 10) {
-		fmt.Fprintf(&b, "  %6d  %s\n", c.N, c.Label)
-	}
-	if len(byOU) > 10 {
-		fmt.Fprintf(&b, "  … and %d more OUs\n", len(byOU)-10)
-	}
-	fmt.Fprintf(&b, "\nReview them, then choose Allow deletes or Restart sync:\n%s\n", e.StatusURL(cfg.ID))
-	return QuarantineSubject(cfg.Name), b.String()
-}
-
-func topCounts(m map[string]int, n int) []store.Count {
-	out := make([]store.Count, 0, len(m))
-	for k, v := range m {
-		out = append(out, store.Count{Label: k, N: v})
-	}
-	sortCounts(out)
-	if len(out) > n {
-		out = out[:n]
-	}
-	return out
 }

@@ -362,27 +362,3 @@ func (p *Planner) describeUpdates(ctx context.Context, oldAttrs ObjectLookup) er
 	}
 	return nil
 }
-
-// Decision is the guard's verdict on a plan.
-type Decision struct {
-	Quarantine bool
-	Deletions  int
-	Threshold  int
-	Reason     string
-}
-
-// Decide applies the accidental deletion guard: with prevention on, a plan
-// whose deletions reach the threshold (deletions ≥ threshold) is quarantined.
-func Decide(p *Plan, b store.Basics) Decision {
-	d := Decision{Deletions: len(p.Deletes), Threshold: b.Threshold}
-	switch {
-	case !b.Prevent:
-		d.Reason = "prevention of accidental deletions is off"
-	case b.Threshold > 0 && d.Deletions >= b.Threshold:
-		d.Quarantine = true
-		d.Reason = fmt.Sprintf("%d deletions reach the threshold of %d", d.Deletions, b.Threshold)
-	default:
-		d.Reason = fmt.Sprintf("%d deletions are below the threshold of %d", d.Deletions, b.Threshold)
-	}
-	return d
-}

@@ -147,6 +147,10 @@ func (s *Store) ApplyCycle(ctx context.Context, w *CycleWrite) (int64, error) {
 		case Applied:
 			err = applyTarget(ctx, tx, c, &ch)
 		case Quarantine:
+			if quarantine != 0 {
+				// The guard holds every cycle while a quarantine is pending.
+				return Errorf(Conflict, "cycle %d is still pending: a new quarantine cannot replace it", quarantine)
+			}
 			err = stage(ctx, tx, c, &ch)
 			quarantine = c.ID
 		case Held:

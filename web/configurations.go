@@ -19,16 +19,12 @@ import (
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
 // statusView words a configuration's status for the views.
-func (s *Server) statusView(ctx context.Context, cfg *store.Configuration) (views.Status, error) {
-	st, err := guard.StatusOf(ctx, s.store, cfg)
-	if err != nil {
-		return views.Status{}, err
-	}
+func statusView(cfg *store.Configuration, st guard.Status) views.Status {
 	v := views.Status{Code: st.Code, Text: st.Text, Error: st.Error, InfoURL: configURL(cfg.ID, "/status")}
 	if st.Lock != nil && st.Code == guard.StatusRunning {
 		v.Progress = &views.Progress{Read: st.Lock.Read, Planned: st.Lock.Planned, Applied: st.Lock.Applied, Phase: st.Lock.Phase}
 	}
-	return v, nil
+	return v
 }
 
 func (s *Server) configurations(c echo.Context) error {
@@ -39,19 +35,14 @@ func (s *Server) configurations(c echo.Context) error {
 	}
 	page := views.ConfigurationsPage{Base: s.base(c, "Configurations", "configurations")}
 	for _, cfg := range cfgs {
-		status, err := s.statusView(ctx, cfg)
+		o, err := guard.OverviewOf(ctx, s.store, cfg)
 		if err != nil {
 			return err
 		}
-		users, groups, err := s.store.ObjectCounts(ctx, cfg.ID)
-		if err != nil {
-			return err
-		}
-		row := views.ConfigurationRow{ID: cfg.ID, Name: cfg.Name, Source: cfg.Source, Status: status, Objects: users + groups}
-		if last, err := s.store.LastCycle(ctx, cfg.ID); err == nil {
-			row.LastCycle = formatTime(last.FinishedAt)
-		} else if !isNotFound(err) {
-			return err
+		row := views.ConfigurationRow{ID: cfg.ID, Name: cfg.Name, Source: cfg.Source, Status: statusView(cfg, o.Status),
+			Objects: o.Users + o.Groups}
+		if o.LastCycle != nil {
+			row.LastCycle = formatTime(o.LastCycle.FinishedAt)
 		}
 		page.Rows = append(page.Rows, row)
 	}
@@ -65,16 +56,11 @@ func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (vi
 		Basics: views.Basics{Email: cfg.Basics.Email, Prevent: cfg.Basics.Prevent, Threshold: strconv.Itoa(cfg.Basics.Threshold)},
 		Scope:  cfg.EffectiveScope(), Source: cfg.Source, BaseDN: cfg.BaseDN, BindDN: cfg.BindDN,
 		Interval: humanInterval(cfg.Interval), AgentID: cfg.AgentID, QuarantineID: cfg.QuarantineID}
-	var err error
-	if p.Status, err = s.statusView(ctx, cfg); err != nil {
+	o, err := guard.OverviewOf(ctx, s.store, cfg)
+	if err != nil {
 		return p, err
 	}
-	if p.Users, p.Groups, err = s.store.ObjectCounts(ctx, cfg.ID); err != nil {
-		return p, err
-	}
-	if p.PendingStaged, err = s.store.PendingStaged(ctx, cfg.ID); err != nil {
-		return p, err
-	}
+	p.Status, p.Users, p.Groups, p.PendingStaged = statusView(cfg, o.Status), o.Users, o.Groups, o.PendingStaged
 	if cfg.AgentID != 0 {
 		if a, err := s.store.Agent(ctx, cfg.AgentID); err == nil {
 			p.AgentName = a.Name
@@ -98,8 +84,8 @@ func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (vi
 	switch {
 	case cfg.QuarantineID != 0:
 		p.NextRun = "stopped until an admin allows the deletes or restarts sync"
-	case len(cycles) > 0:
-		p.NextRun = formatTime(cycles[0].FinishedAt.Add(cfg.Interval))
+	case o.LastCycle != nil:
+		p.NextRun = formatTime(o.LastCycle.FinishedAt.Add(cfg.Interval))
 	default:
 		p.NextRun = "now"
 	}

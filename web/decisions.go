@@ -19,11 +19,12 @@ func (s *Server) statusInfo(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := views.StatusInfoPage{Base: s.base(c, "Sync status · "+cfg.Name, "configurations"), ConfigID: cfg.ID, ConfigName: cfg.Name,
-		Threshold: cfg.Basics.Threshold}
-	if p.Status, err = s.statusView(ctx, cfg); err != nil {
+	o, err := guard.OverviewOf(ctx, s.store, cfg)
+	if err != nil {
 		return err
 	}
+	p := views.StatusInfoPage{Base: s.base(c, "Sync status · "+cfg.Name, "configurations"), ConfigID: cfg.ID, ConfigName: cfg.Name,
+		Threshold: cfg.Basics.Threshold, Status: statusView(cfg, o.Status)}
 	if cfg.QuarantineID != 0 {
 		cy, err := s.store.Cycle(ctx, cfg.ID, cfg.QuarantineID)
 		if err != nil {
@@ -51,11 +52,9 @@ func (s *Server) statusInfo(c echo.Context) error {
 		}
 		p.SampleOf = total
 		p.LogURL = configURL(cfg.ID, "/logs?action=StagedDelete&cycle="+strconv.FormatInt(cy.ID, 10))
-	} else if last, err := s.store.LastCycle(ctx, cfg.ID); err == nil {
-		v := cycleView(cfg.ID, last)
+	} else if o.LastCycle != nil {
+		v := cycleView(cfg.ID, o.LastCycle)
 		p.LastCycle = &v
-	} else if !isNotFound(err) {
-		return err
 	}
 	return render(c, http.StatusOK, views.StatusInfo(p))
 }
@@ -129,16 +128,18 @@ func (s *Server) allowDeletes(c echo.Context) error {
 		return err
 	}
 	user := currentUser(c).Name
-	n, err := s.engine.AllowDeletes(c.Request().Context(), cfg.ID, q, user)
+	res, err := s.engine.AllowDeletes(c.Request().Context(), cfg.ID, q, user)
 	if errors.Is(err, store.ErrConflict) {
 		return s.redirectFlash(c, configURL(cfg.ID, ""), "error", "Nothing was deleted: "+store.ErrorMessage(err)+".")
 	}
 	if err != nil {
 		return err
 	}
-	s.sched.Trigger(cfg.ID, guard.TriggerAllow)
-	return s.redirectFlash(c, configURL(cfg.ID, ""), "success",
-		fmt.Sprintf("Deletions accepted: %s deleted from %s. The next cycle is running.", plural(n, "object", "objects"), cfg.Name))
+	msg := fmt.Sprintf("Deletions accepted: %s deleted from %s.", plural(res.Count, "object", "objects"), cfg.Name)
+	if s.runNext(cfg.ID, res) {
+		msg += " The next cycle is running."
+	}
+	return s.redirectFlash(c, configURL(cfg.ID, ""), "success", msg)
 }
 
 func (s *Server) confirmRestart(c echo.Context) error {
@@ -173,14 +174,26 @@ func (s *Server) restart(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.engine.RestartSync(c.Request().Context(), cfg.ID, q, currentUser(c).Name)
+	res, err := s.engine.RestartSync(c.Request().Context(), cfg.ID, q, currentUser(c).Name)
 	if errors.Is(err, store.ErrConflict) {
 		return s.redirectFlash(c, configURL(cfg.ID, ""), "error", "Sync was not restarted: "+store.ErrorMessage(err)+".")
 	}
 	if err != nil {
 		return err
 	}
-	s.sched.Trigger(cfg.ID, guard.TriggerRestart)
-	return s.redirectFlash(c, configURL(cfg.ID, ""), "success",
-		fmt.Sprintf("Sync restarted: %s discarded, nothing deleted. A full cycle is running.", plural(n, "staged deletion", "staged deletions")))
+	msg := fmt.Sprintf("Sync restarted: %s discarded, nothing deleted.", plural(res.Count, "staged deletion", "staged deletions"))
+	if s.runNext(cfg.ID, res) {
+		msg += " A full cycle is running."
+	}
+	return s.redirectFlash(c, configURL(cfg.ID, ""), "success", msg)
+}
+
+// runNext starts the cycle that follows an admin's decision, if any, and
+// reports whether one follows.
+func (s *Server) runNext(configID int64, res guard.Resolution) bool {
+	if res.Next == "" {
+		return false
+	}
+	s.sched.Trigger(configID, res.Next)
+	return true
 }
