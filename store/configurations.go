@@ -105,23 +105,7 @@ func (s *Store) ConfigurationByName(ctx context.Context, name string) (*Configur
 
 // Configurations returns every configuration, by name.
 func (s *Store) Configurations(ctx context.Context) ([]*Configuration, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+configColumns+` FROM configurations ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("store: configurations: %w", err)
-	}
-	defer rows.Close()
-	var out []*Configuration
-	for rows.Next() {
-		c, err := scanConfiguration(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: configurations: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: configurations: %w", err)
-	}
-	return out, nil
+	return queryRows(ctx, s.r, "configurations", scanConfiguration, `SELECT `+configColumns+` FROM configurations ORDER BY name`)
 }
 
 // CreateConfiguration inserts c, setting its ID; a taken name is ErrConflict.

@@ -293,20 +293,8 @@ func (s *Store) Cycle(ctx context.Context, configID, id int64) (*Cycle, error) {
 
 // Cycles returns the most recent cycles of a configuration, newest first.
 func (s *Store) Cycles(ctx context.Context, configID int64, limit int) ([]*Cycle, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+cycleColumns+` FROM cycles WHERE config_id = ? ORDER BY id DESC LIMIT ?`, configID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: cycles: %w", err)
-	}
-	defer rows.Close()
-	var out []*Cycle
-	for rows.Next() {
-		c, err := scanCycle(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: cycles: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return queryRows(ctx, s.r, "cycles", scanCycle,
+		`SELECT `+cycleColumns+` FROM cycles WHERE config_id = ? ORDER BY id DESC LIMIT ?`, configID, limit)
 }
 
 // LastCycle returns a configuration's newest cycle, or ErrNotFound.

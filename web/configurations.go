@@ -20,7 +20,7 @@ func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
 // statusView words a configuration's status for the views.
 func statusView(cfg *store.Configuration, st guard.Status) views.Status {
-	v := views.Status{Code: st.Code, Text: st.Text, Error: st.Error, InfoURL: configURL(cfg.ID, "/status")}
+	v := views.Status{Code: st.Code, Text: st.Text, Error: st.Error, InfoURL: views.ConfigURL(cfg.ID, "/status")}
 	if st.Lock != nil && st.Code == guard.StatusRunning {
 		v.Progress = &views.Progress{Read: st.Lock.Read, Planned: st.Lock.Planned, Applied: st.Lock.Applied, Phase: st.Lock.Phase}
 	}
@@ -96,7 +96,7 @@ func cycleView(configID int64, cy *store.Cycle) views.Cycle {
 	return views.Cycle{ID: cy.ID, Outcome: cy.Outcome, Trigger: cy.Trigger, Creates: cy.Creates, Updates: cy.Updates,
 		Deletes: cy.Deletes, StagedDeletes: cy.StagedDeletes, Failures: cy.Failures, Started: formatTime(cy.StartedAt),
 		Duration: formatDuration(cy.FinishedAt.Sub(cy.StartedAt)), Error: cy.Error,
-		LogURL: configURL(configID, "/logs?cycle="+strconv.FormatInt(cy.ID, 10))}
+		LogURL: views.ConfigURL(configID, "/logs?cycle="+strconv.FormatInt(cy.ID, 10))}
 }
 
 func (s *Server) configuration(c echo.Context) error {
@@ -143,7 +143,7 @@ func (s *Server) saveBasics(c echo.Context) error {
 		return render(c, http.StatusUnprocessableEntity, views.Configuration(p))
 	}
 	if basics == cfg.Basics {
-		return s.redirectFlash(c, configURL(cfg.ID, ""), "info", "Nothing changed.")
+		return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "info", "Nothing changed.")
 	}
 	cfg.Basics = basics
 	if err := s.store.UpdateConfiguration(c.Request().Context(), cfg, currentUser(c).Name); err != nil {
@@ -153,7 +153,7 @@ func (s *Server) saveBasics(c echo.Context) error {
 	if cfg.QuarantineID != 0 {
 		msg += " The deletions already staged still wait for Allow deletes or Restart sync."
 	}
-	return s.redirectFlash(c, configURL(cfg.ID, ""), "success", msg)
+	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success", msg)
 }
 
 // scopeForm lists the source's OUs under the base DN as a tree, ticking the
@@ -258,7 +258,7 @@ func (s *Server) saveScope(c echo.Context) error {
 	if err := s.store.UpdateConfiguration(c.Request().Context(), &next, currentUser(c).Name); err != nil {
 		return err
 	}
-	return s.redirectFlash(c, configURL(cfg.ID, ""), "success",
+	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success",
 		fmt.Sprintf("Scope saved: %d OU(s) in scope. It applies from the next cycle.", len(picked)))
 }
 
@@ -268,11 +268,11 @@ func (s *Server) syncNow(c echo.Context) error {
 		return err
 	}
 	if !s.sched.Trigger(cfg.ID, guard.TriggerManual) {
-		return s.redirectFlash(c, configURL(cfg.ID, ""), "info", "A cycle of "+cfg.Name+" is already running.")
+		return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "info", "A cycle of "+cfg.Name+" is already running.")
 	}
 	msg := "A cycle of " + cfg.Name + " has started."
 	if cfg.QuarantineID != 0 {
 		msg += " While deletions are staged it applies nothing; it only releases objects that are back in scope."
 	}
-	return s.redirectFlash(c, configURL(cfg.ID, ""), "success", msg)
+	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success", msg)
 }

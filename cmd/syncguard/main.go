@@ -1,6 +1,3 @@
-// Command syncguard synchronizes users and groups from an LDAP directory or
-// an LDIF export into a target directory, and stops a cycle that would
-// delete too many of them until an admin decides.
 package main
 
 import (

@@ -10,8 +10,6 @@ import (
 	"github.com/syncguard/syncguard/store"
 )
 
-func statusText(code string) string { return guard.StatusText(code) }
-
 // runCycle runs one cycle, prints it, delivers what it queued, and returns
 // the exit code of sync: 0 Succeeded, 3 Quarantined, 1 Failed.
 func runCycle(ctx context.Context, c *Config, st *store.Store, e *guard.Engine, cfg *store.Configuration, trigger string) error {
@@ -127,11 +125,7 @@ func jsonTime(t time.Time) *string {
 func cmdStatus(ctx context.Context, c *Config, args []string) error {
 	fs := newFlags(c, "status")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	st, cfg, err := c.openConfiguration(ctx, pos[0])
+	st, cfg, err := c.parseConfiguration(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -193,11 +187,7 @@ func orNone(s string) string {
 func cmdAllowDeletes(ctx context.Context, c *Config, args []string) error {
 	fs := newFlags(c, "allow-deletes")
 	yes := fs.Bool("yes", false, "confirm: apply the staged deletions")
-	pos, err := parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	st, cfg, err := c.openConfiguration(ctx, pos[0])
+	st, cfg, err := c.parseConfiguration(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -250,11 +240,7 @@ func runNext(ctx context.Context, c *Config, st *store.Store, e *guard.Engine, c
 func cmdRestart(ctx context.Context, c *Config, args []string) error {
 	fs := newFlags(c, "restart")
 	yes := fs.Bool("yes", false, "confirm: discard the staged deletions and run a full cycle")
-	pos, err := parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	st, cfg, err := c.openConfiguration(ctx, pos[0])
+	st, cfg, err := c.parseConfiguration(ctx, fs, args)
 	if err != nil {
 		return err
 	}
