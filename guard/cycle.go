@@ -22,9 +22,10 @@ type cycleRun struct {
 	fingerprint string   // the settings that decide a plan (digestFingerprint)
 }
 
-// cycle runs one pass over a configuration, holding its lease: the cycle
-// ends early when the source gave exactly the records of the last one;
-// otherwise it reads the source, plans, lets the guard decide and applies.
+// cycle runs one pass over a configuration while RunCycle holds its lease:
+// the cycle ends early when the source gave exactly the records of the last
+// one; otherwise it reads the source and plans, the guard decides, and the
+// store applies what the decision lets through.
 // With replan, a plan gone stale before it was applied returns errReplan
 // rather than a Failed cycle.
 func (e *Engine) cycle(ctx context.Context, configID int64, trigger string, prog *Progress, replan bool) (*store.Cycle, error) {
@@ -47,7 +48,8 @@ func (e *Engine) cycle(ctx context.Context, configID int64, trigger string, prog
 		return e.fail(ctx, run, err)
 	}
 	defer plan.Close()
-	return e.apply(ctx, run, plan, digest, replan)
+	decision := decideCycle(run.cfg, plan)
+	return e.apply(ctx, run, plan, decision, digest, replan)
 }
 
 // startCycle reads the configuration and starts the cycle's record.
@@ -133,13 +135,12 @@ func (e *Engine) readAndPlan(ctx context.Context, run *cycleRun) (*Plan, *store.
 	return plan, sums.digest(run.fingerprint, plan.InScope), nil
 }
 
-// apply has the guard decide on the plan and records the cycle with what
-// the decision lets through.
-func (e *Engine) apply(ctx context.Context, run *cycleRun, plan *Plan, digest *store.SourceDigest, replan bool) (*store.Cycle, error) {
+// apply records the cycle with what the guard's decision lets through of
+// the plan: the store writes each kind of changes in its own steps.
+func (e *Engine) apply(ctx context.Context, run *cycleRun, plan *Plan, decision Decision, digest *store.SourceDigest, replan bool) (*store.Cycle, error) {
 	run.prog.Phase.Store("applying")
 	run.rec.Read = plan.InScope
 	now := e.Store.Now()
-	decision := decideCycle(run.cfg, plan)
 	w := &store.CycleWrite{Cycle: run.rec}
 	switch decision.Verdict {
 	case Hold:
@@ -147,14 +148,8 @@ func (e *Engine) apply(ctx context.Context, run *cycleRun, plan *Plan, digest *s
 		w.Changes = store.Held{Returned: plan.Returned}
 	case Quarantine:
 		w.Cycle.StagedDeletes = len(plan.Deletes)
-		// The store writes each staged delete's log entry itself: a
-		// quarantine of a million objects builds no list of entries.
-		w.Changes = store.Quarantine{Staged: plan.Deletes, Log: store.LogEntry{Time: now, Action: store.ActionStagedDelete,
-			Status: store.LogStaged, Details: fmt.Sprintf("no longer in scope; staged: %s", decision.Reason)}}
-		if run.cfg.Basics.Email != "" {
-			w.Notify = &store.Notification{To: run.cfg.Basics.Email}
-			w.Notify.Subject, w.Notify.Body = e.quarantineMail(run.cfg, plan, decision)
-		}
+		w.Changes = stagedChanges(plan, decision, now)
+		w.Notify = e.quarantineNotice(run.cfg, plan, decision)
 	default:
 		w.Cycle.Creates, w.Cycle.Updates, w.Cycle.Deletes = plan.NumCreates(), len(plan.Updates), len(plan.Deletes)
 		w.Changes = appliedChanges(plan, decision, digest, now)
@@ -184,6 +179,14 @@ func appliedChanges(plan *Plan, d Decision, digest *store.SourceDigest, now time
 			Type: del.Type, Name: del.Name, DN: del.DN, Anchor: del.Anchor, Details: "no longer in scope; " + d.Reason})
 	}
 	return ch
+}
+
+// stagedChanges is what a plan the guard stopped writes: its deletions,
+// staged. The store writes each staged delete's log entry itself: a
+// quarantine of a million objects builds no list of entries.
+func stagedChanges(plan *Plan, d Decision, now time.Time) store.Quarantine {
+	return store.Quarantine{Staged: plan.Deletes, Log: store.LogEntry{Time: now, Action: store.ActionStagedDelete,
+		Status: store.LogStaged, Details: fmt.Sprintf("no longer in scope; staged: %s", d.Reason)}}
 }
 
 // record writes the cycle. A plan gone stale (Allow deletes or Restart sync

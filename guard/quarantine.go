@@ -177,8 +177,19 @@ func QuarantineSubject(name string) string {
 	return "[syncguard] Delete threshold exceeded: " + name
 }
 
-// quarantineMail is the email a quarantine sends: how many deletions
-// against what threshold, where they come from, and where to decide.
+// quarantineNotice is the email a quarantine sends to the notification
+// address, if there is one: how many deletions against what threshold,
+// where they come from, and where to decide.
+func (e *Engine) quarantineNotice(cfg *store.Configuration, plan *Plan, d Decision) *store.Notification {
+	if cfg.Basics.Email == "" {
+		return nil
+	}
+	n := &store.Notification{To: cfg.Basics.Email}
+	n.Subject, n.Body = e.quarantineMail(cfg, plan, d)
+	return n
+}
+
+// quarantineMail words the email of a quarantine.
 func (e *Engine) quarantineMail(cfg *store.Configuration, plan *Plan, d Decision) (subject, body string) {
 	byType := map[string]int{}
 	byOU := map[string]int{}
