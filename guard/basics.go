@@ -2,15 +2,12 @@ package guard
 
 import (
 	"errors"
-	"fmt"
 	"net/mail"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/syncguard/syncguard/store"
 )
@@ -27,23 +24,28 @@ const (
 	MaxInterval      = 7 * 24 * time.Hour
 )
 
+// invalid is an error in what a person typed, worded for them.
+func invalid(format string, args ...any) error {
+	return store.Errorf(store.Invalid, format, args...)
+}
+
 // ParseThreshold reads an accidental deletion threshold: a whole number from
 // 1 to MaxThreshold. Its error is a message for the person who typed it.
 func ParseThreshold(s string) (int, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return 0, errors.New("Enter the number of deletions that stops sync, for example 500.")
+		return 0, invalid("Enter the number of deletions that stops sync, for example 500.")
 	}
 	n, err := strconv.ParseInt(strings.ReplaceAll(s, ",", ""), 10, 64)
 	switch {
 	case err != nil && errors.Is(err, strconv.ErrRange):
-		return 0, fmt.Errorf("%s is too large: the threshold is at most %d.", s, MaxThreshold)
+		return 0, invalid("%s is too large: the threshold is at most %d.", s, MaxThreshold)
 	case err != nil:
-		return 0, fmt.Errorf("%q is not a whole number: enter a number of objects, for example 500.", s)
+		return 0, invalid("%q is not a whole number: enter a number of objects, for example 500.", s)
 	case n <= 0:
-		return 0, errors.New("The threshold must be at least 1.")
+		return 0, invalid("The threshold must be at least 1.")
 	case n > MaxThreshold:
-		return 0, fmt.Errorf("%s is too large: the threshold is at most %d.", s, MaxThreshold)
+		return 0, invalid("%s is too large: the threshold is at most %d.", s, MaxThreshold)
 	}
 	return int(n), nil
 }
@@ -57,11 +59,11 @@ func ParseEmail(s string) (string, error) {
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" {
-		return "", fmt.Errorf("%q is not an email address: enter one address, such as admin@example.com.", s)
+		return "", invalid("%q is not an email address: enter one address, such as admin@example.com.", s)
 	}
 	local, domain, ok := strings.Cut(s, "@")
 	if !ok || local == "" || domain == "" || strings.ContainsAny(s, " <>,;") {
-		return "", fmt.Errorf("%q is not an email address: enter one address, such as admin@example.com.", s)
+		return "", invalid("%q is not an email address: enter one address, such as admin@example.com.", s)
 	}
 	return s, nil
 }
@@ -88,10 +90,10 @@ func ParseBasics(email, threshold string, prevent bool) (store.Basics, map[strin
 func ParseInterval(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(strings.TrimSpace(s))
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration: use for example 2m, 90s or 1h.", s)
+		return 0, invalid("%q is not a duration: use for example 2m, 90s or 1h.", s)
 	}
 	if d < MinInterval || d > MaxInterval {
-		return 0, fmt.Errorf("the interval must be between %s and %s.", MinInterval, MaxInterval)
+		return 0, invalid("the interval must be between %s and %s.", MinInterval, MaxInterval)
 	}
 	return d, nil
 }
@@ -100,7 +102,7 @@ func ParseInterval(s string) (time.Duration, error) {
 // is saved.
 func ValidateConfiguration(c *store.Configuration) error {
 	if strings.TrimSpace(c.Name) == "" {
-		return errors.New("a configuration needs a name")
+		return invalid("a configuration needs a name")
 	}
 	if err := checkName(c.Name); err != nil {
 		return err
@@ -109,35 +111,35 @@ func ValidateConfiguration(c *store.Configuration) error {
 		return err
 	}
 	if !strings.HasPrefix(c.Source, "ldif:") && c.BaseDN == "" {
-		return errors.New("an LDAP source needs a base DN (--base-dn)")
+		return invalid("an LDAP source needs a base DN (--base-dn)")
 	}
 	if c.BaseDN == "" && len(c.Scope) == 0 {
-		return errors.New("set a base DN (--base-dn) or at least one in-scope OU (--scope)")
+		return invalid("set a base DN (--base-dn) or at least one in-scope OU (--scope)")
 	}
 	var base string
 	if c.BaseDN != "" {
 		var err error
 		if base, err = NormalizeDN(c.BaseDN); err != nil {
-			return fmt.Errorf("base DN: %w", err)
+			return invalid("base DN: %v", err)
 		}
 	}
 	scope, err := NormalizeScope(c.Scope)
 	if err != nil {
-		return err
+		return invalid("%v", err)
 	}
 	for i, s := range scope {
 		if base != "" && !InScope(s, []string{base}) {
-			return fmt.Errorf("scope %q is not under the base DN %q", c.Scope[i], c.BaseDN)
+			return invalid("scope %q is not under the base DN %q", c.Scope[i], c.BaseDN)
 		}
 	}
 	if c.Basics.Threshold <= 0 || c.Basics.Threshold > MaxThreshold {
-		return fmt.Errorf("the threshold must be a whole number from 1 to %d", MaxThreshold)
+		return invalid("the threshold must be a whole number from 1 to %d", MaxThreshold)
 	}
 	if _, err := ParseEmail(c.Basics.Email); err != nil {
-		return err
+		return err // already worded for people
 	}
 	if c.Interval < MinInterval || c.Interval > MaxInterval {
-		return fmt.Errorf("the interval must be between %s and %s", MinInterval, MaxInterval)
+		return invalid("the interval must be between %s and %s", MinInterval, MaxInterval)
 	}
 	return nil
 }
@@ -147,35 +149,12 @@ func ValidateConfiguration(c *store.Configuration) error {
 // or bytes that are not UTF-8.
 func checkName(name string) error {
 	if !utf8.ValidString(name) {
-		return errors.New("a configuration name must be UTF-8 text")
+		return invalid("a configuration name must be UTF-8 text")
 	}
 	for _, r := range name {
 		if unicode.IsControl(r) {
-			return fmt.Errorf("a configuration name cannot hold a control character (such as a line break, a tab or an escape): %q", name)
+			return invalid("a configuration name cannot hold a control character (such as a line break, a tab or an escape): %q", name)
 		}
 	}
 	return nil
-}
-
-// MinPasswordLength is the shortest password accepted for a portal user.
-const MinPasswordLength = 12
-
-// HashPassword checks a new password's length and hashes it with bcrypt.
-func HashPassword(password string) (string, error) {
-	if len([]rune(password)) < MinPasswordLength {
-		return "", fmt.Errorf("the password must have at least %d characters", MinPasswordLength)
-	}
-	if len(password) > 72 {
-		return "", errors.New("the password must have at most 72 bytes")
-	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
-	if err != nil {
-		return "", fmt.Errorf("hash password: %w", err)
-	}
-	return string(h), nil
-}
-
-// CheckPassword reports whether password matches the bcrypt hash.
-func CheckPassword(hash, password string) bool {
-	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
 }

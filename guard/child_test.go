@@ -80,7 +80,7 @@ func TestCrashChild(t *testing.T) {
 	case "allow":
 		q, _ := strconv.ParseInt(arg, 10, 64)
 		childSay("begin")
-		n, err := eng.AllowDeletes(ctx, ids[0], q, "crash-test")
+		n, err := count(eng.AllowDeletes(ctx, ids[0], q, "crash-test"))
 		if err != nil {
 			childSay("error %v", err)
 			os.Exit(1)

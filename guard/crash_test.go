@@ -251,7 +251,7 @@ func TestCrashSafety(t *testing.T) {
 		writeSource(withoutFinance)
 		runCrashScenario(t, crashScenario{role: "allow", arg: fmt.Sprint(quarantine), template: quarantinedDB,
 			next: func(t *testing.T, st *store.Store, wasAfter bool) {
-				n, err := st.AllowDeletes(t.Context(), 1, quarantine, "admin")
+				n, err := st.AllowDeletes(t.Context(), store.QuarantineDecision{ConfigID: 1, Quarantine: quarantine, Actor: "admin"})
 				switch {
 				case wasAfter && !errors.Is(err, store.ErrConflict):
 					t.Errorf("Allow deletes again after it was applied = %d, %v; want ErrConflict", n, err)

@@ -334,7 +334,7 @@ func TestReturnToScopeDiscardsStagedDelete(t *testing.T) {
 		t.Errorf("%d notifications, want the one of the quarantine", got)
 	}
 
-	n, err := e.eng.AllowDeletes(t.Context(), e.id, q.ID, "alice")
+	n, err := count(e.eng.AllowDeletes(t.Context(), e.id, q.ID, "alice"))
 	if err != nil || n != 3 {
 		t.Fatalf("AllowDeletes = %d, %v; want 3", n, err)
 	}

@@ -32,8 +32,8 @@ func TestDecideAtThreshold(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := &Plan{Deletes: make([]store.StagedDelete, tt.deletions)}
 			d := Decide(p, tt.basics)
-			if got, want := d.Quarantine, tt.want; got != want {
-				t.Errorf("Decide(%d deletions, %+v).Quarantine = %v, want %v (%s)", tt.deletions, tt.basics, got, want, d.Reason)
+			if got, want := d.Verdict == Quarantine, tt.want; got != want {
+				t.Errorf("Decide(%d deletions, %+v) quarantines = %v, want %v (%s)", tt.deletions, tt.basics, got, want, d.Reason)
 			}
 			if d.Deletions != tt.deletions || d.Threshold != tt.basics.Threshold {
 				t.Errorf("Decision = %+v, want %d deletions against %d", d, tt.deletions, tt.basics.Threshold)

@@ -40,7 +40,8 @@ type fingerprinter interface {
 // plannerVersion is part of every digest's fingerprint: change it whenever
 // a change to planning (classification, anchors, hashing, attributes)
 // could plan differently from the same records, so that the first cycle
-// after an upgrade plans in full.
+// after an upgrade plans in full. TestPlannerGolden fails when the plan of
+// testdata/planner.ldif changes and this does not.
 const plannerVersion = "1"
 
 // digestFingerprint names everything besides the records that decides a
@@ -54,12 +55,81 @@ func digestFingerprint(cfg *store.Configuration, scope, bases []string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// sourceUnchanged reports whether the source gives exactly the records of
+// the stored digest, read with the same settings (run.fingerprint) and with
+// the target directory untouched since (the same generation), and returns
+// that digest. It looks only when the source can fingerprint its records
+// and no quarantine is pending (that cycle must see which staged objects
+// came back), and stops at the first record that differs. An error is a
+// failure to read the source, which a full read would meet as well.
+func (e *Engine) sourceUnchanged(ctx context.Context, run *cycleRun) (*store.SourceDigest, bool, error) {
+	f, ok := run.src.(fingerprinter)
+	if !ok || run.cfg.QuarantineID != 0 {
+		return nil, false, nil
+	}
+	d, err := e.Store.SourceDigest(ctx, run.cfg.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	case d.Generation != run.cfg.Generation || d.Fingerprint != run.fingerprint:
+		return nil, false, nil
+	}
+	same, err := unchanged(ctx, f, run.bases, d, run.prog)
+	if err != nil {
+		return nil, false, readError(ctx, err)
+	}
+	if !same {
+		run.prog.Read.Store(0) // the full read starts over from the first record
+	}
+	return d, same, nil
+}
+
+// recordUnchanged records a cycle whose source is unchanged: Succeeded,
+// with nothing to do, the digest kept for the next cycle.
+func (e *Engine) recordUnchanged(ctx context.Context, run *cycleRun, d *store.SourceDigest, replan bool) (*store.Cycle, error) {
+	run.prog.Phase.Store("applying")
+	run.rec.Read = d.InScope
+	return e.record(ctx, run, &store.CycleWrite{Cycle: run.rec, Changes: store.Unchanged{}}, replan)
+}
+
+// recordSums collects the fingerprints of the records a read hands on, in
+// order, for the digest of the source. It wraps the function the source
+// calls with each entry (the pipeline's Add), so planning knows nothing of
+// it.
+type recordSums struct {
+	sums []byte
+	none bool // an entry came without a fingerprint: the source gives none
+}
+
+// wrap returns add, collecting each entry's fingerprint first.
+func (r *recordSums) wrap(add func(*Entry) error) func(*Entry) error {
+	return func(e *Entry) error {
+		if e.Sum == (Sum{}) {
+			r.none, r.sums = true, nil
+		} else if !r.none {
+			r.sums = append(r.sums, e.Sum[:]...)
+		}
+		return add(e)
+	}
+}
+
+// digest returns the digest of the records read with the settings named by
+// fingerprint, inScope of them users and groups in scope; nil when there is
+// nothing to fingerprint.
+func (r *recordSums) digest(fingerprint string, inScope int) *store.SourceDigest {
+	if r.none || len(r.sums) == 0 {
+		return nil
+	}
+	return &store.SourceDigest{Fingerprint: fingerprint, InScope: inScope, Sums: r.sums}
+}
+
 // errChanged stops a fingerprint pass at the first record that differs.
 var errChanged = errors.New("the source changed")
 
 // unchanged reports whether src gives exactly the records of d, in order.
-// It stops at the first difference. An error is a failure to read the
-// source, which a full read would meet as well.
+// It stops at the first difference.
 func unchanged(ctx context.Context, src fingerprinter, bases []string, d *store.SourceDigest, prog *Progress) (bool, error) {
 	sums := d.Sums
 	err := src.Sums(ctx, bases, func(s Sum) error {

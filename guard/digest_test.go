@@ -3,10 +3,8 @@ package guard
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"reflect"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -17,36 +15,23 @@ import (
 	"github.com/syncguard/syncguard/store"
 )
 
-// logBuffer collects an engine's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// How a cycle read its source, as its record says (Cycle.SourceUnchanged).
+const (
+	unchangedSource = true  // the records matched the digest: nothing planned
+	readInFull      = false // read and planned in full
+)
 
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// last returns the last line logged and forgets everything.
-func (l *logBuffer) last() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lines := strings.Split(strings.TrimSpace(l.b.String()), "\n")
-	l.b.Reset()
-	return lines[len(lines)-1]
-}
-
-// watchSource returns a check that the last cycle of e logged source=want:
-// "unchanged" when it skipped planning, "read in full" (quoted) when not.
-func watchSource(t *testing.T, e *env) func(want string) {
-	var logs logBuffer
-	e.eng.Log = slog.New(slog.NewTextHandler(&logs, nil))
-	return func(want string) {
+// watchSource returns a check that the last cycle of e, as recorded,
+// skipped planning (unchangedSource) or did not (readInFull).
+func watchSource(t *testing.T, e *env) func(want bool) {
+	return func(want bool) {
 		t.Helper()
-		if line := logs.last(); !strings.Contains(line, "source="+want) {
-			t.Errorf("cycle log %q, want source=%s", line, want)
+		cs, err := e.st.Cycles(t.Context(), e.id, 1)
+		if err != nil || len(cs) == 0 {
+			t.Fatalf("last cycle: %v", err)
+		}
+		if c := cs[0]; c.SourceUnchanged != want {
+			t.Errorf("cycle %d (%s): source unchanged %v, want %v", c.ID, c.Outcome, c.SourceUnchanged, want)
 		}
 	}
 }
@@ -62,7 +47,7 @@ func TestUnchangedSource(t *testing.T) {
 	e := newLDIFEnv(t, dir, defaultBasics)
 	source := watchSource(t, e)
 	first := e.runWant(store.OutcomeSucceeded)
-	source(`"read in full"`)
+	source(readInFull)
 	want := dir.want()
 	if first.Creates != len(want) {
 		t.Fatalf("first cycle = %+v, want %d creates", first, len(want))
@@ -71,7 +56,7 @@ func TestUnchangedSource(t *testing.T) {
 	t.Log("the same file")
 	before := e.objects()
 	c := e.runWant(store.OutcomeSucceeded)
-	source("unchanged")
+	source(unchangedSource)
 	if c.Read != first.Read || c.Creates+c.Updates+c.Deletes+c.StagedDeletes != 0 {
 		t.Errorf("unchanged cycle = %+v, want read %d and no changes", c, first.Read)
 	}
@@ -85,25 +70,25 @@ func TestUnchangedSource(t *testing.T) {
 	t.Log("more blank lines between records: the same records")
 	e.writeBytes(bytes.ReplaceAll(dir.LDIF(), []byte("\n\n"), []byte("\n\n\n\n")))
 	e.runWant(store.OutcomeSucceeded)
-	source("unchanged")
+	source(unchangedSource)
 
 	t.Log("one record changed")
 	dir.user("s1").Title = "Director"
 	e.write(dir)
 	c = e.runWant(store.OutcomeSucceeded)
-	source(`"read in full"`)
+	source(readInFull)
 	if c.Updates != 1 || c.Creates+c.Deletes != 0 {
 		t.Errorf("cycle after a title change = %+v, want 1 update", c)
 	}
 	e.wantTarget(dir)
 	e.runWant(store.OutcomeSucceeded)
-	source("unchanged")
+	source(unchangedSource)
 
 	t.Log("records in another order: planned in full, nothing to do")
 	dir.Users[0], dir.Users[1] = dir.Users[1], dir.Users[0]
 	e.write(dir)
 	c = e.runWant(store.OutcomeSucceeded)
-	source(`"read in full"`)
+	source(readInFull)
 	if c.Creates+c.Updates+c.Deletes != 0 {
 		t.Errorf("cycle after reordering = %+v, want no changes", c)
 	}
@@ -117,7 +102,7 @@ func TestUnchangedSource(t *testing.T) {
 	}
 	e.writeBytes(full)
 	e.runWant(store.OutcomeSucceeded)
-	source("unchanged")
+	source(unchangedSource)
 
 	t.Log("the same file under a narrower scope: the OU that left is deleted")
 	cfg := e.config()
@@ -133,7 +118,7 @@ func TestUnchangedSource(t *testing.T) {
 		}
 	}
 	c = e.runWant(store.OutcomeSucceeded)
-	source(`"read in full"`)
+	source(readInFull)
 	if c.Deletes != eng || eng == 0 {
 		t.Errorf("cycle after narrowing the scope = %+v, want %d deletes", c, eng)
 	}
@@ -146,7 +131,7 @@ func TestUnchangedSource(t *testing.T) {
 	}
 	e.runWant(store.OutcomeSucceeded) // Engineering comes back
 	e.runWant(store.OutcomeSucceeded)
-	source("unchanged")
+	source(unchangedSource)
 	gone := dir.clone()
 	gone.remove("s0")
 	e.write(gone)
@@ -156,13 +141,13 @@ func TestUnchangedSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = e.runWant(store.OutcomeSucceeded)
-	source(`"read in full"`)
+	source(readInFull)
 	if c.Creates+c.Updates+c.Deletes != 0 {
 		t.Errorf("cycle after Restart sync = %+v, want no changes", c)
 	}
 	e.wantTarget(dir)
 	e.runWant(store.OutcomeSucceeded)
-	source("unchanged")
+	source(unchangedSource)
 }
 
 // sumsSource lets a test step into a fingerprinting source's Sums.
@@ -186,7 +171,7 @@ func TestLDAPUnchangedSource(t *testing.T) {
 	source := watchSource(t, e)
 	first := e.runWant(store.OutcomeSucceeded)
 	c := e.runWant(store.OutcomeSucceeded)
-	source("unchanged")
+	source(unchangedSource)
 	if c.Read != first.Read || c.Creates+c.Updates+c.Deletes != 0 {
 		t.Errorf("unchanged cycle = %+v, want read %d and no changes", c, first.Read)
 	}
@@ -198,23 +183,23 @@ func TestLDAPUnchangedSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = e.runWant(store.OutcomeSucceeded)
-	source(`"read in full"`)
+	source(readInFull)
 	if c.Updates != 1 || c.Creates+c.Deletes != 0 {
 		t.Errorf("cycle after a modify = %+v, want 1 update", c)
 	}
 	e.runWant(store.OutcomeSucceeded)
-	source("unchanged")
+	source(unchangedSource)
 
 	if err := srv.Conn(t).Del(goldap.NewDelRequest(dir.user("e3").DN(), nil)); err != nil {
 		t.Fatal(err)
 	}
 	c = e.runWant(store.OutcomeSucceeded)
-	source(`"read in full"`)
+	source(readInFull)
 	if c.Deletes != 1 || c.Creates+c.Updates != 0 {
 		t.Errorf("cycle after a delete = %+v, want 1 delete", c)
 	}
 	e.runWant(store.OutcomeSucceeded)
-	source("unchanged")
+	source(unchangedSource)
 
 	before := e.objects()
 	var killAt atomic.Int64
@@ -250,7 +235,7 @@ func TestLDAPUnchangedSource(t *testing.T) {
 	}
 	killAt.Store(0)
 	e.runWant(store.OutcomeSucceeded)
-	source("unchanged")
+	source(unchangedSource)
 	if st := e.config(); st.Status != store.StatusHealthy {
 		t.Errorf("status after the server came back = %q", st.Status)
 	}

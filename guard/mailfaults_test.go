@@ -159,8 +159,8 @@ func TestOutboxLoopsDeliverEachOnce(t *testing.T) {
 	const messages = 12
 	for i := range messages {
 		// A failed cycle may carry a notification: the quickest way to queue many.
-		ch := &store.CycleChanges{Cycle: store.Cycle{ConfigID: e.id, Trigger: TriggerManual, Outcome: store.OutcomeFailed,
-			Error: "test", StartedAt: clock.Now(), FinishedAt: clock.Now()},
+		ch := &store.CycleWrite{Cycle: store.Cycle{ConfigID: e.id, Trigger: TriggerManual,
+			Error: "test", StartedAt: clock.Now(), FinishedAt: clock.Now()}, Changes: store.Failed{},
 			Notify: &store.Notification{To: "admins@corp.example", Subject: fmt.Sprintf("message %d", i), Body: "body"}}
 		if _, err := e.st.ApplyCycle(t.Context(), ch); err != nil {
 			t.Fatal(err)
@@ -168,10 +168,7 @@ func TestOutboxLoopsDeliverEachOnce(t *testing.T) {
 	}
 	srv := smtptest.Start(t, smtptest.Options{})
 	srv.FailNext(3, smtptest.CloseMidMessage)
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		srv.FailNext(2, smtptest.RefuseTemp)
-	}()
+	srv.ThenFail(2, smtptest.RefuseTemp)
 	sender := newSender(t, srv)
 	other, err := store.Open(t.Context(), e.db)
 	if err != nil {
@@ -182,25 +179,21 @@ func TestOutboxLoopsDeliverEachOnce(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
+	var wakes []chan struct{}
 	for _, st := range []*store.Store{e.st, other, e.st, other} {
 		o := &Outbox{Store: st, Sender: sender}
-		wg.Go(func() { o.Run(ctx, 20*time.Millisecond, nil) })
+		wake := make(chan struct{})
+		wakes = append(wakes, wake)
+		wg.Go(func() { o.Run(ctx, 20*time.Millisecond, wake) })
 	}
-	deadline := time.Now().Add(40 * time.Second)
-	for {
-		ns := e.notifications()
-		done := 0
-		for _, n := range ns {
-			if n.Status != store.MailPending {
-				done++
-			}
-		}
-		if done == messages || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+	srv.WaitMessages(t, messages, 40*time.Second)
+	// A loop takes a wake-up only between two passes over the outbox: two
+	// taken by every loop mean each finished a whole pass after the last
+	// message arrived, so a duplicate on its way would have arrived too.
+	for _, wake := range wakes {
+		wake <- struct{}{}
+		wake <- struct{}{}
 	}
-	time.Sleep(200 * time.Millisecond) // a duplicate would show now
 	cancel()
 	wg.Wait()
 

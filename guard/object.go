@@ -1,13 +1,7 @@
-// Package guard is syncguard's domain: reading users and groups from a
-// source, planning the changes to the target directory, the accidental
-// deletion guard, quarantine, Allow deletes and Restart sync, and the
-// notification outbox.
 package guard
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -68,140 +62,6 @@ func Classify(objectClasses []string) string {
 		return TypeUser
 	}
 	return ""
-}
-
-// NormalizeDN returns the canonical form of a DN used for comparison: the
-// attribute types and values lower-cased, spaces around separators removed,
-// and special characters escaped one way. It fails on a DN that does not parse.
-func NormalizeDN(dn string) (string, error) {
-	if norm, ok := normalizeDNFast(dn); ok {
-		return norm, nil
-	}
-	return normalizeDNSlow(dn)
-}
-
-// normalizeDNSlow is NormalizeDN through the full DN parser.
-func normalizeDNSlow(dn string) (string, error) {
-	parsed, err := ldap.ParseDN(dn)
-	if err != nil {
-		return "", fmt.Errorf("bad DN %q: %w", dn, err)
-	}
-	var b strings.Builder
-	for i, rdn := range parsed.RDNs {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		for _, a := range rdn.Attributes {
-			// go-ldap accepts escapes and spaces in attribute types, which
-			// would not survive a second normalization: no directory
-			// writes them, so such a DN is malformed.
-			if !validAttrType(a.Type) {
-				return "", fmt.Errorf("bad DN %q: attribute type %q is not a name or an OID", dn, a.Type)
-			}
-		}
-		atts := slices.Clone(rdn.Attributes)
-		slices.SortFunc(atts, func(a, b *ldap.AttributeTypeAndValue) int {
-			return strings.Compare(strings.ToLower(a.Type), strings.ToLower(b.Type))
-		})
-		for j, a := range atts {
-			if j > 0 {
-				b.WriteByte('+')
-			}
-			b.WriteString(strings.ToLower(a.Type))
-			b.WriteByte('=')
-			b.WriteString(escapeDNValue(strings.ToLower(a.Value)))
-		}
-	}
-	return b.String(), nil
-}
-
-// validAttrType reports whether t is an attribute type name (cn), a numeric
-// OID (2.5.4.3) or the old "OID." form of one.
-func validAttrType(t string) bool {
-	if t == "" || !isASCIIAlnum(t[0]) {
-		return false
-	}
-	for i := 0; i < len(t); i++ {
-		if c := t[i]; !isASCIIAlnum(c) && c != '-' && c != '.' {
-			return false
-		}
-	}
-	return true
-}
-
-func isASCIIAlnum(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-}
-
-func escapeDNValue(v string) string {
-	var b strings.Builder
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case c == ',' || c == '+' || c == '"' || c == '\\' || c == '<' || c == '>' || c == ';' || c == '=':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case (c == ' ' && (i == 0 || i == len(v)-1)) || (c == '#' && i == 0):
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < 0x20:
-			fmt.Fprintf(&b, "\\%02x", c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-// ParentDN returns the DN without its first RDN (the OU an object sits in),
-// honouring escaped commas.
-func ParentDN(norm string) string {
-	for i := 0; i < len(norm); i++ {
-		switch norm[i] {
-		case '\\':
-			i++
-		case ',':
-			return norm[i+1:]
-		}
-	}
-	return ""
-}
-
-// InScope reports whether the normalized DN is at or below one of the
-// normalized scope DNs.
-func InScope(norm string, scope []string) bool {
-	for _, s := range scope {
-		if norm == s || (strings.HasSuffix(norm, s) && len(norm) > len(s) && norm[len(norm)-len(s)-1] == ',' &&
-			!escapedAt(norm, len(norm)-len(s)-1)) {
-			return true
-		}
-	}
-	return false
-}
-
-// escapedAt reports whether the byte at i is escaped by backslashes before it.
-func escapedAt(s string, i int) bool {
-	n := 0
-	for j := i - 1; j >= 0 && s[j] == '\\'; j-- {
-		n++
-	}
-	return n%2 == 1
-}
-
-// NormalizeScope normalizes scope DNs, reporting the first that does not parse.
-func NormalizeScope(scope []string) ([]string, error) {
-	out := make([]string, 0, len(scope))
-	for _, s := range scope {
-		n, err := NormalizeDN(s)
-		if err != nil {
-			return nil, fmt.Errorf("scope: %w", err)
-		}
-		if n == "" {
-			return nil, fmt.Errorf("scope: empty DN")
-		}
-		out = append(out, n)
-	}
-	return out, nil
 }
 
 // Anchor returns an entry's stable identity: its objectGUID (Active
@@ -280,36 +140,6 @@ func displayName(e *Entry, dn string) string {
 		return parsed.RDNs[0].Attributes[0].Value
 	}
 	return dn
-}
-
-// contentHash hashes what a target object holds, so that planning compares
-// one short string per object. Multi-valued attributes are sets: their order
-// does not count.
-func contentHash(typ, normDN string, attrs map[string][]string) string {
-	keys := make([]string, 0, len(attrs))
-	for k := range attrs {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
-	h := sha256.New()
-	h.Write([]byte(typ))
-	h.Write([]byte{0})
-	h.Write([]byte(normDN))
-	for _, k := range keys {
-		h.Write([]byte{0})
-		h.Write([]byte(strings.ToLower(k)))
-		vals := attrs[k]
-		if len(vals) > 1 {
-			vals = slices.Clone(vals)
-			slices.Sort(vals)
-		}
-		for _, v := range vals {
-			h.Write([]byte{1})
-			h.Write([]byte(v))
-		}
-	}
-	sum := h.Sum(nil)
-	return hex.EncodeToString(sum[:16])
 }
 
 // changedAttributes names the attributes that differ between two objects.

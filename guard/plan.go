@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -22,27 +23,24 @@ type Plan struct {
 	// created holds the creates of a planner that spools them, besides
 	// Creates.
 	created *spool
-	// sums fingerprints every record read, in order (Entry.Sum); nil when
-	// the source gives no sums.
-	sums []byte
-	// unchanged: the source gave the records of the stored digest, and
-	// nothing was planned (see fingerprinter).
-	unchanged bool
-	// fingerprint names the settings the plan was made with.
-	fingerprint string
 }
 
 // NumCreates returns how many objects the plan creates.
 func (p *Plan) NumCreates() int { return len(p.Creates) + p.created.len() }
 
-// eachCreate calls fn with every object the plan creates.
-func (p *Plan) eachCreate(fn func(o *store.TargetObject) error) error {
-	for i := range p.Creates {
-		if err := fn(&p.Creates[i].Object); err != nil {
-			return err
+// creates yields every object the plan creates: those held in memory,
+// then those spooled, in anchor order.
+func (p *Plan) creates() iter.Seq2[*store.TargetObject, error] {
+	return func(yield func(*store.TargetObject, error) bool) {
+		for i := range p.Creates {
+			if !yield(&p.Creates[i].Object, nil) {
+				return
+			}
+		}
+		if p.created != nil {
+			p.created.all()(yield)
 		}
 	}
-	return p.created.each(fn)
 }
 
 // Close releases the plan's spool, if any.
@@ -95,7 +93,6 @@ type Planner struct {
 	plan   Plan
 	prog   *Progress
 	enc    *encoder
-	noSums bool // an entry came without a sum
 }
 
 // NewPlanner returns a planner for the normalized scope, the content hashes
@@ -114,11 +111,6 @@ func NewPlanner(scope []string, index map[string]string, pending map[string]bool
 func (p *Planner) Add(e *Entry) error {
 	p.plan.Read++
 	p.prog.Read.Add(1)
-	if e.Sum == (Sum{}) {
-		p.noSums = true
-	} else if !p.noSums {
-		p.plan.sums = append(p.plan.sums, e.Sum[:]...)
-	}
 	typ := Classify(e.Get("objectClass"))
 	if typ == "" {
 		return nil
@@ -218,12 +210,42 @@ func (p *Planner) compare(obj store.TargetObject, old string, known bool) error 
 	return nil
 }
 
+// IndexLookup calls fn with the type, DN and name of each of the anchors in
+// the target directory (store.TargetIndexOf); member reports whether an
+// anchor is one of them.
+type IndexLookup func(ctx context.Context, anchors []string, member func(string) bool, fn func(string, store.IndexEntry)) error
+
+// ObjectLookup returns the target objects among anchors, by anchor
+// (store.TargetObjectsByAnchor).
+type ObjectLookup func(ctx context.Context, anchors []string) (map[string]*store.TargetObject, error)
+
 // Finish resolves group members, lists the deletions and returns the plan.
 // index loads the type, DN and name of the target objects no longer in the
 // source (the deletions). oldAttrs loads the target objects that are
 // updated, to describe what changed (a move, attributes); it may be nil.
-func (p *Planner) Finish(ctx context.Context, index func(ctx context.Context, anchors []string, member func(string) bool, fn func(string, store.IndexEntry)) error,
-	oldAttrs func(ctx context.Context, anchors []string) (map[string]*store.TargetObject, error)) (*Plan, error) {
+func (p *Planner) Finish(ctx context.Context, index IndexLookup, oldAttrs ObjectLookup) (*Plan, error) {
+	if err := p.planGroups(); err != nil {
+		return nil, err
+	}
+	if err := p.listDeletes(ctx, index); err != nil {
+		return nil, err
+	}
+	if oldAttrs != nil && len(p.plan.Updates) > 0 {
+		if err := p.describeUpdates(ctx, oldAttrs); err != nil {
+			return nil, err
+		}
+	}
+	for i := range p.plan.Updates {
+		if p.plan.Updates[i].Details == "" {
+			p.plan.Updates[i].Details = "updated"
+		}
+	}
+	return &p.plan, nil
+}
+
+// planGroups resolves the members of the groups read, now that every
+// object is known, and plans the groups.
+func (p *Planner) planGroups() error {
 	// The members the groups name, then their anchors in one pass over
 	// the objects read (the last object with a DN or uid wins, as a map
 	// filled in reading order would have it).
@@ -269,13 +291,15 @@ func (p *Planner) Finish(ctx context.Context, index func(ctx context.Context, an
 		}
 		g.obj.Hash, g.obj.Encoded = p.enc.object(g.obj.Type, g.normDN, g.obj.Attributes)
 		if err := p.compare(g.obj, g.old, g.known); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	p.groups = nil
-	if p.noSums {
-		p.plan.sums = nil
-	}
+	return nil
+}
+
+// listDeletes lists the target objects the source no longer has, by DN.
+func (p *Planner) listDeletes(ctx context.Context, index IndexLookup) error {
 	var gone []string
 	for anchor, h := range p.index {
 		if h != "" { // not seen
@@ -284,7 +308,7 @@ func (p *Planner) Finish(ctx context.Context, index func(ctx context.Context, an
 	}
 	if len(gone) > 0 {
 		if index == nil {
-			return nil, fmt.Errorf("plan: %d deletions and no way to look them up", len(gone))
+			return fmt.Errorf("plan: %d deletions and no way to look them up", len(gone))
 		}
 		// An anchor deleted since the hashes were read (Allow deletes) is
 		// not found: that moved the configuration's generation, so
@@ -297,68 +321,44 @@ func (p *Planner) Finish(ctx context.Context, index func(ctx context.Context, an
 			p.plan.Deletes = append(p.plan.Deletes, store.StagedDelete{Anchor: anchor, Type: e.Type, DN: e.DN, Name: e.Name, OU: ou})
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 	slices.SortFunc(p.plan.Deletes, func(a, b store.StagedDelete) int { return strings.Compare(a.DN, b.DN) })
-	if oldAttrs != nil && len(p.plan.Updates) > 0 {
-		anchors := make([]string, len(p.plan.Updates))
-		for i, u := range p.plan.Updates {
-			anchors[i] = u.Object.Anchor
-		}
-		olds, err := oldAttrs(ctx, anchors)
-		if err != nil {
-			return nil, err
-		}
-		for i := range p.plan.Updates {
-			u := &p.plan.Updates[i]
-			if old, ok := olds[u.Object.Anchor]; ok {
-				if old.DN != u.Object.DN {
-					u.Details = fmt.Sprintf("moved: %s → %s", old.DN, u.Object.DN)
-				}
-				cur := u.Object.Attributes
-				if cur == nil {
-					if err := json.Unmarshal([]byte(u.Object.Encoded), &cur); err != nil {
-						return nil, fmt.Errorf("plan: attributes of %s: %w", u.Object.DN, err)
-					}
-				}
-				if changed := changedAttributes(old.Attributes, cur); len(changed) > 0 {
-					if u.Details != "" {
-						u.Details += "; "
-					}
-					u.Details += "changed: " + strings.Join(changed, ", ")
-				}
-			}
-		}
+	return nil
+}
+
+// describeUpdates says what changed in each update: a move, the attributes.
+func (p *Planner) describeUpdates(ctx context.Context, oldAttrs ObjectLookup) error {
+	anchors := make([]string, len(p.plan.Updates))
+	for i, u := range p.plan.Updates {
+		anchors[i] = u.Object.Anchor
+	}
+	olds, err := oldAttrs(ctx, anchors)
+	if err != nil {
+		return err
 	}
 	for i := range p.plan.Updates {
-		if p.plan.Updates[i].Details == "" {
-			p.plan.Updates[i].Details = "updated"
+		u := &p.plan.Updates[i]
+		old, ok := olds[u.Object.Anchor]
+		if !ok {
+			continue
+		}
+		if old.DN != u.Object.DN {
+			u.Details = fmt.Sprintf("moved: %s → %s", old.DN, u.Object.DN)
+		}
+		cur := u.Object.Attributes
+		if cur == nil {
+			if err := json.Unmarshal([]byte(u.Object.Encoded), &cur); err != nil {
+				return fmt.Errorf("plan: attributes of %s: %w", u.Object.DN, err)
+			}
+		}
+		if changed := changedAttributes(old.Attributes, cur); len(changed) > 0 {
+			if u.Details != "" {
+				u.Details += "; "
+			}
+			u.Details += "changed: " + strings.Join(changed, ", ")
 		}
 	}
-	return &p.plan, nil
-}
-
-// Decision is the guard's verdict on a plan.
-type Decision struct {
-	Quarantine bool
-	Deletions  int
-	Threshold  int
-	Reason     string
-}
-
-// Decide applies the accidental deletion guard: with prevention on, a plan
-// whose deletions reach the threshold (deletions ≥ threshold) is quarantined.
-func Decide(p *Plan, b store.Basics) Decision {
-	d := Decision{Deletions: len(p.Deletes), Threshold: b.Threshold}
-	switch {
-	case !b.Prevent:
-		d.Reason = "prevention of accidental deletions is off"
-	case b.Threshold > 0 && d.Deletions >= b.Threshold:
-		d.Quarantine = true
-		d.Reason = fmt.Sprintf("%d deletions reach the threshold of %d", d.Deletions, b.Threshold)
-	default:
-		d.Reason = fmt.Sprintf("%d deletions are below the threshold of %d", d.Deletions, b.Threshold)
-	}
-	return d
+	return nil
 }

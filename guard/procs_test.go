@@ -189,7 +189,7 @@ func TestRestartSyncTwiceAtOnce(t *testing.T) {
 	for i, eng := range engines {
 		wg.Go(func() {
 			<-start
-			ns[i], errs[i] = eng.RestartSync(t.Context(), e.id, q.ID, fmt.Sprintf("admin%d", i))
+			ns[i], errs[i] = count(eng.RestartSync(t.Context(), e.id, q.ID, fmt.Sprintf("admin%d", i)))
 		})
 	}
 	close(start)

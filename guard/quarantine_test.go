@@ -81,9 +81,9 @@ func TestAllowDeletes(t *testing.T) {
 	t.Parallel()
 	e, before, broken, q := quarantined(t)
 	objs := e.objects()
-	n, err := e.eng.AllowDeletes(t.Context(), e.id, q.ID, "alice")
-	if err != nil || n != 6 {
-		t.Fatalf("AllowDeletes = %d, %v; want 6, nil", n, err)
+	res, err := e.eng.AllowDeletes(t.Context(), e.id, q.ID, "alice")
+	if err != nil || res.Count != 6 || res.Next != TriggerAllow {
+		t.Fatalf("AllowDeletes = %+v, %v; want 6 deleted and the next cycle (%q) to run", res, err, TriggerAllow)
 	}
 	want := anchors(before, stagedUIDs...)
 	// The target lost exactly the staged objects, nothing else changed.
@@ -127,7 +127,7 @@ func TestAllowDeletes(t *testing.T) {
 
 	// Twice: nothing left to allow, nothing changes.
 	snap := e.snapshot()
-	if n, err := e.eng.AllowDeletes(t.Context(), e.id, q.ID, "bob"); !errors.Is(err, store.ErrConflict) || n != 0 ||
+	if n, err := count(e.eng.AllowDeletes(t.Context(), e.id, q.ID, "bob")); !errors.Is(err, store.ErrConflict) || n != 0 ||
 		!strings.Contains(err.Error(), "no staged deletions left") {
 		t.Errorf("second AllowDeletes = %d, %v; want 0, ErrConflict saying nothing is left", n, err)
 	}
@@ -161,7 +161,7 @@ func TestAllowDeletesConcurrently(t *testing.T) {
 	for i := range callers {
 		wg.Go(func() {
 			<-start
-			results[i], errs[i] = e.eng.AllowDeletes(t.Context(), e.id, q.ID, "admin")
+			results[i], errs[i] = count(e.eng.AllowDeletes(t.Context(), e.id, q.ID, "admin"))
 		})
 	}
 	close(start)
@@ -203,10 +203,10 @@ func TestStaleQuarantineChangesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		snap := e.snapshot()
-		if n, err := e.eng.AllowDeletes(t.Context(), e.id, q.ID, "bob"); !errors.Is(err, store.ErrConflict) || n != 0 {
+		if n, err := count(e.eng.AllowDeletes(t.Context(), e.id, q.ID, "bob")); !errors.Is(err, store.ErrConflict) || n != 0 {
 			t.Errorf("AllowDeletes(stale) = %d, %v; want 0, ErrConflict", n, err)
 		}
-		if n, err := e.eng.RestartSync(t.Context(), e.id, q.ID, "bob"); !errors.Is(err, store.ErrConflict) || n != 0 {
+		if n, err := count(e.eng.RestartSync(t.Context(), e.id, q.ID, "bob")); !errors.Is(err, store.ErrConflict) || n != 0 {
 			t.Errorf("RestartSync(stale) = %d, %v; want 0, ErrConflict", n, err)
 		}
 		if !reflect.DeepEqual(snap, e.snapshot()) {
@@ -224,10 +224,10 @@ func TestStaleQuarantineChangesNothing(t *testing.T) {
 			t.Fatal("no new quarantine")
 		}
 		snap := e.snapshot()
-		if n, err := e.eng.AllowDeletes(t.Context(), e.id, q.ID, "bob"); !errors.Is(err, store.ErrConflict) || n != 0 {
+		if n, err := count(e.eng.AllowDeletes(t.Context(), e.id, q.ID, "bob")); !errors.Is(err, store.ErrConflict) || n != 0 {
 			t.Errorf("AllowDeletes(older) = %d, %v; want 0, ErrConflict", n, err)
 		}
-		if n, err := e.eng.RestartSync(t.Context(), e.id, q.ID, "bob"); !errors.Is(err, store.ErrConflict) || n != 0 {
+		if n, err := count(e.eng.RestartSync(t.Context(), e.id, q.ID, "bob")); !errors.Is(err, store.ErrConflict) || n != 0 {
 			t.Errorf("RestartSync(older) = %d, %v; want 0, ErrConflict", n, err)
 		}
 		if !reflect.DeepEqual(snap, e.snapshot()) {
@@ -250,9 +250,9 @@ func TestRestartSync(t *testing.T) {
 		fixed := before.clone()
 		fixed.user("e0").Title = "CTO"
 		e.write(fixed)
-		n, err := e.eng.RestartSync(t.Context(), e.id, q.ID, "alice")
-		if err != nil || n != 6 {
-			t.Fatalf("RestartSync = %d, %v; want 6", n, err)
+		res, err := e.eng.RestartSync(t.Context(), e.id, q.ID, "alice")
+		if err != nil || res.Count != 6 || res.Next != TriggerRestart {
+			t.Fatalf("RestartSync = %+v, %v; want 6 discarded and a full cycle (%q) to run", res, err, TriggerRestart)
 		}
 		for _, s := range e.staged() {
 			if s.State != store.StagedDiscarded || s.Reason != "restart sync" || s.DecidedBy != "alice" {
@@ -315,9 +315,9 @@ func TestDecisionDuringCycle(t *testing.T) {
 		outcome string
 		status  string
 	}{
-		{"allow deletes", func(e *env, q int64) (int, error) { return e.eng.AllowDeletes(e.t.Context(), e.id, q, "alice") },
+		{"allow deletes", func(e *env, q int64) (int, error) { return count(e.eng.AllowDeletes(e.t.Context(), e.id, q, "alice")) },
 			store.OutcomeSucceeded, store.StatusHealthy},
-		{"restart sync", func(e *env, q int64) (int, error) { return e.eng.RestartSync(e.t.Context(), e.id, q, "alice") },
+		{"restart sync", func(e *env, q int64) (int, error) { return count(e.eng.RestartSync(e.t.Context(), e.id, q, "alice")) },
 			store.OutcomeQuarantined, store.StatusQuarantined},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -427,7 +427,7 @@ func TestConfigurationsAreIndependent(t *testing.T) {
 		t.Errorf("the other configuration created %d, want 8", c.Creates)
 	}
 	b.wantTarget(dir)
-	if n, err := a.eng.AllowDeletes(t.Context(), other.ID, q.ID, "alice"); !errors.Is(err, store.ErrConflict) || n != 0 {
+	if n, err := count(a.eng.AllowDeletes(t.Context(), other.ID, q.ID, "alice")); !errors.Is(err, store.ErrConflict) || n != 0 {
 		t.Errorf("AllowDeletes(other, a's quarantine) = %d, %v; want ErrConflict", n, err)
 	}
 	if got := len(a.pending()); got != 6 {
@@ -437,3 +437,6 @@ func TestConfigurationsAreIndependent(t *testing.T) {
 		t.Errorf("status of the quarantined configuration = %q", got)
 	}
 }
+
+// count keeps, of an admin's decision, how many staged deletes it handled.
+func count(r Resolution, err error) (int, error) { return r.Count, err }

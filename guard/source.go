@@ -85,10 +85,12 @@ func ldapConfig(c *store.Configuration, opts SourceOptions) (ldap.Config, error)
 	return cfg, nil
 }
 
-// ValidateSource checks the form of a source string.
+// ValidateSource checks the form of a source string; its error is Invalid.
 func ValidateSource(src string) error {
-	_, err := OpenSource(&store.Configuration{Source: src, BaseDN: "dc=x"}, SourceOptions{})
-	return err
+	if _, err := OpenSource(&store.Configuration{Source: src, BaseDN: "dc=x"}, SourceOptions{}); err != nil {
+		return invalid("%v", err)
+	}
+	return nil
 }
 
 // validateSourceSettings checks everything OpenSource checks of c: the
@@ -97,8 +99,10 @@ func validateSourceSettings(c *store.Configuration) error {
 	if !strings.HasPrefix(c.Source, "ldap://") && !strings.HasPrefix(c.Source, "ldaps://") {
 		return ValidateSource(c.Source)
 	}
-	_, err := ldapConfig(c, SourceOptions{})
-	return err
+	if _, err := ldapConfig(c, SourceOptions{}); err != nil {
+		return invalid("%v", err)
+	}
+	return nil
 }
 
 // ParseBindMethod reads a bind method: simple or ntlm.

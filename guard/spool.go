@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"slices"
 	"strings"
@@ -67,38 +68,50 @@ func (s *spool) put(o *store.TargetObject) error {
 	return nil
 }
 
-// each calls fn with every object, in anchor order. The object is valid
-// until the next call; its strings stay valid.
-func (s *spool) each(fn func(o *store.TargetObject) error) error {
-	if s.len() == 0 {
-		return nil
-	}
-	if err := s.w.Flush(); err != nil {
-		return fmt.Errorf("spool: %w", err)
-	}
-	slices.SortFunc(s.recs, func(a, b spoolRec) int { return strings.Compare(a.anchor, b.anchor) })
-	var o store.TargetObject
-	var buf []byte
-	for _, r := range s.recs {
-		buf = slices.Grow(buf[:0], int(r.n))[:r.n]
-		if _, err := s.f.ReadAt(buf, r.off); err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("spool: %w", err)
+// all yields every object, in anchor order; a read that fails yields the
+// error and ends. The object is valid until the next one; its strings stay
+// valid.
+func (s *spool) all() iter.Seq2[*store.TargetObject, error] {
+	return func(yield func(*store.TargetObject, error) bool) {
+		if s.len() == 0 {
+			return
 		}
-		// One string for the record; the fields are slices of it.
-		rec := string(buf)
-		var fields [6]string
-		for i := range fields {
-			n, k := uvarint(rec)
-			if k <= 0 || uint64(len(rec)-k) < n {
-				return errors.New("spool: corrupt record")
+		if err := s.w.Flush(); err != nil {
+			yield(nil, fmt.Errorf("spool: %w", err))
+			return
+		}
+		slices.SortFunc(s.recs, func(a, b spoolRec) int { return strings.Compare(a.anchor, b.anchor) })
+		var o store.TargetObject
+		var buf []byte
+		for _, r := range s.recs {
+			buf = slices.Grow(buf[:0], int(r.n))[:r.n]
+			if _, err := s.f.ReadAt(buf, r.off); err != nil && !errors.Is(err, io.EOF) {
+				yield(nil, fmt.Errorf("spool: %w", err))
+				return
 			}
-			fields[i], rec = rec[k:k+int(n)], rec[k+int(n):]
-		}
-		o = store.TargetObject{Anchor: fields[0], Type: fields[1], DN: fields[2], Name: fields[3], Hash: fields[4], Encoded: fields[5]}
-		if err := fn(&o); err != nil {
-			return err
+			if err := decodeSpooled(&o, string(buf)); err != nil {
+				yield(nil, err)
+				return
+			}
+			if !yield(&o, nil) {
+				return
+			}
 		}
 	}
+}
+
+// decodeSpooled decodes a record put wrote into o. The record is one
+// string; the fields are slices of it.
+func decodeSpooled(o *store.TargetObject, rec string) error {
+	var fields [6]string
+	for i := range fields {
+		n, k := uvarint(rec)
+		if k <= 0 || uint64(len(rec)-k) < n {
+			return errors.New("spool: corrupt record")
+		}
+		fields[i], rec = rec[k:k+int(n)], rec[k+int(n):]
+	}
+	*o = store.TargetObject{Anchor: fields[0], Type: fields[1], DN: fields[2], Name: fields[3], Hash: fields[4], Encoded: fields[5]}
 	return nil
 }
 

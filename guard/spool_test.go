@@ -29,8 +29,11 @@ func TestSpoolOwnerOnly(t *testing.T) {
 		}
 	}
 	var got []string
-	if err := sp.each(func(o *store.TargetObject) error { got = append(got, o.Anchor); return nil }); err != nil {
-		t.Fatal(err)
+	for o, err := range sp.all() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, o.Anchor)
 	}
 	if len(got) != 2 || got[0] != "a" || got[1] != "b" {
 		t.Errorf("spool gave %q, want [a b]", got)

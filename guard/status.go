@@ -52,3 +52,45 @@ func StatusOf(ctx context.Context, st *store.Store, cfg *store.Configuration) (S
 	s.Text = StatusText(s.Code)
 	return s, nil
 }
+
+// Overview is a configuration at a glance, as the portal's pages and the
+// status command show it: its status, the guard's limits, its counts and
+// its last cycle. Whatever a front end shows of a configuration beside its
+// settings belongs here (SPEC section 9 adds the target's exports and since
+// when sync is stopped), so that the portal and the command line build it
+// once.
+type Overview struct {
+	Config *store.Configuration
+	Status Status
+	// Limits are the guard's limits in force (none while prevention is off).
+	Limits []Limit
+	// Users and Groups count the target directory.
+	Users, Groups int
+	// PendingStaged counts the staged deletes waiting for an admin: those
+	// of the pending quarantine.
+	PendingStaged int
+	// LastCycle is the newest cycle; nil before the first.
+	LastCycle *store.Cycle
+}
+
+// OverviewOf reads the overview of a configuration.
+func OverviewOf(ctx context.Context, st *store.Store, cfg *store.Configuration) (*Overview, error) {
+	o := &Overview{Config: cfg, Limits: Limits(cfg.Basics)}
+	var err error
+	if o.Status, err = StatusOf(ctx, st, cfg); err != nil {
+		return nil, err
+	}
+	if o.Users, o.Groups, err = st.ObjectCounts(ctx, cfg.ID); err != nil {
+		return nil, err
+	}
+	if o.PendingStaged, err = st.PendingStaged(ctx, cfg.ID); err != nil {
+		return nil, err
+	}
+	switch o.LastCycle, err = st.LastCycle(ctx, cfg.ID); {
+	case errors.Is(err, store.ErrNotFound):
+		o.LastCycle = nil
+	case err != nil:
+		return nil, err
+	}
+	return o, nil
+}

@@ -110,23 +110,7 @@ func (s *Store) ConfigurationByName(ctx context.Context, name string) (*Configur
 
 // Configurations returns every configuration, by name.
 func (s *Store) Configurations(ctx context.Context) ([]*Configuration, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+configColumns+` FROM configurations ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("store: configurations: %w", err)
-	}
-	defer rows.Close()
-	var out []*Configuration
-	for rows.Next() {
-		c, err := s.scanConfiguration(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: configurations: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: configurations: %w", err)
-	}
-	return out, nil
+	return queryRows(ctx, s.r, "configurations", s.scanConfiguration, `SELECT `+configColumns+` FROM configurations ORDER BY name`)
 }
 
 // CreateConfiguration inserts c, setting its ID; a taken name is ErrConflict.
@@ -146,7 +130,7 @@ func (s *Store) CreateConfiguration(ctx context.Context, c *Configuration, actor
 			bindMethod(c), c.TLSPin, c.TLSServer)
 		if err != nil {
 			if isUnique(err) {
-				return fmt.Errorf("a configuration named %q already exists: %w", c.Name, ErrConflict)
+				return Errorf(Conflict, "a configuration named %q already exists", c.Name)
 			}
 			return err
 		}
@@ -188,7 +172,7 @@ func (s *Store) UpdateConfiguration(ctx context.Context, c *Configuration, actor
 			c.Interval.Milliseconds(), c.Basics.Email, boolInt(c.Basics.Prevent), c.Basics.Threshold, ms(now),
 			bindMethod(c), c.TLSPin, c.TLSServer, c.ID); err != nil {
 			if isUnique(err) {
-				return fmt.Errorf("a configuration named %q already exists: %w", c.Name, ErrConflict)
+				return Errorf(Conflict, "a configuration named %q already exists", c.Name)
 			}
 			return err
 		}

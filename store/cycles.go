@@ -3,11 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
+	"iter"
 	"time"
 )
 
@@ -33,174 +31,147 @@ type Cycle struct {
 	Discarded     int // staged deletes discarded because their object returned to scope
 	Threshold     int // the threshold in force for this cycle
 	Error         string
-	StartedAt     time.Time
-	FinishedAt    time.Time
+	// SourceUnchanged: the source gave exactly the records of the stored
+	// digest, so the cycle had nothing to do and planned nothing (Unchanged).
+	SourceUnchanged bool
+	StartedAt       time.Time
+	FinishedAt      time.Time
 }
 
-// CycleChanges is everything one cycle writes. ApplyCycle writes it in one
+// CycleWrite is everything one cycle writes. ApplyCycle writes it in one
 // transaction: all of it or none of it.
-type CycleChanges struct {
+type CycleWrite struct {
+	// Cycle is the cycle's record: its counts, times and error. ApplyCycle
+	// sets its Outcome from Changes, its ID, and its FinishedAt to when
+	// the changes were written.
 	Cycle Cycle
+	// Changes is what the cycle does: exactly one of Applied, Unchanged,
+	// Quarantine, Held or Failed.
+	Changes Changes
 	// Generation is the configuration generation the cycle planned against;
 	// if it moved (Allow deletes, Restart sync, another cycle), nothing is
-	// written and ApplyCycle returns ErrConflict.
+	// written and ApplyCycle returns a Conflict. A Failed cycle is recorded
+	// whatever the generation: it changes nothing.
 	Generation int64
-	// AgentID is the agent that ran the cycle.
+	// AgentID is the agent that ran the cycle (0: keep the configuration's).
 	AgentID int64
-	Upserts []TargetObject // creates and updates, applied
-	// Stream, when set, hands over more objects to upsert without holding
-	// them all in memory, each logged as StreamLog (required) says, its
-	// type, name, DN and anchor filled in from the object; they are
-	// written before Upserts and Log.
-	Stream    func(put func(o *TargetObject) error) error
-	StreamLog *LogEntry
-	Deletes   []string   // anchors deleted from the target
-	Log       []LogEntry // ConfigID and CycleID are filled in
-	// Stage holds the deletions staged by the guard; when non-empty this
-	// cycle becomes the configuration's current quarantine.
-	Stage []StagedDelete
-	// StageLog, when set, is the log entry written for each of Stage (its
-	// type, name, DN and anchor filled in from the staged delete), after Log.
-	StageLog *LogEntry
-	// Discard lists anchors whose pending staged delete returned to scope.
-	Discard []string
-	Notify  *Notification // queued with the cycle, if any
-	// Digest, on a Succeeded cycle, fingerprints the source the cycle
-	// made the target equal to; it is kept for the next cycle.
-	Digest *SourceDigest
-	// KeepDigest, on a Succeeded cycle that changed nothing because the
-	// source matched the stored digest, carries that digest over.
-	KeepDigest bool
+	// Notify, when set, is queued with the cycle.
+	Notify *Notification
 }
 
+// Changes is what one cycle does; its kind gives the cycle its outcome:
+//
+//	Applied     Succeeded    the guard let the plan through: the target is made equal to the source
+//	Unchanged   Succeeded    the source gave the records of the stored digest: nothing to do
+//	Quarantine  Quarantined  the guard stopped the plan: its deletions are staged, nothing is applied
+//	Held        Quarantined  a quarantine is pending: nothing is applied, only returned objects released
+//	Failed      Failed       the source or the plan failed: nothing changes but the status
+//
+// The set is closed (the method is unexported), so a cycle can never be,
+// say, Failed and apply objects. A new kind of change (exports to a real
+// target, a hold before deletions become final) is a field of the kind it
+// belongs to and a named step of ApplyCycle.
+type Changes interface{ outcome() string }
+
+// Applied is the changes of a cycle the guard let through. The store
+// writes, in this order: Creates, Upserts and Deletes to the target
+// directory, Log, and Digest.
+type Applied struct {
+	// Creates hands over the objects the cycle creates, in anchor order
+	// (the target directory's key order), each logged as CreateLog says
+	// with its type, name, DN and anchor filled in. ApplyCycle ranges over
+	// it once inside its transaction, so it must only hand over what is at
+	// hand (a plan's spool), never read a source. Nil when none.
+	Creates   iter.Seq2[*TargetObject, error]
+	CreateLog LogEntry
+	Upserts   []TargetObject // objects written as they are (updates), logged in Log
+	Deletes   []string       // anchors deleted from the target directory, logged in Log
+	Log       []LogEntry     // ConfigID and CycleID are filled in
+	// Digest fingerprints the source the target directory is now equal
+	// to, for the next cycle; nil when the source gives no fingerprints.
+	Digest *SourceDigest
+}
+
+// Unchanged is the changes of a cycle whose source gave exactly the records
+// of the stored digest, with the target untouched since: there is nothing
+// to do, and the digest holds for the new generation too.
+type Unchanged struct{}
+
+// Quarantine is the changes of a cycle the guard stopped: its deletions are
+// staged, the cycle becomes the configuration's pending quarantine, and
+// nothing else of it is applied. There must be no quarantine pending.
+type Quarantine struct {
+	Staged []StagedDelete
+	// Log is the entry written for each staged delete, with its type,
+	// name, DN and anchor filled in.
+	Log LogEntry
+}
+
+// Held is the changes of a cycle run while a quarantine is pending: nothing
+// is applied, and the pending staged deletes of Returned (anchors of objects
+// back in scope) are discarded.
+type Held struct {
+	Returned []string
+}
+
+// Failed is the changes of a cycle that failed: none. Cycle.Error says why.
+type Failed struct{}
+
+func (Applied) outcome() string    { return OutcomeSucceeded }
+func (Unchanged) outcome() string  { return OutcomeSucceeded }
+func (Quarantine) outcome() string { return OutcomeQuarantined }
+func (Held) outcome() string       { return OutcomeQuarantined }
+func (Failed) outcome() string     { return OutcomeFailed }
+
 // ApplyCycle records a cycle and its changes in one transaction and sets the
-// configuration's status from the outcome; it returns the new cycle's ID.
-// A Failed cycle carries no changes and is recorded whatever the generation.
-// While a quarantine is pending the status stays quarantined whatever the
-// outcome: only Allow deletes and Restart sync end it.
-func (s *Store) ApplyCycle(ctx context.Context, ch *CycleChanges) (int64, error) {
-	c := &ch.Cycle
-	if (ch.Digest != nil || ch.KeepDigest) && (c.Outcome != OutcomeSucceeded || len(ch.Stage) > 0) {
-		return 0, errors.New("store: apply cycle: only a cycle that made the target equal to its source has a digest")
+// configuration's status; it returns the new cycle's ID.
+func (s *Store) ApplyCycle(ctx context.Context, w *CycleWrite) (int64, error) {
+	if w.Changes == nil {
+		return 0, errors.New("store: apply cycle: no changes (Failed when there are none)")
 	}
-	if c.Outcome == OutcomeFailed && (ch.Stream != nil || len(ch.Upserts) > 0 || len(ch.Deletes) > 0 || len(ch.Stage) > 0 || len(ch.Discard) > 0) {
-		return 0, errors.New("store: apply cycle: a failed cycle changes nothing")
-	}
+	c := &w.Cycle
+	c.Outcome = w.Changes.outcome()
+	_, c.SourceUnchanged = w.Changes.(Unchanged)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var gen, quarantine int64
-		if err := tx.QueryRowContext(ctx, `SELECT generation, quarantine_cycle_id FROM configurations WHERE id = ?`,
-			c.ConfigID).Scan(&gen, &quarantine); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return ErrNotFound
-			}
-			return err
-		}
-		if c.Outcome != OutcomeFailed && gen != ch.Generation {
-			return fmt.Errorf("the configuration changed while the cycle ran (allow deletes, restart or another cycle): %w", ErrConflict)
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO cycles (config_id, trigger, outcome, read_count, creates, updates,
-			deletes, staged_deletes, failures, discarded, threshold, error, started_at, finished_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.ConfigID, c.Trigger, c.Outcome, c.Read, c.Creates, c.Updates, c.Deletes, c.StagedDeletes, c.Failures,
-			c.Discarded, c.Threshold, c.Error, ms(c.StartedAt), ms(c.FinishedAt))
+		gen, quarantine, err := configState(ctx, tx, c.ConfigID)
 		if err != nil {
 			return err
 		}
-		if c.ID, err = res.LastInsertId(); err != nil {
+		if c.Outcome != OutcomeFailed && gen != w.Generation {
+			return Errorf(Conflict, "the configuration changed while the cycle ran (allow deletes, restart or another cycle)")
+		}
+		if err := insertCycle(ctx, tx, c); err != nil {
 			return err
 		}
-		if ch.Stream != nil {
-			if ch.StreamLog == nil {
-				return errors.New("a stream of objects without its log entry")
+		switch ch := w.Changes.(type) {
+		case Applied:
+			err = applyTarget(ctx, tx, c, &ch)
+		case Quarantine:
+			if quarantine != 0 {
+				// The guard holds every cycle while a quarantine is pending.
+				return Errorf(Conflict, "cycle %d is still pending: a new quarantine cannot replace it", quarantine)
 			}
-			if err := applyStream(ctx, tx, c.ConfigID, c.ID, ch.Stream, ch.StreamLog); err != nil {
-				return err
-			}
-		}
-		if err := applyObjects(ctx, tx, c.ConfigID, ch.Upserts, ch.Deletes); err != nil {
-			return err
-		}
-		if ch.Stream != nil || len(ch.Upserts) > 0 || len(ch.Deletes) > 0 {
-			if err := recount(ctx, tx, c.ConfigID); err != nil {
-				return err
-			}
-		}
-		if err := insertLog(ctx, tx, c.ConfigID, c.ID, ch.Log); err != nil {
-			return err
-		}
-		now := ms(c.FinishedAt)
-		if len(ch.Discard) > 0 {
-			stmt, err := tx.PrepareContext(ctx, `UPDATE staged_deletes SET state = 'discarded', reason = 'returned to scope',
-				decided_by = 'syncguard', decided_at = ? WHERE config_id = ? AND anchor = ? AND state = 'pending'`)
-			if err != nil {
-				return err
-			}
-			defer stmt.Close()
-			for _, a := range ch.Discard {
-				if _, err := stmt.ExecContext(ctx, now, c.ConfigID, a); err != nil {
-					return err
-				}
-			}
-		}
-		if len(ch.Stage) > 0 {
-			// A new quarantine supersedes whatever was still pending.
-			if _, err := tx.ExecContext(ctx, `UPDATE staged_deletes SET state = 'discarded',
-				reason = 'superseded by cycle ' || ?, decided_by = 'syncguard', decided_at = ?
-				WHERE config_id = ? AND state = 'pending'`, c.ID, now, c.ConfigID); err != nil {
-				return err
-			}
-			if err := insertStaged(ctx, tx, c.ConfigID, c.ID, ch.Stage); err != nil {
-				return err
-			}
-			if ch.StageLog != nil {
-				b := newLogBatch(ctx, tx, c.ConfigID, c.ID, ch.StageLog)
-				for i := range ch.Stage {
-					d := &ch.Stage[i]
-					if err := b.add(d.Type, d.Name, d.DN, d.Anchor); err != nil {
-						return err
-					}
-				}
-				if err := b.flush(); err != nil {
-					return err
-				}
-			}
+			err = stage(ctx, tx, c, &ch)
 			quarantine = c.ID
+		case Held:
+			err = discardReturned(ctx, tx, c, ch.Returned)
 		}
-		status, statusErr := StatusHealthy, ""
-		switch {
-		case quarantine != 0:
-			status = StatusQuarantined
-		case c.Outcome == OutcomeFailed:
-			status, statusErr = StatusError, c.Error
+		if err != nil {
+			return err
 		}
-		bump := int64(1)
-		if c.Outcome == OutcomeFailed {
-			bump = 0
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE configurations SET status = ?, status_error = ?, quarantine_cycle_id = ?,
-			generation = generation + ?, agent_id = coalesce(nullif(?, 0), agent_id) WHERE id = ?`,
-			status, statusErr, quarantine, bump, ch.AgentID, c.ConfigID); err != nil {
+		next, err := setStatus(ctx, tx, c, quarantine, w.AgentID)
+		if err != nil {
 			return err
 		}
 		if quarantine == 0 {
-			if err := writeDigest(ctx, tx, c.ConfigID, gen+bump, ch); err != nil {
+			if err := writeDigest(ctx, tx, w, next); err != nil {
 				return err
 			}
 		}
-		// The cycle ends when its changes are written, not when planning ended.
-		if fin := s.now(); fin.After(c.FinishedAt) {
-			c.FinishedAt = fin
-			if _, err := tx.ExecContext(ctx, `UPDATE cycles SET finished_at = ? WHERE id = ?`, ms(fin), c.ID); err != nil {
-				return err
-			}
+		if err := s.finishCycle(ctx, tx, c); err != nil {
+			return err
 		}
-		if ch.Notify != nil {
-			ch.Notify.ConfigID, ch.Notify.CycleID = c.ConfigID, c.ID
-			if err := insertNotification(ctx, tx, ch.Notify, c.FinishedAt); err != nil {
-				return err
-			}
-		}
-		return nil
+		return queueNotification(ctx, tx, c, w.Notify)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: apply cycle: %w", err)
@@ -208,110 +179,100 @@ func (s *Store) ApplyCycle(ctx context.Context, ch *CycleChanges) (int64, error)
 	return c.ID, nil
 }
 
-const upsertTail = `ON CONFLICT (config_id, anchor) DO UPDATE SET type = excluded.type, dn = excluded.dn,
-	name = excluded.name, attributes = excluded.attributes, hash = excluded.hash`
-
-// applyStream upserts the objects of stream, each with its log entry.
-func applyStream(ctx context.Context, tx *sql.Tx, configID, cycleID int64, stream func(put func(*TargetObject) error) error, l *LogEntry) error {
-	objs := newBatchInsert(ctx, tx, `INSERT INTO target_objects (config_id, anchor, type, dn, name, attributes, hash)`, upsertTail, 7)
-	logs := newLogBatch(ctx, tx, configID, cycleID, l)
-	err := stream(func(o *TargetObject) error {
-		attrs := o.Encoded
-		if attrs == "" {
-			enc, err := json.Marshal(o.Attributes)
-			if err != nil {
-				return fmt.Errorf("attributes of %s: %w", o.DN, err)
-			}
-			attrs = string(enc)
-		}
-		if err := objs.add(configID, o.Anchor, o.Type, o.DN, o.Name, attrs, o.Hash); err != nil {
-			return err
-		}
-		return logs.add(o.Type, o.Name, o.DN, o.Anchor)
-	})
-	return errors.Join(err, objs.flush(), logs.flush())
+// configState reads, inside a cycle's transaction, the configuration's
+// generation and pending quarantine (0: none).
+func configState(ctx context.Context, tx *sql.Tx, configID int64) (gen, quarantine int64, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT generation, quarantine_cycle_id FROM configurations WHERE id = ?`,
+		configID).Scan(&gen, &quarantine)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	return gen, quarantine, err
 }
 
-// newLogBatch inserts log entries that differ from l only in their object
-// (type, name, DN, anchor: what add takes).
-func newLogBatch(ctx context.Context, tx *sql.Tx, configID, cycleID int64, l *LogEntry) *batchInsert {
-	return newFixedBatchInsert(ctx, tx, `INSERT INTO provisioning_log (config_id, cycle_id, time, action, status, details,
-		object_type, name, dn, anchor)`, []any{configID, cycleID, ms(l.Time), l.Action, l.Status, l.Details}, 4)
+// insertCycle records the cycle and sets its ID.
+func insertCycle(ctx context.Context, tx *sql.Tx, c *Cycle) error {
+	res, err := tx.ExecContext(ctx, `INSERT INTO cycles (config_id, trigger, outcome, read_count, creates, updates,
+		deletes, staged_deletes, failures, discarded, threshold, error, source_unchanged, started_at, finished_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ConfigID, c.Trigger, c.Outcome, c.Read, c.Creates, c.Updates, c.Deletes, c.StagedDeletes, c.Failures,
+		c.Discarded, c.Threshold, c.Error, boolInt(c.SourceUnchanged), ms(c.StartedAt), ms(c.FinishedAt))
+	if err != nil {
+		return err
+	}
+	c.ID, err = res.LastInsertId()
+	return err
 }
 
-func applyObjects(ctx context.Context, tx *sql.Tx, configID int64, upserts []TargetObject, deletes []string) error {
-	if len(upserts) > 0 {
-		b := newBatchInsert(ctx, tx, `INSERT INTO target_objects (config_id, anchor, type, dn, name, attributes, hash)`, upsertTail, 7)
-		// In anchor order: the target directory is keyed by anchor, and
-		// anchors (GUIDs, UUIDs) come in random order; sorted, a first
-		// cycle appends to the B-tree instead of touching pages all over
-		// a table far larger than the page cache.
-		order := make([]int32, len(upserts))
-		for i := range order {
-			order[i] = int32(i)
-		}
-		slices.SortFunc(order, func(a, b int32) int { return strings.Compare(upserts[a].Anchor, upserts[b].Anchor) })
-		for _, i := range order {
-			o := &upserts[i]
-			attrs := o.Encoded
-			if attrs == "" {
-				enc, err := json.Marshal(o.Attributes)
-				if err != nil {
-					return fmt.Errorf("attributes of %s: %w", o.DN, err)
-				}
-				attrs = string(enc)
-			}
-			if err := b.add(configID, o.Anchor, o.Type, o.DN, o.Name, attrs, o.Hash); err != nil {
-				return err
-			}
-		}
-		if err := b.flush(); err != nil {
+// applyTarget writes an Applied cycle's objects and log entries.
+func applyTarget(ctx context.Context, tx *sql.Tx, c *Cycle, ch *Applied) error {
+	if ch.Creates != nil {
+		if err := createObjects(ctx, tx, c.ConfigID, c.ID, ch.Creates, &ch.CreateLog); err != nil {
 			return err
 		}
 	}
-	if len(deletes) > 0 {
-		var full *sql.Stmt
-		defer func() {
-			if full != nil {
-				full.Close()
-			}
-		}()
-		args := make([]any, 0, batchRows+1)
-		for len(deletes) > 0 {
-			part := deletes[:min(batchRows, len(deletes))]
-			deletes = deletes[len(part):]
-			args = append(args[:0], configID)
-			for _, a := range part {
-				args = append(args, a)
-			}
-			q := `DELETE FROM target_objects WHERE config_id = ? AND anchor IN (?` + strings.Repeat(", ?", len(part)-1) + `)`
-			var err error
-			switch {
-			case len(part) < batchRows:
-				_, err = tx.ExecContext(ctx, q, args...)
-			case full == nil:
-				if full, err = tx.PrepareContext(ctx, q); err == nil {
-					_, err = full.ExecContext(ctx, args...)
-				}
-			default:
-				_, err = full.ExecContext(ctx, args...)
-			}
-			if err != nil {
-				return err
-			}
+	if err := upsertObjects(ctx, tx, c.ConfigID, ch.Upserts); err != nil {
+		return err
+	}
+	if err := deleteObjects(ctx, tx, c.ConfigID, ch.Deletes); err != nil {
+		return err
+	}
+	if ch.Creates != nil || len(ch.Upserts) > 0 || len(ch.Deletes) > 0 {
+		if err := recount(ctx, tx, c.ConfigID); err != nil {
+			return err
 		}
 	}
-	return nil
+	return insertLog(ctx, tx, c.ConfigID, c.ID, ch.Log)
+}
+
+// nextStatus is the status a configuration gets from a cycle: a pending
+// quarantine stays the headline whatever the outcome (only Allow deletes
+// and Restart sync end it); otherwise the outcome's own.
+func nextStatus(c *Cycle, quarantine int64) (status, statusErr string) {
+	switch {
+	case quarantine != 0:
+		return StatusQuarantined, ""
+	case c.Outcome == OutcomeFailed:
+		return StatusError, c.Error
+	}
+	return StatusHealthy, ""
+}
+
+// setStatus records the configuration's status and pending quarantine
+// after cycle c and returns its generation: every cycle that is not Failed
+// moves it, since it changed what the next cycle plans against.
+func setStatus(ctx context.Context, tx *sql.Tx, c *Cycle, quarantine, agentID int64) (gen int64, err error) {
+	status, statusErr := nextStatus(c, quarantine)
+	bump := 1
+	if c.Outcome == OutcomeFailed {
+		bump = 0
+	}
+	err = tx.QueryRowContext(ctx, `UPDATE configurations SET status = ?, status_error = ?, quarantine_cycle_id = ?,
+		generation = generation + ?, agent_id = coalesce(nullif(?, 0), agent_id) WHERE id = ? RETURNING generation`,
+		status, statusErr, quarantine, bump, agentID, c.ConfigID).Scan(&gen)
+	return gen, err
+}
+
+// finishCycle sets the cycle's end to now: it ends when its changes are
+// written, not when planning ended.
+func (s *Store) finishCycle(ctx context.Context, tx *sql.Tx, c *Cycle) error {
+	fin := s.now()
+	if !fin.After(c.FinishedAt) {
+		return nil
+	}
+	c.FinishedAt = fin
+	_, err := tx.ExecContext(ctx, `UPDATE cycles SET finished_at = ? WHERE id = ?`, ms(fin), c.ID)
+	return err
 }
 
 const cycleColumns = `id, config_id, trigger, outcome, read_count, creates, updates, deletes, staged_deletes,
-	failures, discarded, threshold, error, started_at, finished_at`
+	failures, discarded, threshold, error, source_unchanged, started_at, finished_at`
 
 func scanCycle(row scanner) (*Cycle, error) {
 	var c Cycle
 	var started, finished int64
 	if err := row.Scan(&c.ID, &c.ConfigID, &c.Trigger, &c.Outcome, &c.Read, &c.Creates, &c.Updates, &c.Deletes,
-		&c.StagedDeletes, &c.Failures, &c.Discarded, &c.Threshold, &c.Error, &started, &finished); err != nil {
+		&c.StagedDeletes, &c.Failures, &c.Discarded, &c.Threshold, &c.Error, &c.SourceUnchanged, &started, &finished); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
@@ -332,20 +293,8 @@ func (s *Store) Cycle(ctx context.Context, configID, id int64) (*Cycle, error) {
 
 // Cycles returns the most recent cycles of a configuration, newest first.
 func (s *Store) Cycles(ctx context.Context, configID int64, limit int) ([]*Cycle, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+cycleColumns+` FROM cycles WHERE config_id = ? ORDER BY id DESC LIMIT ?`, configID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: cycles: %w", err)
-	}
-	defer rows.Close()
-	var out []*Cycle
-	for rows.Next() {
-		c, err := scanCycle(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: cycles: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return queryRows(ctx, s.r, "cycles", scanCycle,
+		`SELECT `+cycleColumns+` FROM cycles WHERE config_id = ? ORDER BY id DESC LIMIT ?`, configID, limit)
 }
 
 // LastCycle returns a configuration's newest cycle, or ErrNotFound.

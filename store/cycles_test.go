@@ -36,9 +36,9 @@ func TestApplyCycleStaleGeneration(t *testing.T) {
 		return TargetObject{Anchor: a, Type: "user", DN: "uid=" + a + ",dc=corp,dc=example", Name: a,
 			Attributes: map[string][]string{"uid": {a}}, Hash: "h-" + a}
 	}
-	first := &CycleChanges{Generation: 0, Cycle: Cycle{ConfigID: c.ID, Trigger: "manual", Outcome: OutcomeSucceeded,
-		StartedAt: now, FinishedAt: now}, Upserts: []TargetObject{obj("a"), obj("b"), obj("c")},
-		Log: []LogEntry{{Time: now, Action: ActionCreate, Status: LogSuccess, Type: "user", Anchor: "a"}}}
+	first := &CycleWrite{Generation: 0, Cycle: Cycle{ConfigID: c.ID, Trigger: "manual", StartedAt: now, FinishedAt: now},
+		Changes: Applied{Upserts: []TargetObject{obj("a"), obj("b"), obj("c")},
+			Log: []LogEntry{{Time: now, Action: ActionCreate, Status: LogSuccess, Type: "user", Anchor: "a"}}}}
 	if _, err := s.ApplyCycle(ctx, first); err != nil {
 		t.Fatal(err)
 	}
@@ -81,16 +81,17 @@ func TestApplyCycleStaleGeneration(t *testing.T) {
 
 	for _, tt := range []struct {
 		name string
-		ch   CycleChanges
+		ch   CycleWrite
 	}{
-		{"applied changes", CycleChanges{Cycle: Cycle{Outcome: OutcomeSucceeded, Creates: 1, Deletes: 1},
-			Upserts: []TargetObject{obj("d")}, Deletes: []string{"a"},
-			Log: []LogEntry{{Time: now, Action: ActionDelete, Status: LogSuccess, Type: "user", Anchor: "a"}}}},
-		{"a quarantine", CycleChanges{Cycle: Cycle{Outcome: OutcomeQuarantined, StagedDeletes: 2},
-			Stage:  []StagedDelete{{Anchor: "a", Type: "user", DN: "uid=a,dc=corp,dc=example"}, {Anchor: "b", Type: "user", DN: "uid=b,dc=corp,dc=example"}},
-			Log:    []LogEntry{{Time: now, Action: ActionStagedDelete, Status: LogStaged, Type: "user", Anchor: "a"}},
+		{"applied changes", CycleWrite{Cycle: Cycle{Creates: 1, Deletes: 1},
+			Changes: Applied{Upserts: []TargetObject{obj("d")}, Deletes: []string{"a"},
+				Log: []LogEntry{{Time: now, Action: ActionDelete, Status: LogSuccess, Type: "user", Anchor: "a"}}}}},
+		{"a quarantine", CycleWrite{Cycle: Cycle{StagedDeletes: 2},
+			Changes: Quarantine{Staged: []StagedDelete{{Anchor: "a", Type: "user", DN: "uid=a,dc=corp,dc=example"}, {Anchor: "b", Type: "user", DN: "uid=b,dc=corp,dc=example"}},
+				Log: LogEntry{Time: now, Action: ActionStagedDelete, Status: LogStaged}},
 			Notify: &Notification{To: "a@corp.example", Subject: "s", Body: "b"}}},
-		{"a discard", CycleChanges{Cycle: Cycle{Outcome: OutcomeQuarantined, Discarded: 1}, Discard: []string{"a"}}},
+		{"a discard", CycleWrite{Cycle: Cycle{Discarded: 1}, Changes: Held{Returned: []string{"a"}}}},
+		{"an unchanged source", CycleWrite{Changes: Unchanged{}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ch := tt.ch
@@ -106,8 +107,8 @@ func TestApplyCycleStaleGeneration(t *testing.T) {
 		})
 	}
 
-	failed := &CycleChanges{Generation: 0, Cycle: Cycle{ConfigID: c.ID, Trigger: "manual", Outcome: OutcomeFailed,
-		Error: "source: boom", StartedAt: now, FinishedAt: now}}
+	failed := &CycleWrite{Generation: 0, Cycle: Cycle{ConfigID: c.ID, Trigger: "manual",
+		Error: "source: boom", StartedAt: now, FinishedAt: now}, Changes: Failed{}}
 	if _, err := s.ApplyCycle(ctx, failed); err != nil {
 		t.Fatalf("ApplyCycle(failed, stale generation) = %v, want it recorded", err)
 	}

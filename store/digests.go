@@ -23,14 +23,14 @@ type SourceDigest struct {
 	Sums        []byte // SumSize bytes per record, in source order
 }
 
-// SourceDigest returns the source digest of a configuration, or nil when
-// there is none.
+// SourceDigest returns the source digest of a configuration, or
+// ErrNotFound when there is none.
 func (s *Store) SourceDigest(ctx context.Context, configID int64) (*SourceDigest, error) {
 	var d SourceDigest
 	err := s.r.QueryRowContext(ctx, `SELECT generation, fingerprint, in_scope, sums FROM source_digests WHERE config_id = ?`,
 		configID).Scan(&d.Generation, &d.Fingerprint, &d.InScope, &d.Sums)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		err = ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: source digest: %w", err)
@@ -38,24 +38,28 @@ func (s *Store) SourceDigest(ctx context.Context, configID int64) (*SourceDigest
 	return &d, nil
 }
 
-// writeDigest records, inside a cycle's transaction, the digest of the
-// source that cycle left the target equal to, for generation gen.
-func writeDigest(ctx context.Context, tx *sql.Tx, configID, gen int64, ch *CycleChanges) error {
-	switch {
-	case ch.Digest != nil:
-		if len(ch.Digest.Sums)%SumSize != 0 {
-			return fmt.Errorf("source digest of %d bytes, not a multiple of %d", len(ch.Digest.Sums), SumSize)
+// writeDigest keeps, in the transaction of a cycle that left the target
+// equal to its source, the digest of that source for generation gen (the
+// configuration's after the cycle): an Applied cycle's new digest, or the
+// stored one carried over by an Unchanged cycle. Other cycles keep none.
+func writeDigest(ctx context.Context, tx *sql.Tx, w *CycleWrite, gen int64) error {
+	switch ch := w.Changes.(type) {
+	case Applied:
+		d := ch.Digest
+		if d == nil {
+			return nil
+		}
+		if len(d.Sums)%SumSize != 0 {
+			return fmt.Errorf("source digest of %d bytes, not a multiple of %d", len(d.Sums), SumSize)
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO source_digests (config_id, generation, fingerprint, in_scope, sums)
 			VALUES (?, ?, ?, ?, ?) ON CONFLICT (config_id) DO UPDATE SET generation = excluded.generation,
 			fingerprint = excluded.fingerprint, in_scope = excluded.in_scope, sums = excluded.sums`,
-			configID, gen, ch.Digest.Fingerprint, ch.Digest.InScope, ch.Digest.Sums)
+			w.Cycle.ConfigID, gen, d.Fingerprint, d.InScope, d.Sums)
 		return err
-	case ch.KeepDigest:
-		// The cycle found the source as the digest describes it and changed
-		// nothing: the digest holds for the new generation too.
+	case Unchanged:
 		_, err := tx.ExecContext(ctx, `UPDATE source_digests SET generation = ? WHERE config_id = ? AND generation = ?`,
-			gen, configID, ch.Generation)
+			gen, w.Cycle.ConfigID, w.Generation)
 		return err
 	}
 	return nil

@@ -71,6 +71,13 @@ func insertLog(ctx context.Context, tx *sql.Tx, configID, cycleID int64, entries
 	return b.flush()
 }
 
+// newLogBatch inserts log entries that differ from l only in their object
+// (type, name, DN, anchor: what add takes).
+func newLogBatch(ctx context.Context, tx *sql.Tx, configID, cycleID int64, l *LogEntry) *batchInsert {
+	return newFixedBatchInsert(ctx, tx, `INSERT INTO provisioning_log (config_id, cycle_id, time, action, status, details,
+		object_type, name, dn, anchor)`, []any{configID, cycleID, ms(l.Time), l.Action, l.Status, l.Details}, 4)
+}
+
 // ErrSearchText means a log search text that cannot be searched for.
 var ErrSearchText = errors.New("the search text holds a control character or is not UTF-8")
 

@@ -30,13 +30,14 @@ func TestLogsTextIndex(t *testing.T) {
 				t.Fatal(err)
 			}
 			now := s.Now()
-			ch := &CycleChanges{Generation: cfg.Generation, Cycle: Cycle{ConfigID: id, Trigger: "manual", Outcome: OutcomeSucceeded,
-				StartedAt: now, FinishedAt: now}}
+			var applied Applied
 			for k := from; k < to; k++ {
 				action := []string{ActionCreate, ActionUpdate, ActionDelete}[k%3]
-				ch.Log = append(ch.Log, LogEntry{Time: now, Action: action, Status: LogSuccess, Type: "user",
+				applied.Log = append(applied.Log, LogEntry{Time: now, Action: action, Status: LogSuccess, Type: "user",
 					Name: fmt.Sprintf("Ann Lee %d", k), DN: fmt.Sprintf("uid=al%d,ou=Sales %d,dc=corp,dc=example", k, k%7), Anchor: fmt.Sprint(k)})
 			}
+			ch := &CycleWrite{Generation: cfg.Generation, Cycle: Cycle{ConfigID: id, Trigger: "manual", StartedAt: now, FinishedAt: now},
+				Changes: applied}
 			if _, err := s.ApplyCycle(ctx, ch); err != nil {
 				t.Fatal(err)
 			}

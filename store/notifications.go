@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -41,6 +42,15 @@ func insertNotification(ctx context.Context, tx *sql.Tx, n *Notification, now ti
 	return err
 }
 
+// queueNotification queues n, if any, with cycle c, as of its end.
+func queueNotification(ctx context.Context, tx *sql.Tx, c *Cycle, n *Notification) error {
+	if n == nil {
+		return nil
+	}
+	n.ConfigID, n.CycleID = c.ConfigID, c.ID
+	return insertNotification(ctx, tx, n, c.FinishedAt)
+}
+
 const notificationColumns = `id, coalesce(config_id, 0), cycle_id, recipient, subject, body, status, attempts, last_error,
 	created_at, next_attempt_at, sent_at`
 
@@ -49,7 +59,7 @@ func scanNotification(row scanner) (*Notification, error) {
 	var created, next, sent int64
 	if err := row.Scan(&n.ID, &n.ConfigID, &n.CycleID, &n.To, &n.Subject, &n.Body, &n.Status, &n.Attempts, &n.LastError,
 		&created, &next, &sent); err != nil {
-		if err == sql.ErrNoRows {
+		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
 		return nil, err
@@ -59,20 +69,7 @@ func scanNotification(row scanner) (*Notification, error) {
 }
 
 func (s *Store) notifications(ctx context.Context, q string, args ...any) ([]*Notification, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+notificationColumns+` FROM notifications `+q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: notifications: %w", err)
-	}
-	defer rows.Close()
-	var out []*Notification
-	for rows.Next() {
-		n, err := scanNotification(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: notifications: %w", err)
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return queryRows(ctx, s.r, "notifications", scanNotification, `SELECT `+notificationColumns+` FROM notifications `+q, args...)
 }
 
 // Notifications returns the newest notifications of the outbox, newest first.

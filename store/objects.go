@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
+	"slices"
 	"strings"
 )
 
@@ -29,33 +31,6 @@ type IndexEntry struct {
 	Type string
 	DN   string
 	Name string
-}
-
-// TargetIndex returns the anchors of a configuration's target directory with
-// their hash, type, DN and name.
-func (s *Store) TargetIndex(ctx context.Context, configID int64) (map[string]IndexEntry, error) {
-	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM target_objects WHERE config_id = ?`, configID).Scan(&n); err != nil {
-		return nil, fmt.Errorf("store: target index: %w", err)
-	}
-	idx := make(map[string]IndexEntry, n)
-	rows, err := s.r.QueryContext(ctx, `SELECT anchor, hash, type, dn, name FROM target_objects WHERE config_id = ?`, configID)
-	if err != nil {
-		return nil, fmt.Errorf("store: target index: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var a string
-		var e IndexEntry
-		if err := rows.Scan(&a, &e.Hash, &e.Type, &e.DN, &e.Name); err != nil {
-			return nil, fmt.Errorf("store: target index: %w", err)
-		}
-		idx[a] = e
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: target index: %w", err)
-	}
-	return idx, nil
 }
 
 // TargetHashes returns the anchors of a configuration's target directory
@@ -122,10 +97,7 @@ func (s *Store) TargetIndexOf(ctx context.Context, configID int64, anchors []str
 	for len(anchors) > 0 {
 		part := anchors[:min(chunk, len(anchors))]
 		anchors = anchors[len(part):]
-		args = append(args[:0], configID)
-		for _, a := range part {
-			args = append(args, a)
-		}
+		args = anchorArgs(args, configID, part)
 		q := `SELECT anchor, type, dn, name FROM target_objects WHERE config_id = ? AND anchor IN (?` +
 			strings.Repeat(",?", len(part)-1) + `)`
 		if err := scan(q, args, nil); err != nil {
@@ -142,11 +114,7 @@ func (s *Store) TargetObjectsByAnchor(ctx context.Context, configID int64, ancho
 	for len(anchors) > 0 {
 		part := anchors[:min(chunk, len(anchors))]
 		anchors = anchors[len(part):]
-		args := make([]any, 0, len(part)+1)
-		args = append(args, configID)
-		for _, a := range part {
-			args = append(args, a)
-		}
+		args := anchorArgs(make([]any, 0, len(part)+1), configID, part)
 		q := `SELECT anchor, type, dn, name, attributes, hash FROM target_objects WHERE config_id = ? AND anchor IN (?` +
 			strings.Repeat(",?", len(part)-1) + `)`
 		if err := s.scanObjects(ctx, q, args, func(o *TargetObject) { out[o.Anchor] = o }); err != nil {
@@ -206,4 +174,116 @@ func recount(ctx context.Context, tx *sql.Tx, configID int64) error {
 		object_groups = (SELECT count(*) FROM target_objects WHERE config_id = ?1 AND type = 'group')
 		WHERE id = ?1`, configID)
 	return err
+}
+
+const upsertTail = `ON CONFLICT (config_id, anchor) DO UPDATE SET type = excluded.type, dn = excluded.dn,
+	name = excluded.name, attributes = excluded.attributes, hash = excluded.hash`
+
+// objectBatch writes target objects, replacing those with the same anchor.
+type objectBatch struct {
+	configID int64
+	b        *batchInsert
+}
+
+func newObjectBatch(ctx context.Context, tx *sql.Tx, configID int64) *objectBatch {
+	return &objectBatch{configID: configID,
+		b: newBatchInsert(ctx, tx, `INSERT INTO target_objects (config_id, anchor, type, dn, name, attributes, hash)`, upsertTail, 7)}
+}
+
+// add queues o, its attributes as Encoded holds them or else encoded now.
+func (ob *objectBatch) add(o *TargetObject) error {
+	attrs := o.Encoded
+	if attrs == "" {
+		enc, err := json.Marshal(o.Attributes)
+		if err != nil {
+			return fmt.Errorf("attributes of %s: %w", o.DN, err)
+		}
+		attrs = string(enc)
+	}
+	return ob.b.add(ob.configID, o.Anchor, o.Type, o.DN, o.Name, attrs, o.Hash)
+}
+
+func (ob *objectBatch) flush() error { return ob.b.flush() }
+
+// createObjects writes the objects creates hands over, each with a log
+// entry like l (its object filled in).
+func createObjects(ctx context.Context, tx *sql.Tx, configID, cycleID int64, creates iter.Seq2[*TargetObject, error], l *LogEntry) error {
+	objs := newObjectBatch(ctx, tx, configID)
+	logs := newLogBatch(ctx, tx, configID, cycleID, l)
+	var err error
+	for o, ierr := range creates {
+		if err = ierr; err == nil {
+			if err = objs.add(o); err == nil {
+				err = logs.add(o.Type, o.Name, o.DN, o.Anchor)
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	return errors.Join(err, objs.flush(), logs.flush())
+}
+
+// upsertObjects writes objects, in anchor order: the target directory is
+// keyed by anchor, and anchors (GUIDs, UUIDs) come in random order; sorted,
+// a first cycle appends to the B-tree instead of touching pages all over a
+// table far larger than the page cache.
+func upsertObjects(ctx context.Context, tx *sql.Tx, configID int64, objects []TargetObject) error {
+	if len(objects) == 0 {
+		return nil
+	}
+	order := make([]int32, len(objects))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(objects[a].Anchor, objects[b].Anchor) })
+	b := newObjectBatch(ctx, tx, configID)
+	for _, i := range order {
+		if err := b.add(&objects[i]); err != nil {
+			return err
+		}
+	}
+	return b.flush()
+}
+
+// deleteObjects deletes the objects of the given anchors.
+func deleteObjects(ctx context.Context, tx *sql.Tx, configID int64, anchors []string) error {
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	args := make([]any, 0, batchRows+1)
+	for len(anchors) > 0 {
+		part := anchors[:min(batchRows, len(anchors))]
+		anchors = anchors[len(part):]
+		args = anchorArgs(args, configID, part)
+		q := `DELETE FROM target_objects WHERE config_id = ? AND anchor IN (?` + strings.Repeat(", ?", len(part)-1) + `)`
+		var err error
+		switch {
+		case len(part) < batchRows:
+			_, err = tx.ExecContext(ctx, q, args...)
+		case full == nil:
+			if full, err = tx.PrepareContext(ctx, q); err == nil {
+				_, err = full.ExecContext(ctx, args...)
+			}
+		default:
+			_, err = full.ExecContext(ctx, args...)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// anchorArgs fills args (emptied first) with the arguments of a query on
+// the objects of configID with the given anchors: configID, then the anchors.
+func anchorArgs(args []any, configID int64, anchors []string) []any {
+	args = append(args[:0], configID)
+	for _, a := range anchors {
+		args = append(args, a)
+	}
+	return args
 }

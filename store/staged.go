@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -36,17 +37,49 @@ type Count struct {
 	N     int
 }
 
-func insertStaged(ctx context.Context, tx *sql.Tx, configID, cycleID int64, staged []StagedDelete) error {
+// stage writes a Quarantine cycle's staged deletes, pending, each with its
+// log entry.
+func stage(ctx context.Context, tx *sql.Tx, c *Cycle, q *Quarantine) error {
 	b := newFixedBatchInsert(ctx, tx, `INSERT INTO staged_deletes (config_id, cycle_id, anchor, type, dn, name, ou)`,
-		[]any{configID, cycleID}, 5)
-	for i := range staged {
-		d := &staged[i]
-		d.ConfigID, d.CycleID, d.State = configID, cycleID, StagedPending
+		[]any{c.ConfigID, c.ID}, 5)
+	logs := newLogBatch(ctx, tx, c.ConfigID, c.ID, &q.Log)
+	for i := range q.Staged {
+		d := &q.Staged[i]
+		d.ConfigID, d.CycleID, d.State = c.ConfigID, c.ID, StagedPending
 		if err := b.add(d.Anchor, d.Type, d.DN, d.Name, d.OU); err != nil {
 			return err
 		}
 	}
-	return b.flush()
+	if err := b.flush(); err != nil {
+		return err
+	}
+	for i := range q.Staged {
+		d := &q.Staged[i]
+		if err := logs.add(d.Type, d.Name, d.DN, d.Anchor); err != nil {
+			return err
+		}
+	}
+	return logs.flush()
+}
+
+// discardReturned discards the pending staged deletes of the given anchors:
+// their objects are back in scope.
+func discardReturned(ctx context.Context, tx *sql.Tx, c *Cycle, anchors []string) error {
+	if len(anchors) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `UPDATE staged_deletes SET state = 'discarded', reason = 'returned to scope',
+		decided_by = 'syncguard', decided_at = ? WHERE config_id = ? AND anchor = ? AND state = 'pending'`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, a := range anchors {
+		if _, err := stmt.ExecContext(ctx, ms(c.FinishedAt), c.ConfigID, a); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // StagedDeletes returns up to limit staged deletes of a cycle in state (all
@@ -114,22 +147,51 @@ func (s *Store) PendingStaged(ctx context.Context, configID int64) (int, error) 
 	return n, nil
 }
 
-// AllowDeletes applies exactly the pending staged deletes of the quarantine
-// started by cycle quarantineID: each object leaves the target directory with
-// a Delete/Success log entry, the staged deletes are marked Applied by actor,
-// the quarantine is cleared and the event audited — in one transaction. When
-// quarantineID is not the configuration's current quarantine (already allowed,
-// restarted or replaced) nothing changes and the error is ErrConflict.
-func (s *Store) AllowDeletes(ctx context.Context, configID, quarantineID int64, actor string) (int, error) {
+// QuarantineDecision is an admin's decision on a configuration's pending
+// quarantine, as the guard hands it to the store to record (AllowDeletes,
+// RestartSync). A subset to allow (by OU, type, cause or object) belongs
+// here too, as a filter on the staged deletes.
+type QuarantineDecision struct {
+	ConfigID int64
+	// Quarantine is the quarantine the admin confirmed (the ID of the cycle
+	// that started it; 0: none was pending, for Restart sync only). When
+	// it is not the configuration's pending quarantine any more, nothing
+	// changes and the error is a *QuarantineMoved.
+	Quarantine int64
+	Actor      string
+}
+
+// QuarantineMoved is the Conflict of a decision on a quarantine that is no
+// longer the pending one (already allowed, restarted, or replaced): it says
+// what the store found, and the guard words it for the admin.
+type QuarantineMoved struct {
+	Config    string // the configuration's name
+	Confirmed int64  // the quarantine the decision was about
+	Current   int64  // the pending quarantine now; 0: none
+}
+
+func (e *QuarantineMoved) Error() string {
+	return fmt.Sprintf("store: quarantine %d of %s is no longer pending (pending: %d)", e.Confirmed, e.Config, e.Current)
+}
+
+// Is makes a QuarantineMoved a Conflict: errors.Is(err, ErrConflict).
+func (e *QuarantineMoved) Is(target error) bool { return target == ErrConflict }
+
+// AllowDeletes applies exactly the pending staged deletes of the confirmed
+// quarantine: each object leaves the target directory with a Delete/Success
+// log entry, the staged deletes are marked Applied by the actor, the
+// quarantine ends and the event is audited — in one transaction. It returns
+// how many objects it deleted.
+func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision) (int, error) {
 	now := s.now()
 	var n int
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		name, err := checkQuarantine(ctx, tx, configID, quarantineID)
+		name, err := pendingQuarantine(ctx, tx, d, false)
 		if err != nil {
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT anchor, type, dn, name FROM staged_deletes
-			WHERE config_id = ? AND cycle_id = ? AND state = 'pending' ORDER BY id`, configID, quarantineID)
+			WHERE config_id = ? AND cycle_id = ? AND state = 'pending' ORDER BY id`, d.ConfigID, d.Quarantine)
 		if err != nil {
 			return err
 		}
@@ -137,7 +199,7 @@ func (s *Store) AllowDeletes(ctx context.Context, configID, quarantineID int64, 
 		var anchors []string
 		for rows.Next() {
 			e := LogEntry{Time: now, Action: ActionDelete, Status: LogSuccess,
-				Details: fmt.Sprintf("deletion staged by cycle %d, allowed by %s", quarantineID, actor)}
+				Details: fmt.Sprintf("deletion staged by cycle %d, allowed by %s", d.Quarantine, d.Actor)}
 			if err := rows.Scan(&e.Anchor, &e.Type, &e.DN, &e.Name); err != nil {
 				rows.Close()
 				return err
@@ -149,25 +211,22 @@ func (s *Store) AllowDeletes(ctx context.Context, configID, quarantineID int64, 
 			return err
 		}
 		n = len(entries)
-		if err := applyObjects(ctx, tx, configID, nil, anchors); err != nil {
+		if err := deleteObjects(ctx, tx, d.ConfigID, anchors); err != nil {
 			return err
 		}
-		if err := recount(ctx, tx, configID); err != nil {
+		if err := recount(ctx, tx, d.ConfigID); err != nil {
 			return err
 		}
-		if err := insertLog(ctx, tx, configID, quarantineID, entries); err != nil {
+		if err := insertLog(ctx, tx, d.ConfigID, d.Quarantine, entries); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE staged_deletes SET state = 'applied', reason = 'allowed',
 			decided_by = ?, decided_at = ? WHERE config_id = ? AND cycle_id = ? AND state = 'pending'`,
-			actor, ms(now), configID, quarantineID); err != nil {
+			d.Actor, ms(now), d.ConfigID, d.Quarantine); err != nil {
 			return err
 		}
-		if err := clearQuarantine(ctx, tx, configID); err != nil {
-			return err
-		}
-		return addAudit(ctx, tx, &AuditEvent{Time: now, Actor: actor, Action: "Allowed deletes", ConfigID: configID,
-			ConfigName: name, Details: fmt.Sprintf("%d deletions staged by cycle %d applied", n, quarantineID)})
+		return endQuarantine(ctx, tx, &AuditEvent{Time: now, Actor: d.Actor, Action: "Allowed deletes", ConfigID: d.ConfigID,
+			ConfigName: name, Details: fmt.Sprintf("%d deletions staged by cycle %d applied", n, d.Quarantine)})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: allow deletes: %w", err)
@@ -176,30 +235,25 @@ func (s *Store) AllowDeletes(ctx context.Context, configID, quarantineID int64, 
 }
 
 // RestartSync discards every pending staged delete of a configuration and
-// clears its quarantine, in one transaction. quarantineID is the quarantine
-// the admin confirmed (0: none was pending); if it is no longer current,
-// nothing changes and the error is ErrConflict. It returns how many staged
-// deletes were discarded.
-func (s *Store) RestartSync(ctx context.Context, configID, quarantineID int64, actor string) (int, error) {
+// ends its quarantine, in one transaction, and returns how many it
+// discarded. The confirmed quarantine may be 0 when none was pending.
+func (s *Store) RestartSync(ctx context.Context, d QuarantineDecision) (int, error) {
 	now := s.now()
 	var n int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		name, err := checkQuarantineOrNone(ctx, tx, configID, quarantineID)
+		name, err := pendingQuarantine(ctx, tx, d, true)
 		if err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE staged_deletes SET state = 'discarded', reason = 'restart sync',
-			decided_by = ?, decided_at = ? WHERE config_id = ? AND state = 'pending'`, actor, ms(now), configID)
+			decided_by = ?, decided_at = ? WHERE config_id = ? AND state = 'pending'`, d.Actor, ms(now), d.ConfigID)
 		if err != nil {
 			return err
 		}
 		if n, err = res.RowsAffected(); err != nil {
 			return err
 		}
-		if err := clearQuarantine(ctx, tx, configID); err != nil {
-			return err
-		}
-		return addAudit(ctx, tx, &AuditEvent{Time: now, Actor: actor, Action: "Restarted sync", ConfigID: configID,
+		return endQuarantine(ctx, tx, &AuditEvent{Time: now, Actor: d.Actor, Action: "Restarted sync", ConfigID: d.ConfigID,
 			ConfigName: name, Details: fmt.Sprintf("%d staged deletions discarded", n)})
 	})
 	if err != nil {
@@ -208,50 +262,36 @@ func (s *Store) RestartSync(ctx context.Context, configID, quarantineID int64, a
 	return int(n), nil
 }
 
-func checkQuarantine(ctx context.Context, tx *sql.Tx, configID, quarantineID int64) (string, error) {
+// pendingQuarantine checks that the decision's quarantine is the pending
+// one (with orNone, that none is pending is fine when none was confirmed)
+// and returns the configuration's name.
+func pendingQuarantine(ctx context.Context, tx *sql.Tx, d QuarantineDecision, orNone bool) (string, error) {
 	var name string
 	var current int64
-	if err := tx.QueryRowContext(ctx, `SELECT name, quarantine_cycle_id FROM configurations WHERE id = ?`, configID).
+	if err := tx.QueryRowContext(ctx, `SELECT name, quarantine_cycle_id FROM configurations WHERE id = ?`, d.ConfigID).
 		Scan(&name, &current); err != nil {
-		if err == sql.ErrNoRows {
+		if errors.Is(err, sql.ErrNoRows) {
 			return "", ErrNotFound
 		}
 		return "", err
 	}
-	if current == 0 {
-		return "", fmt.Errorf("there are no staged deletions left to allow for %s: %w", name, ErrConflict)
-	}
-	if current != quarantineID {
-		return "", fmt.Errorf("the staged deletions of cycle %d are no longer current for %s (cycle %d is): %w",
-			quarantineID, name, current, ErrConflict)
+	if current != d.Quarantine || (current == 0 && !orNone) {
+		return "", &QuarantineMoved{Config: name, Confirmed: d.Quarantine, Current: current}
 	}
 	return name, nil
 }
 
-func checkQuarantineOrNone(ctx context.Context, tx *sql.Tx, configID, quarantineID int64) (string, error) {
-	var name string
-	var current int64
-	if err := tx.QueryRowContext(ctx, `SELECT name, quarantine_cycle_id FROM configurations WHERE id = ?`, configID).
-		Scan(&name, &current); err != nil {
-		if err == sql.ErrNoRows {
-			return "", ErrNotFound
-		}
-		return "", err
-	}
-	if current != quarantineID {
-		if current == 0 {
-			return "", fmt.Errorf("the staged deletions of cycle %d of %s were already handled: %w", quarantineID, name, ErrConflict)
-		}
-		return "", fmt.Errorf("%s has new staged deletions (cycle %d) since you looked: %w", name, current, ErrConflict)
-	}
-	return name, nil
-}
-
-func clearQuarantine(ctx context.Context, tx *sql.Tx, configID int64) error {
-	_, err := tx.ExecContext(ctx, `UPDATE configurations SET quarantine_cycle_id = 0,
+// endQuarantine records the end of a configuration's quarantine, with the
+// admin's decision in the audit log. The status leaves "quarantined" until
+// the next cycle says more, and the generation moves: a cycle planned
+// before must plan again.
+func endQuarantine(ctx context.Context, tx *sql.Tx, e *AuditEvent) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE configurations SET quarantine_cycle_id = 0,
 		status = CASE WHEN status = 'quarantined' THEN 'healthy' ELSE status END,
-		generation = generation + 1 WHERE id = ?`, configID)
-	return err
+		generation = generation + 1 WHERE id = ?`, e.ConfigID); err != nil {
+		return err
+	}
+	return addAudit(ctx, tx, e)
 }
 
 // PendingStagedAnchors returns the anchors of a configuration's pending staged deletes.

@@ -24,15 +24,6 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-// Errors returned by Store methods; callers test them with errors.Is.
-var (
-	// ErrNotFound means the requested row does not exist.
-	ErrNotFound = errors.New("not found")
-	// ErrConflict means the state changed under the caller (for example a
-	// quarantine that is no longer current, or a name already taken).
-	ErrConflict = errors.New("conflict")
-)
-
 //go:embed migrations/*.sql
 var migrations embed.FS
 
@@ -225,4 +216,26 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// queryRows runs q on the read pool and scans every row with scan; what
+// names the query in errors.
+func queryRows[T any](ctx context.Context, db *sql.DB, what string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return out, nil
 }

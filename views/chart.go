@@ -100,7 +100,7 @@ func layoutChart(c Chart) chartLayout {
 			CycleID:   p.CycleID,
 			Deletions: p.Deletions,
 			Class:     "bar",
-			Title:     fmt.Sprintf("Cycle %d: %s %s", p.CycleID, num(p.Deletions), plural(p.Deletions, "deletion", "deletions")),
+			Title:     fmt.Sprintf("Cycle %d: %s", p.CycleID, Plural(p.Deletions, "deletion", "deletions")),
 		}
 		if p.Quarantined {
 			b.Class = "bar bar-quarantined"

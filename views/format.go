@@ -37,9 +37,9 @@ func num(n int) string {
 // id formats a database id for URLs and hidden fields.
 func id(n int64) string { return strconv.FormatInt(n, 10) }
 
-// configURL is the address of configuration id plus an optional suffix
-// such as "/logs".
-func configURL(cid int64, suffix string) string {
+// ConfigURL is the address of configuration cid plus an optional suffix
+// such as "/logs" or "/status": the portal's one spelling of it.
+func ConfigURL(cid int64, suffix string) string {
 	return "/configurations/" + id(cid) + suffix
 }
 
@@ -57,23 +57,11 @@ func pageTitle(b Base) string {
 	return b.Title + " · syncguard"
 }
 
-// statusText is the SPEC wording for a status code, unless the handler
-// supplied its own text.
+// statusText is the wording of a status, which the handler supplies
+// (guard.StatusText words every status); the code when it did not.
 func statusText(s Status) string {
 	if s.Text != "" {
 		return s.Text
-	}
-	switch s.Code {
-	case "healthy":
-		return "Healthy"
-	case "quarantined":
-		return "Delete threshold exceeded"
-	case "error":
-		return "Error"
-	case "not_run":
-		return "Not run yet"
-	case "running":
-		return "Running"
 	}
 	return s.Code
 }
@@ -209,12 +197,14 @@ func onOff(b bool) string {
 	return "Off"
 }
 
-// plural returns one or many by n.
-func plural(n int, one, many string) string {
+// Plural says how many: "1 deletion", "812 deletions", "1,204 users",
+// with thousands separators. The portal's pages and its messages word
+// counts with it.
+func Plural(n int, one, many string) string {
 	if n == 1 {
-		return one
+		return "1 " + one
 	}
-	return many
+	return num(n) + " " + many
 }
 
 // numString formats s with thousands separators when it is a whole number,
@@ -267,7 +257,3 @@ func outboxErrorClass(status string) string {
 	}
 	return "muted"
 }
-
-// Num formats n with thousands separators (812, 1,204), for handlers that
-// word messages the way the pages do.
-func Num(n int) string { return num(n) }

@@ -303,11 +303,11 @@ func TestStatusWording(t *testing.T) {
 		class    string
 		wantText []string
 	}{
-		{Status{Code: "healthy"}, "badge-ok", []string{"Healthy"}},
-		{Status{Code: "error", Error: "ldap: bind failed"}, "badge-danger", []string{"Error", "ldap: bind failed"}},
-		{Status{Code: "not_run"}, "badge-muted", []string{"Not run yet"}},
-		{Status{Code: "running", Progress: &Progress{Read: 1204, Planned: 30, Applied: 2}}, "badge-info", []string{"Running", "read 1,204 · planned 30 · applied 2"}},
-		{Status{Code: "quarantined", InfoURL: "/configurations/1/status"}, "badge-danger", []string{"Delete threshold exceeded"}},
+		{Status{Code: "healthy", Text: "Healthy"}, "badge-ok", []string{"Healthy"}},
+		{Status{Code: "error", Text: "Error", Error: "ldap: bind failed"}, "badge-danger", []string{"Error", "ldap: bind failed"}},
+		{Status{Code: "not_run", Text: "Not run yet"}, "badge-muted", []string{"Not run yet"}},
+		{Status{Code: "running", Text: "Running", Progress: &Progress{Read: 1204, Planned: 30, Applied: 2}}, "badge-info", []string{"Running", "read 1,204 · planned 30 · applied 2"}},
+		{Status{Code: "quarantined", Text: "Delete threshold exceeded", InfoURL: "/configurations/1/status"}, "badge-danger", []string{"Delete threshold exceeded"}},
 	} {
 		doc, _ := render(t, statusBadge(c.s))
 		if doc.Find("."+c.class).Length() != 1 {

@@ -67,10 +67,6 @@ func (s *Server) configParam(c echo.Context) (*store.Configuration, error) {
 	return cfg, nil
 }
 
-func configURL(id int64, suffix string) string {
-	return "/configurations/" + strconv.FormatInt(id, 10) + suffix
-}
-
 // formatTime shows a time as admins read it; the zero time is empty.
 func formatTime(t time.Time) string {
 	if t.IsZero() {

@@ -19,16 +19,12 @@ import (
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
 // statusView words a configuration's status for the views.
-func (s *Server) statusView(ctx context.Context, cfg *store.Configuration) (views.Status, error) {
-	st, err := guard.StatusOf(ctx, s.store, cfg)
-	if err != nil {
-		return views.Status{}, err
-	}
-	v := views.Status{Code: st.Code, Text: st.Text, Error: st.Error, InfoURL: configURL(cfg.ID, "/status")}
+func statusView(cfg *store.Configuration, st guard.Status) views.Status {
+	v := views.Status{Code: st.Code, Text: st.Text, Error: st.Error, InfoURL: views.ConfigURL(cfg.ID, "/status")}
 	if st.Lock != nil && st.Code == guard.StatusRunning {
 		v.Progress = &views.Progress{Read: st.Lock.Read, Planned: st.Lock.Planned, Applied: st.Lock.Applied, Phase: st.Lock.Phase}
 	}
-	return v, nil
+	return v
 }
 
 func (s *Server) configurations(c echo.Context) error {
@@ -39,19 +35,14 @@ func (s *Server) configurations(c echo.Context) error {
 	}
 	page := views.ConfigurationsPage{Base: s.base(c, "Configurations", "configurations")}
 	for _, cfg := range cfgs {
-		status, err := s.statusView(ctx, cfg)
+		o, err := guard.OverviewOf(ctx, s.store, cfg)
 		if err != nil {
 			return err
 		}
-		users, groups, err := s.store.ObjectCounts(ctx, cfg.ID)
-		if err != nil {
-			return err
-		}
-		row := views.ConfigurationRow{ID: cfg.ID, Name: cfg.Name, Source: cfg.Source, Status: status, Objects: users + groups}
-		if last, err := s.store.LastCycle(ctx, cfg.ID); err == nil {
-			row.LastCycle = formatTime(last.FinishedAt)
-		} else if !isNotFound(err) {
-			return err
+		row := views.ConfigurationRow{ID: cfg.ID, Name: cfg.Name, Source: cfg.Source, Status: statusView(cfg, o.Status),
+			Objects: o.Users + o.Groups}
+		if o.LastCycle != nil {
+			row.LastCycle = formatTime(o.LastCycle.FinishedAt)
 		}
 		page.Rows = append(page.Rows, row)
 	}
@@ -65,16 +56,11 @@ func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (vi
 		Basics: views.Basics{Email: cfg.Basics.Email, Prevent: cfg.Basics.Prevent, Threshold: strconv.Itoa(cfg.Basics.Threshold)},
 		Scope:  cfg.EffectiveScope(), Source: cfg.Source, BaseDN: cfg.BaseDN, BindDN: cfg.BindDN,
 		Interval: humanInterval(cfg.Interval), AgentID: cfg.AgentID, QuarantineID: cfg.QuarantineID}
-	var err error
-	if p.Status, err = s.statusView(ctx, cfg); err != nil {
+	o, err := guard.OverviewOf(ctx, s.store, cfg)
+	if err != nil {
 		return p, err
 	}
-	if p.Users, p.Groups, err = s.store.ObjectCounts(ctx, cfg.ID); err != nil {
-		return p, err
-	}
-	if p.PendingStaged, err = s.store.PendingStaged(ctx, cfg.ID); err != nil {
-		return p, err
-	}
+	p.Status, p.Users, p.Groups, p.PendingStaged = statusView(cfg, o.Status), o.Users, o.Groups, o.PendingStaged
 	if cfg.AgentID != 0 {
 		if a, err := s.store.Agent(ctx, cfg.AgentID); err == nil {
 			p.AgentName = a.Name
@@ -98,8 +84,8 @@ func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (vi
 	switch {
 	case cfg.QuarantineID != 0:
 		p.NextRun = "stopped until an admin allows the deletes or restarts sync"
-	case len(cycles) > 0:
-		p.NextRun = formatTime(cycles[0].FinishedAt.Add(cfg.Interval))
+	case o.LastCycle != nil:
+		p.NextRun = formatTime(o.LastCycle.FinishedAt.Add(cfg.Interval))
 	default:
 		p.NextRun = "now"
 	}
@@ -110,7 +96,7 @@ func cycleView(configID int64, cy *store.Cycle) views.Cycle {
 	return views.Cycle{ID: cy.ID, Outcome: cy.Outcome, Trigger: cy.Trigger, Creates: cy.Creates, Updates: cy.Updates,
 		Deletes: cy.Deletes, StagedDeletes: cy.StagedDeletes, Failures: cy.Failures, Started: formatTime(cy.StartedAt),
 		Duration: formatDuration(cy.FinishedAt.Sub(cy.StartedAt)), Error: cy.Error,
-		LogURL: configURL(configID, "/logs?cycle="+strconv.FormatInt(cy.ID, 10))}
+		LogURL: views.ConfigURL(configID, "/logs?cycle="+strconv.FormatInt(cy.ID, 10))}
 }
 
 func (s *Server) configuration(c echo.Context) error {
@@ -157,7 +143,7 @@ func (s *Server) saveBasics(c echo.Context) error {
 		return render(c, http.StatusUnprocessableEntity, views.Configuration(p))
 	}
 	if basics == cfg.Basics {
-		return s.redirectFlash(c, configURL(cfg.ID, ""), "info", "Nothing changed.")
+		return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "info", "Nothing changed.")
 	}
 	cfg.Basics = basics
 	if err := s.store.UpdateConfiguration(c.Request().Context(), cfg, currentUser(c).Name); err != nil {
@@ -167,7 +153,7 @@ func (s *Server) saveBasics(c echo.Context) error {
 	if cfg.QuarantineID != 0 {
 		msg += " The deletions already staged still wait for Allow deletes or Restart sync."
 	}
-	return s.redirectFlash(c, configURL(cfg.ID, ""), "success", msg)
+	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success", msg)
 }
 
 // scopeForm lists the source's OUs under the base DN as a tree, ticking the
@@ -272,7 +258,7 @@ func (s *Server) saveScope(c echo.Context) error {
 	if err := s.store.UpdateConfiguration(c.Request().Context(), &next, currentUser(c).Name); err != nil {
 		return err
 	}
-	return s.redirectFlash(c, configURL(cfg.ID, ""), "success",
+	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success",
 		fmt.Sprintf("Scope saved: %d OU(s) in scope. It applies from the next cycle.", len(picked)))
 }
 
@@ -282,11 +268,11 @@ func (s *Server) syncNow(c echo.Context) error {
 		return err
 	}
 	if !s.sched.Trigger(cfg.ID, guard.TriggerManual) {
-		return s.redirectFlash(c, configURL(cfg.ID, ""), "info", "A cycle of "+cfg.Name+" is already running.")
+		return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "info", "A cycle of "+cfg.Name+" is already running.")
 	}
 	msg := "A cycle of " + cfg.Name + " has started."
 	if cfg.QuarantineID != 0 {
 		msg += " While deletions are staged it applies nothing; it only releases objects that are back in scope."
 	}
-	return s.redirectFlash(c, configURL(cfg.ID, ""), "success", msg)
+	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success", msg)
 }

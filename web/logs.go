@@ -103,7 +103,7 @@ func filterQuery(f views.LogFilter) url.Values {
 func logRow(configID int64, e *store.LogEntry) views.LogRow {
 	return views.LogRow{ID: e.ID, Time: formatTime(e.Time), Cycle: e.CycleID, Action: e.Action, Status: e.Status, Type: e.Type,
 		Name: e.Name, DN: e.DN, Anchor: e.Anchor, Details: e.Details,
-		URL: configURL(configID, "/logs/"+strconv.FormatInt(e.ID, 10))}
+		URL: views.ConfigURL(configID, "/logs/"+strconv.FormatInt(e.ID, 10))}
 }
 
 func (s *Server) logs(c echo.Context) error {
@@ -129,7 +129,7 @@ func (s *Server) logs(c echo.Context) error {
 		p.Rows = append(p.Rows, logRow(cfg.ID, &entries[i]))
 	}
 	fq := filterQuery(f)
-	base := configURL(cfg.ID, "/logs")
+	base := views.ConfigURL(cfg.ID, "/logs")
 	if len(entries) == logPageSize {
 		next := filterQuery(f)
 		next.Set("before", strconv.FormatInt(entries[len(entries)-1].ID, 10))
@@ -138,7 +138,7 @@ func (s *Server) logs(c echo.Context) error {
 	if lq.Before > 0 {
 		p.FirstURL = withQuery(base, fq)
 	}
-	p.CSVURL = withQuery(configURL(cfg.ID, "/logs.csv"), fq)
+	p.CSVURL = withQuery(views.ConfigURL(cfg.ID, "/logs.csv"), fq)
 	return render(c, http.StatusOK, views.Logs(p))
 }
 
@@ -166,7 +166,7 @@ func (s *Server) logEntry(c echo.Context) error {
 		return err
 	}
 	return render(c, http.StatusOK, views.LogEntry(views.LogEntryPage{Base: s.base(c, e.Action+" "+e.Name, "configurations"),
-		ConfigID: cfg.ID, ConfigName: cfg.Name, Entry: logRow(cfg.ID, e), BackURL: configURL(cfg.ID, "/logs")}))
+		ConfigID: cfg.ID, ConfigName: cfg.Name, Entry: logRow(cfg.ID, e), BackURL: views.ConfigURL(cfg.ID, "/logs")}))
 }
 
 // csvCell keeps a spreadsheet from reading directory text as a formula.

@@ -88,39 +88,47 @@ func render(c echo.Context, status int, comp templ.Component) error {
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
-// Error kinds a handler may return; handleError maps them to a status and a page.
-var (
-	errForbidden = echo.NewHTTPError(http.StatusForbidden, "Only an admin can do this.")
-)
+// errForbidden is what a viewer gets for an admin's action.
+var errForbidden = echo.NewHTTPError(http.StatusForbidden, "Only an admin can do this.")
 
+// notFound is the error of a page whose object does not exist.
 func notFound(what string) error {
-	return echo.NewHTTPError(http.StatusNotFound, what+" does not exist.")
+	return store.Errorf(store.NotFound, "%s does not exist.", what)
 }
 
-// handleError decides what the user sees for an error. Internal errors are
-// logged and never shown.
+// codeStatus maps the error codes of store and guard to an HTTP status, the
+// title of the error page, and the message shown when the error has none.
+var codeStatus = map[string]struct {
+	status     int
+	title, msg string
+}{
+	store.NotFound: {http.StatusNotFound, "Not Found", "This page does not exist."},
+	store.Conflict: {http.StatusConflict, "Conflict", "This changed while you were looking. Reload the page and try again."},
+	store.Invalid:  {http.StatusUnprocessableEntity, "Unprocessable Entity", "This request is not valid."},
+}
+
+// handleError decides what the user sees for an error: an error with a code
+// (store.Error) shows its message under the status of its code, an
+// echo.HTTPError below 500 its own; anything else is internal, logged and
+// never shown.
 func (s *Server) handleError(err error, c echo.Context) {
-	if c.Response().Committed {
+	if c.Response().Committed || errors.Is(err, context.Canceled) {
 		return
 	}
 	code, title, msg := http.StatusInternalServerError, "Something went wrong", "The error was logged. Try again, or ask your administrator."
 	var he *echo.HTTPError
-	switch {
-	case errors.As(err, &he):
-		code = he.Code
-		title = http.StatusText(code)
-		if m, ok := he.Message.(string); ok {
+	if cs, ok := codeStatus[store.ErrorCode(err)]; ok {
+		code, title, msg = cs.status, cs.title, cs.msg
+		if m := store.ErrorMessage(err); m != "" {
 			msg = m
 		}
-		if code >= 500 {
-			s.log.Error("request", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
-			msg = "The error was logged. Try again, or ask your administrator."
+	} else if errors.As(err, &he) {
+		code, title = he.Code, http.StatusText(he.Code)
+		if m, ok := he.Message.(string); ok && code < 500 {
+			msg = m
 		}
-	case errors.Is(err, store.ErrNotFound):
-		code, title, msg = http.StatusNotFound, "Not Found", "This page does not exist."
-	case errors.Is(err, context.Canceled):
-		return
-	default:
+	}
+	if code >= 500 {
 		s.log.Error("request", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 	}
 	if c.Request().Method == http.MethodHead {

@@ -221,8 +221,8 @@ func allowDeletes(ctx context.Context, db string) (sample, int, error) {
 	}
 	eng := &guard.Engine{Store: st}
 	start := time.Now()
-	n, err := eng.AllowDeletes(ctx, cfg.ID, cfg.QuarantineID, "syncbench")
-	return sample{wall: time.Since(start)}, n, err
+	res, err := eng.AllowDeletes(ctx, cfg.ID, cfg.QuarantineID, "syncbench")
+	return sample{wall: time.Since(start)}, res.Count, err
 }
 
 // syncguard runs the binary on db, checks its exit code and returns the

@@ -144,11 +144,7 @@ func cmdConfigSet(ctx context.Context, c *Config, args []string) error {
 	fs := newFlags(c, "config set")
 	var f configFlags
 	f.register(fs)
-	pos, err := parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	st, cfg, err := c.openConfiguration(ctx, pos[0])
+	st, cfg, err := c.parseConfiguration(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -176,6 +172,17 @@ func (c *Config) openConfiguration(ctx context.Context, name string) (*store.Sto
 		return nil, nil, err
 	}
 	return st, cfg, nil
+}
+
+// parseConfiguration parses the arguments of a command on one configuration
+// (its name and the flags of fs), opens the store and finds the
+// configuration; the caller closes the store.
+func (c *Config) parseConfiguration(ctx context.Context, fs *flag.FlagSet, args []string) (*store.Store, *store.Configuration, error) {
+	pos, err := parse(fs, args, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.openConfiguration(ctx, pos[0])
 }
 
 // configuration finds a configuration by name with a message people understand.
@@ -225,11 +232,7 @@ func writeJSON(w io.Writer, v any) error {
 func cmdConfigShow(ctx context.Context, c *Config, args []string) error {
 	fs := newFlags(c, "config show")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	st, cfg, err := c.openConfiguration(ctx, pos[0])
+	st, cfg, err := c.parseConfiguration(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -257,7 +260,7 @@ func cmdConfigShow(ctx context.Context, c *Config, args []string) error {
 		fmt.Fprintf(tw, "TLS server name\t%s\n", printable(cfg.TLSServer))
 	}
 	fmt.Fprintf(tw, "Scope\t%s\nInterval\t%s\nNotification email\t%s\nPrevent accidental deletions\t%s\nAccidental deletion threshold\t%d\nStatus\t%s\n",
-		strings.Join(scope, "\n\t"), cfg.Interval, email, onOff(cfg.Basics.Prevent), cfg.Basics.Threshold, statusText(cfg.Status))
+		strings.Join(scope, "\n\t"), cfg.Interval, email, onOff(cfg.Basics.Prevent), cfg.Basics.Threshold, guard.StatusText(cfg.Status))
 	return tw.Flush()
 }
 
@@ -293,7 +296,7 @@ func cmdConfigList(ctx context.Context, c *Config, args []string) error {
 	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATUS\tSOURCE\tTHRESHOLD\tINTERVAL")
 	for _, cfg := range cfgs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", printable(cfg.Name), statusText(cfg.Status), printable(cfg.Source), cfg.Basics.Threshold, cfg.Interval)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", printable(cfg.Name), guard.StatusText(cfg.Status), printable(cfg.Source), cfg.Basics.Threshold, cfg.Interval)
 	}
 	return tw.Flush()
 }

@@ -1,6 +1,3 @@
-// Command syncguard synchronizes users and groups from an LDAP directory or
-// an LDIF export into a target directory, and stops a cycle that would
-// delete too many of them until an admin decides.
 package main
 
 import (
@@ -62,6 +59,7 @@ func usageError(format string, a ...any) error {
 }
 
 // exitCode prints err (when there is something to say) and returns the code.
+// An error with a code (store.Error) is printed as its message.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
@@ -74,7 +72,11 @@ func exitCode(err error, stderr io.Writer) int {
 			return code
 		}
 	}
-	fmt.Fprintln(stderr, "syncguard:", printable(err.Error()))
+	msg := err.Error()
+	if m := store.ErrorMessage(err); m != "" {
+		msg = m // an error meant for people: its message, without the context only logs need
+	}
+	fmt.Fprintln(stderr, "syncguard:", printable(msg))
 	if code == exitUsage {
 		fmt.Fprintln(stderr, "Run 'syncguard help' for usage.")
 	}

@@ -99,11 +99,7 @@ type objectJSON struct {
 func cmdObjects(ctx context.Context, c *Config, args []string) error {
 	fs := newFlags(c, "objects")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	st, cfg, err := c.openConfiguration(ctx, pos[0])
+	st, cfg, err := c.parseConfiguration(ctx, fs, args)
 	if err != nil {
 		return err
 	}

@@ -10,8 +10,6 @@ import (
 	"github.com/syncguard/syncguard/store"
 )
 
-func statusText(code string) string { return guard.StatusText(code) }
-
 // runCycle runs one cycle, prints it, delivers what it queued, and returns
 // the exit code of sync: 0 Succeeded, 3 Quarantined, 1 Failed.
 func runCycle(ctx context.Context, c *Config, st *store.Store, e *guard.Engine, cfg *store.Configuration, trigger string) error {
@@ -128,42 +126,38 @@ func jsonTime(t time.Time) *string {
 func cmdStatus(ctx context.Context, c *Config, args []string) error {
 	fs := newFlags(c, "status")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	st, cfg, err := c.openConfiguration(ctx, pos[0])
+	st, cfg, err := c.parseConfiguration(ctx, fs, args)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	status, err := guard.StatusOf(ctx, st, cfg)
+	o, err := guard.OverviewOf(ctx, st, cfg)
 	if err != nil {
-		return err
-	}
-	pending, err := st.PendingStaged(ctx, cfg.ID)
-	if err != nil {
-		return err
-	}
-	users, groups, err := st.ObjectCounts(ctx, cfg.ID)
-	if err != nil {
-		return err
-	}
-	out := statusJSON{Name: cfg.Name, Status: status.Code, StatusText: status.Text, Error: status.Error,
-		Prevent: cfg.Basics.Prevent, Threshold: cfg.Basics.Threshold, Email: cfg.Basics.Email,
-		PendingStagedDeletes: pending, QuarantineCycle: cfg.QuarantineID, Objects: users + groups, Users: users, Groups: groups}
-	last, err := st.LastCycle(ctx, cfg.ID)
-	switch {
-	case err == nil:
-		out.LastCycle = &cycleJSON{ID: last.ID, Outcome: last.Outcome, Creates: last.Creates, Updates: last.Updates,
-			Deletes: last.Deletes, StagedDeletes: last.StagedDeletes, Read: last.Read, Error: last.Error,
-			StartedAt: jsonTime(last.StartedAt), FinishedAt: jsonTime(last.FinishedAt)}
-	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
 	if *asJSON {
-		return writeJSON(c.Stdout, out)
+		return writeJSON(c.Stdout, toStatusJSON(o))
 	}
+	printStatus(c, o)
+	return nil
+}
+
+func toStatusJSON(o *guard.Overview) statusJSON {
+	cfg := o.Config
+	out := statusJSON{Name: cfg.Name, Status: o.Status.Code, StatusText: o.Status.Text, Error: o.Status.Error,
+		Prevent: cfg.Basics.Prevent, Threshold: cfg.Basics.Threshold, Email: cfg.Basics.Email,
+		PendingStagedDeletes: o.PendingStaged, QuarantineCycle: cfg.QuarantineID, Objects: o.Users + o.Groups,
+		Users: o.Users, Groups: o.Groups}
+	if last := o.LastCycle; last != nil {
+		out.LastCycle = &cycleJSON{ID: last.ID, Outcome: last.Outcome, Creates: last.Creates, Updates: last.Updates,
+			Deletes: last.Deletes, StagedDeletes: last.StagedDeletes, Read: last.Read, Error: last.Error,
+			StartedAt: jsonTime(last.StartedAt), FinishedAt: jsonTime(last.FinishedAt)}
+	}
+	return out
+}
+
+func printStatus(c *Config, o *guard.Overview) {
+	cfg, status := o.Config, o.Status
 	fmt.Fprintf(c.Stdout, "%s: %s", printable(cfg.Name), status.Text)
 	if status.Error != "" {
 		fmt.Fprintf(c.Stdout, ": %s", printable(status.Error))
@@ -173,16 +167,15 @@ func cmdStatus(ctx context.Context, c *Config, args []string) error {
 		fmt.Fprintf(c.Stdout, "  cycle running since %s: %s, read %d, planned %d, applied %d\n", formatTime(status.Lock.AcquiredAt),
 			status.Lock.Phase, status.Lock.Read, status.Lock.Planned, status.Lock.Applied)
 	}
-	if pending > 0 {
-		fmt.Fprintf(c.Stdout, "  %d deletions staged by cycle %d (threshold %d)\n", pending, cfg.QuarantineID, cfg.Basics.Threshold)
+	if o.PendingStaged > 0 {
+		fmt.Fprintf(c.Stdout, "  %d deletions staged by cycle %d (threshold %d)\n", o.PendingStaged, cfg.QuarantineID, cfg.Basics.Threshold)
 	}
-	fmt.Fprintf(c.Stdout, "  objects: %d users, %d groups\n", users, groups)
+	fmt.Fprintf(c.Stdout, "  objects: %d users, %d groups\n", o.Users, o.Groups)
 	fmt.Fprintf(c.Stdout, "  guard: prevent accidental deletions %s, threshold %d, notify %s\n", onOff(cfg.Basics.Prevent), cfg.Basics.Threshold, printable(orNone(cfg.Basics.Email)))
-	if last != nil {
+	if last := o.LastCycle; last != nil {
 		fmt.Fprintf(c.Stdout, "  last cycle %d at %s: %s (created %d, updated %d, deleted %d, staged %d)\n", last.ID,
 			formatTime(last.FinishedAt), last.Outcome, last.Creates, last.Updates, last.Deletes, last.StagedDeletes)
 	}
-	return nil
 }
 
 func orNone(s string) string {
@@ -195,11 +188,7 @@ func orNone(s string) string {
 func cmdAllowDeletes(ctx context.Context, c *Config, args []string) error {
 	fs := newFlags(c, "allow-deletes")
 	yes := fs.Bool("yes", false, "confirm: apply the staged deletions")
-	pos, err := parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	st, cfg, err := c.openConfiguration(ctx, pos[0])
+	st, cfg, err := c.parseConfiguration(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -218,32 +207,41 @@ func cmdAllowDeletes(ctx context.Context, c *Config, args []string) error {
 	if err != nil {
 		return err
 	}
-	n, err := e.AllowDeletes(ctx, cfg.ID, cfg.QuarantineID, "cli")
+	res, err := e.AllowDeletes(ctx, cfg.ID, cfg.QuarantineID, "cli")
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("nothing allowed: %v", errors.Unwrap(err))
+			return fmt.Errorf("nothing allowed: %s", store.ErrorMessage(err))
 		}
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "%d deletions from %s accepted and applied; running the next cycle\n", n, printable(cfg.Name))
-	if err := runCycle(ctx, c, st, e, cfg, guard.TriggerAllow); err != nil {
-		var ee *exitErr
-		if errors.As(err, &ee) && ee.code == exitQuarantined {
-			return nil // the deletes were allowed; the new quarantine is reported above
-		}
-		return err
+	fmt.Fprintf(c.Stdout, "%d deletions from %s accepted and applied", res.Count, printable(cfg.Name))
+	err = runNext(ctx, c, st, e, cfg, res)
+	var ee *exitErr
+	if errors.As(err, &ee) && ee.code == exitQuarantined {
+		return nil // the deletes were allowed; the new quarantine is reported above
 	}
-	return nil
+	return err
+}
+
+// runNext runs the cycle that follows an admin's decision, if any, after
+// saying so at the end of the line the caller started.
+func runNext(ctx context.Context, c *Config, st *store.Store, e *guard.Engine, cfg *store.Configuration, res guard.Resolution) error {
+	if res.Next == "" {
+		fmt.Fprintln(c.Stdout)
+		return nil
+	}
+	what := "the next cycle"
+	if res.Next == guard.TriggerRestart {
+		what = "a full cycle"
+	}
+	fmt.Fprintf(c.Stdout, "; running %s\n", what)
+	return runCycle(ctx, c, st, e, cfg, res.Next)
 }
 
 func cmdRestart(ctx context.Context, c *Config, args []string) error {
 	fs := newFlags(c, "restart")
 	yes := fs.Bool("yes", false, "confirm: discard the staged deletions and run a full cycle")
-	pos, err := parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	st, cfg, err := c.openConfiguration(ctx, pos[0])
+	st, cfg, err := c.parseConfiguration(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -255,13 +253,13 @@ func cmdRestart(ctx context.Context, c *Config, args []string) error {
 	if err != nil {
 		return err
 	}
-	n, err := e.RestartSync(ctx, cfg.ID, cfg.QuarantineID, "cli")
+	res, err := e.RestartSync(ctx, cfg.ID, cfg.QuarantineID, "cli")
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("not restarted: %v", errors.Unwrap(err))
+			return fmt.Errorf("not restarted: %s", store.ErrorMessage(err))
 		}
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "restarted sync of %s: %d staged deletions discarded; running a full cycle\n", printable(cfg.Name), n)
-	return runCycle(ctx, c, st, e, cfg, guard.TriggerRestart)
+	fmt.Fprintf(c.Stdout, "restarted sync of %s: %d staged deletions discarded", printable(cfg.Name), res.Count)
+	return runNext(ctx, c, st, e, cfg, res)
 }

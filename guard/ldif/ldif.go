@@ -81,6 +81,10 @@ const (
 
 // Reader reads content records from an LDIF stream. It is not safe for
 // concurrent use.
+//
+// Next and NextRaw share one framer (frame): it reads a record's lines as
+// written, up to the blank line that ends it. NextRaw returns them; Next
+// parses them. A record is therefore framed the same way whichever reads it.
 type Reader struct {
 	// RequireBlankLine makes a record that ends at the end of the input,
 	// without a blank line after it, an error. RFC 2849 allows such a last
@@ -92,16 +96,28 @@ type Reader struct {
 	// return for the record.
 	KeepRaw bool
 
-	br  *bufio.Reader
-	raw []byte // the current record's raw bytes (KeepRaw, NextRaw)
+	br *bufio.Reader
 
-	lineNo    int    // physical lines read so far
-	line      []byte // the current logical (unfolded) line
-	lineStart int    // line number of the current logical line
+	// The framer's state: the current record as written, and where in it
+	// the record's own lines start.
+	raw     []byte // comment lines before the record, then its lines
+	ends    []int  // where each line of raw ends
+	recAt   int    // index in ends of the record's first line; -1 when none
+	recLine int    // that line's number
+	atEOF   bool   // the input ended inside the record, without a blank line
+	lineNo  int    // physical lines read so far
+	started bool   // past the place where version: may appear
+
+	// The parser's state: the logical line it is at, in raw.
+	pos       int    // index in ends of the next line to parse
+	posLine   int    // that line's number
+	line      []byte // the current logical (unfolded) line, without terminators
+	lineStart int    // line number of its first physical line
+	lineEnd   int    // line number of its last physical line
 	noNL      bool   // the current logical line ended at EOF without "\n"
+	fold      []byte // unfolded lines
 
-	started bool  // past the place where version: may appear
-	err     error // sticky: once Next failed it keeps failing
+	err error // sticky: once Next or NextRaw failed it keeps failing
 
 	rec     Record
 	scratch []byte            // base64 decoding
@@ -138,69 +154,118 @@ func (r *Reader) Next() (*Record, error) {
 // it: its lines up to the blank line that ends it, each with its line
 // terminator, preceded by the comment lines before it (and, first in the
 // file, the version: line); blank lines are left out. It frames records as
-// Next does: for a file Next reads without error, the n-th NextRaw returns
-// the Record.Raw of the n-th Next with KeepRaw. It checks nothing else, so
-// a record it returns may still be malformed.
+// Next does (they share the framer): for a file Next reads without error,
+// the n-th NextRaw returns the Record.Raw of the n-th Next with KeepRaw. It
+// checks nothing but the framing, so a record it returns may still be
+// malformed.
 //
-// It returns io.EOF after the last record, and an *Error when a read fails
-// or, with RequireBlankLine, the input ends inside a record. The returned
-// slice is overwritten by the next call.
+// It returns io.EOF after the last record, and an *Error when a read fails,
+// the framing is broken (a continuation line with nothing to continue, a
+// bad version: line) or, with RequireBlankLine, the input ends inside a
+// record. The returned slice is overwritten by the next call.
 func (r *Reader) NextRaw() ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	raw, err := r.nextRaw()
+	err := r.frame()
+	if err == nil && r.atEOF && r.RequireBlankLine {
+		err = r.errorf(r.lineNo, "the file ends inside the record at line %d, without the blank line "+
+			"that ends a record: truncated? (a complete export ends with an empty line)", r.recLine)
+	}
 	if err != nil {
 		r.err = err
 		return nil, err
 	}
-	return raw, nil
+	return r.raw, nil
 }
 
-func (r *Reader) nextRaw() ([]byte, error) {
-	r.raw = r.raw[:0]
-	skipping := true // before the first line of the record
-	first := 0       // line number of that line
+// frame reads the next record as written into r.raw: the comment lines
+// before it (and the version: line, first in the file), then the record's
+// own lines up to the blank line that ends it or the end of the input
+// (r.atEOF). Blank lines are left out. It returns io.EOF when no record is
+// left.
+func (r *Reader) frame() error {
+	r.raw, r.ends = r.raw[:0], r.ends[:0]
+	r.recAt, r.atEOF = -1, false
+	continued := false // a leading space would continue the line before (a comment or version:)
 	for {
 		start := len(r.raw)
 		nl, err := r.rawLine()
 		if err == io.EOF {
-			if skipping {
-				r.raw = r.raw[:0]
-				return nil, io.EOF
+			if r.recAt < 0 {
+				return io.EOF
 			}
-			if r.RequireBlankLine {
-				return nil, r.errorf(r.lineNo, "the file ends inside the record at line %d, without the blank line "+
-					"that ends a record: truncated? (a complete export ends with an empty line)", first)
-			}
-			return r.raw, nil
+			r.atEOF = true
+			return nil
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		line := r.raw[start:]
 		if nl && (len(line) == 1 || (len(line) == 2 && line[0] == '\r')) { // blank
 			r.raw = r.raw[:start]
-			if skipping {
-				continue
+			if r.recAt >= 0 {
+				return nil
 			}
-			return r.raw, nil
-		}
-		if !skipping {
+			continued = false
 			continue
 		}
+		r.ends = append(r.ends, len(r.raw))
 		switch {
-		case line[0] == '#' || line[0] == ' ':
-			// A comment, or the continuation of one.
-			continue
+		case r.recAt >= 0:
+			// A line of the record.
+		case line[0] == ' ':
+			// Continuations are part of the line they continue, so this
+			// one has nothing to continue: it is first in the file or
+			// follows a blank line.
+			if !continued {
+				return r.errorf(r.lineNo, "continuation line (leading space) without a line to continue")
+			}
+		case line[0] == '#':
+			continued = true
 		case !r.started:
 			r.started = true
-			if hasPrefixFold(line, "version:") {
+			at, first := len(r.ends)-1, r.lineNo
+			version, err := r.version(at)
+			if err != nil {
+				return err
+			}
+			if version {
+				continued = true
 				continue
 			}
+			r.recAt, r.recLine = at, first
+		default:
+			r.recAt, r.recLine = len(r.ends)-1, r.lineNo
 		}
-		skipping, first = false, r.lineNo
 	}
+}
+
+// version reads the continuation lines of the first line of the file, line
+// at of r.raw, and reports whether it is a version: line, which it checks.
+func (r *Reader) version(at int) (bool, error) {
+	first := r.lineNo
+	for r.raw[len(r.raw)-1] == '\n' {
+		if b, err := r.br.Peek(1); err != nil || b[0] != ' ' {
+			break
+		}
+		if _, err := r.rawLine(); err != nil {
+			return false, err
+		}
+		r.ends = append(r.ends, len(r.raw))
+	}
+	r.pos, r.posLine = at, first
+	r.nextLine()
+	if !hasPrefixFold(r.line, "version:") {
+		return false, nil
+	}
+	if r.noNL {
+		return false, r.truncated(r.lineEnd)
+	}
+	if v := trimSpaces(r.line[len("version:"):]); string(v) != "1" {
+		return false, r.errorf(r.lineStart, "unsupported LDIF version %q", v)
+	}
+	return true, nil
 }
 
 // rawLine appends the next physical line, terminator included, to r.raw.
@@ -239,117 +304,62 @@ func (r *Reader) truncated(line int) error {
 	return r.errorf(line, "file ends in the middle of a line; truncated?")
 }
 
-// readPhysical appends one physical line, without its "\n" or "\r\n", to
-// dst. nl reports whether the line ended with "\n". It returns io.EOF only
-// when there was nothing left to read.
-//
-// With KeepRaw, the line as written, terminator included, is appended to
-// r.raw unless it is a blank line; cont says the line is the rest of a
-// continuation line (its leading space already consumed), never blank.
-func (r *Reader) readPhysical(dst []byte, cont bool) (out []byte, nl bool, err error) {
-	start := len(dst)
-	for {
-		chunk, err := r.br.ReadSlice('\n')
-		if len(dst)-start+len(chunk) > maxLine {
-			return dst, false, r.errorf(r.lineNo+1, "line longer than %d bytes", maxLine)
-		}
-		dst = append(dst, chunk...)
-		switch err {
-		case nil:
-			r.lineNo++
-			if r.KeepRaw && (cont || len(dst)-start > 2 || (len(dst)-start == 2 && dst[start] != '\r')) {
-				r.raw = append(r.raw, dst[start:]...)
-			}
-			dst = dst[:len(dst)-1]
-			if len(dst) > start && dst[len(dst)-1] == '\r' {
-				dst = dst[:len(dst)-1]
-			}
-			return dst, true, nil
-		case bufio.ErrBufferFull:
-			continue
-		case io.EOF:
-			if len(dst) == start {
-				return dst, false, io.EOF
-			}
-			r.lineNo++
-			if r.KeepRaw {
-				r.raw = append(r.raw, dst[start:]...)
-			}
-			return dst, false, nil
-		default:
-			return dst, false, &Error{Line: r.lineNo + 1, Msg: "read: " + err.Error(), Err: err}
-		}
+// nextLine moves the parser to the next logical line of the framed record,
+// line r.pos of r.raw: a line and the continuation lines after it, unfolded
+// into r.line without their terminators. It returns false at the end.
+func (r *Reader) nextLine() bool {
+	if r.pos >= len(r.ends) {
+		return false
 	}
+	r.lineStart = r.posLine
+	line, nl := r.physical()
+	folded := false
+	for nl && r.pos < len(r.ends) && r.raw[r.ends[r.pos-1]] == ' ' {
+		if !folded {
+			r.fold, folded = append(r.fold[:0], line...), true
+		}
+		var cont []byte
+		cont, nl = r.physical()
+		r.fold = append(r.fold, cont[1:]...) // without the leading space
+	}
+	r.line = line
+	if folded {
+		r.line = r.fold
+	}
+	r.lineEnd, r.noNL = r.posLine-1, !nl
+	return true
 }
 
-// readLine reads the next logical line into r.line, unfolding continuation
-// lines. It returns io.EOF at the end of the input.
-func (r *Reader) readLine() error {
-	var nl bool
-	var err error
-	r.line, nl, err = r.readPhysical(r.line[:0], false)
-	if err != nil {
-		return err
+// physical returns line r.pos of r.raw without its "\n" or "\r\n", and
+// moves past it. nl reports whether it ended with "\n".
+func (r *Reader) physical() (line []byte, nl bool) {
+	start := 0
+	if r.pos > 0 {
+		start = r.ends[r.pos-1]
 	}
-	r.lineStart = r.lineNo
-	if len(r.line) == 0 {
-		r.noNL = false
-		return nil // a blank line is never continued
+	line = r.raw[start:r.ends[r.pos]]
+	r.pos++
+	r.posLine++
+	if line[len(line)-1] != '\n' {
+		return line, false
 	}
-	if r.line[0] == ' ' {
-		// Continuations are consumed by the line they continue, so this one
-		// has nothing to continue: it is first in the file or follows a
-		// blank line.
-		return r.errorf(r.lineNo, "continuation line (leading space) without a line to continue")
+	line = line[:len(line)-1]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
 	}
-	for nl {
-		b, err := r.br.Peek(1)
-		if err != nil || b[0] != ' ' {
-			break
-		}
-		r.br.Discard(1)
-		if r.KeepRaw {
-			r.raw = append(r.raw, ' ')
-		}
-		r.line, nl, err = r.readPhysical(r.line, true)
-		if err == io.EOF { // a lone space at the very end of the input
-			r.lineNo++
-			break
-		}
-		if err != nil {
-			return err
-		}
-	}
-	r.noNL = !nl
-	return nil
+	return line, true
 }
 
+// next frames the next record and parses it.
 func (r *Reader) next() (*Record, error) {
-	r.raw = r.raw[:0]
-	// Skip blank lines and comments up to the first line of a record.
-	for {
-		if err := r.readLine(); err != nil {
-			return nil, err
-		}
-		if len(r.line) == 0 || r.line[0] == '#' {
-			continue
-		}
-		if r.noNL {
-			return nil, r.truncated(r.lineNo)
-		}
-		if !r.started {
-			r.started = true
-			if hasPrefixFold(r.line, "version:") {
-				v := trimSpaces(r.line[len("version:"):])
-				if string(v) != "1" {
-					return nil, r.errorf(r.lineStart, "unsupported LDIF version %q", v)
-				}
-				continue
-			}
-		}
-		break
+	if err := r.frame(); err != nil {
+		return nil, err
 	}
-
+	r.pos, r.posLine = r.recAt, r.recLine
+	r.nextLine()
+	if r.noNL {
+		return nil, r.truncated(r.lineEnd)
+	}
 	rec := &r.rec
 	rec.DN = ""
 	rec.Line = r.lineStart
@@ -367,43 +377,20 @@ func (r *Reader) next() (*Record, error) {
 	}
 	rec.DN = string(value)
 
-	for {
-		err := r.readLine()
-		if err == io.EOF {
-			if r.RequireBlankLine {
-				return nil, r.errorf(r.lineNo, "the file ends inside the record of %q (line %d), without the blank line "+
-					"that ends a record: truncated? (a complete export ends with an empty line)", rec.DN, rec.Line)
-			}
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(r.line) == 0 {
-			break
-		}
+	for r.nextLine() {
 		if r.noNL {
-			return nil, r.truncated(r.lineNo)
+			return nil, r.truncated(r.lineEnd)
 		}
 		if r.line[0] == '#' {
 			continue
 		}
-		name, value, err := r.parseLine()
-		if err != nil {
+		if err := r.attribute(); err != nil {
 			return nil, err
 		}
-		switch {
-		case equalFold(name, "changetype"):
-			if !equalFold(value, "add") {
-				return nil, r.errorf(r.lineStart, "change records are not supported (changetype: %s)", value)
-			}
-			continue
-		case equalFold(name, "control"):
-			return nil, r.errorf(r.lineStart, "change records are not supported (control: lines)")
-		case equalFold(name, "dn"):
-			return nil, r.errorf(r.lineStart, "dn: line inside a record; missing blank line between records?")
-		}
-		r.add(name, value)
+	}
+	if r.atEOF && r.RequireBlankLine {
+		return nil, r.errorf(r.lineNo, "the file ends inside the record of %q (line %d), without the blank line "+
+			"that ends a record: truncated? (a complete export ends with an empty line)", rec.DN, rec.Line)
 	}
 	if len(rec.Attrs) == 0 {
 		return nil, r.errorf(rec.Line, "record %q has no attributes", rec.DN)
@@ -413,6 +400,27 @@ func (r *Reader) next() (*Record, error) {
 		rec.Raw = r.raw
 	}
 	return rec, nil
+}
+
+// attribute parses the current line as an attribute of the record.
+func (r *Reader) attribute() error {
+	name, value, err := r.parseLine()
+	if err != nil {
+		return err
+	}
+	switch {
+	case equalFold(name, "changetype"):
+		if !equalFold(value, "add") {
+			return r.errorf(r.lineStart, "change records are not supported (changetype: %s)", value)
+		}
+		return nil
+	case equalFold(name, "control"):
+		return r.errorf(r.lineStart, "change records are not supported (control: lines)")
+	case equalFold(name, "dn"):
+		return r.errorf(r.lineStart, "dn: line inside a record; missing blank line between records?")
+	}
+	r.add(name, value)
+	return nil
 }
 
 // add appends value to the attribute name of the current record, grouping

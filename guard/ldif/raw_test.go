@@ -98,6 +98,8 @@ func FuzzRawFraming(f *testing.F) {
 	f.Add([]byte("# c\n c\n\ndn: cn=a\r\ndescription: a\r\n  b\r\n# c\r\n d\r\ncn;lang-en:\r\n\r\n\r\n"))
 	f.Add([]byte("dn: cn=a\ncn: a\n\n\n\ndn: cn=b\ncn: b\n\n# end"))
 	f.Add([]byte("dn: cn=a\ncn: a\n \n\n"))
+	// A version: line folded in two: two framers once disagreed on it.
+	f.Add([]byte("vers\n ion: 1\n\ndn: cn=a\ncn: a\n\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		parsed, framed, perr, ferr := raws(t, data)
 		if perr != nil {

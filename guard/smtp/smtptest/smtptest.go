@@ -120,9 +120,14 @@ type Server struct {
 	served   chan struct{} // closed when srv's Serve returned
 	messages []Message
 	mode     Mode
-	failN    int
-	failMode Mode
+	fails    []failRun // the failures planned for the next attempts, in order
 	attempts int
+}
+
+// failRun is n delivery attempts in a row that fail with mode.
+type failRun struct {
+	n    int
+	mode Mode
 }
 
 // Start starts a server on 127.0.0.1 with a free port and closes it when the
@@ -249,11 +254,21 @@ func (s *Server) SetMode(m Mode) {
 }
 
 // FailNext makes the next n delivery attempts fail with m; after them the
-// server answers Accept (whatever SetMode said before).
+// server answers Accept (whatever SetMode said before). It replaces the
+// failures planned before.
 func (s *Server) FailNext(n int, m Mode) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failN, s.failMode, s.mode = n, m, Accept
+	s.fails, s.mode = []failRun{{n, m}}, Accept
+}
+
+// ThenFail makes the n delivery attempts after those already planned to
+// fail (FailNext, ThenFail) fail with m: FailNext(3, CloseMidMessage) then
+// ThenFail(2, RefuseTemp) drops three connections, then refuses twice.
+func (s *Server) ThenFail(n int, m Mode) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fails = append(s.fails, failRun{n, m})
 }
 
 // Attempts returns the number of delivery attempts seen: MAIL FROM commands
@@ -270,9 +285,12 @@ func (s *Server) nextAttempt() Mode {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.attempts++
-	if s.failN > 0 {
-		s.failN--
-		return s.failMode
+	for len(s.fails) > 0 && s.fails[0].n == 0 {
+		s.fails = s.fails[1:]
+	}
+	if len(s.fails) > 0 {
+		s.fails[0].n--
+		return s.fails[0].mode
 	}
 	return s.mode
 }

@@ -10,57 +10,6 @@ import (
 	"unicode/utf8"
 )
 
-// normalizeDNFast normalizes the common DN — printable ASCII without
-// escapes, quotes, multi-valued RDNs or '#' — without ldap.ParseDN, which
-// allocates a tree per call. ok is false for anything else: the caller
-// then takes the full parser, which gives the same answer for the DNs
-// accepted here (TestNormalizeDNFast checks it).
-func normalizeDNFast(dn string) (norm string, ok bool) {
-	if dn == "" {
-		return "", false
-	}
-	for i := 0; i < len(dn); i++ {
-		switch c := dn[i]; {
-		case c < 0x20 || c > 0x7e, c == '\\', c == '"', c == '+', c == ';', c == '<', c == '>', c == '#':
-			return "", false
-		}
-	}
-	b := make([]byte, 0, len(dn))
-	for rest := dn; ; {
-		rdn, tail, more := strings.Cut(rest, ",")
-		typ, val, found := strings.Cut(rdn, "=")
-		if !found || strings.IndexByte(val, '=') >= 0 {
-			return "", false
-		}
-		typ, val = strings.Trim(typ, " "), strings.Trim(val, " ")
-		if !validAttrType(typ) || val == "" {
-			return "", false
-		}
-		if len(b) > 0 {
-			b = append(b, ',')
-		}
-		b = appendLowerASCII(b, typ)
-		b = append(b, '=')
-		b = appendLowerASCII(b, val)
-		if !more {
-			break
-		}
-		rest = tail
-	}
-	return string(b), true
-}
-
-func appendLowerASCII(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b = append(b, c)
-	}
-	return b
-}
-
 // attrKV is one synced attribute of an entry: its first spelling, its
 // lower-case name and its values.
 type attrKV struct {
@@ -70,9 +19,12 @@ type attrKV struct {
 }
 
 // encoder computes an entry's content hash and the JSON of its attributes
-// in one pass, with buffers reused from entry to entry: it gives the same
-// hash as contentHash(typ, norm, attributes(e)) and JSON that decodes to
-// attributes(e), without building the map.
+// in one pass, with buffers reused from entry to entry, without building a
+// map of them. The content hash covers the type, the normalized DN and the
+// synced attributes, each name lower-cased, in name order, and the values of
+// each as a set (their order does not count): planning compares one short
+// string per object. TestEncoder checks both against a plain version built
+// on attributes(e).
 type encoder struct {
 	lower map[string]string // attribute name → lower case
 	kvs   []attrKV
@@ -102,12 +54,6 @@ func (c *encoder) low(name string) string {
 		c.lower[strings.Clone(name)] = l
 	}
 	return l
-}
-
-// entry returns the content hash and the JSON-encoded attributes of e.
-func (c *encoder) entry(typ, norm string, e *Entry) (hashHex, encoded string) {
-	c.load(e)
-	return c.finish(typ, norm)
 }
 
 // entryHash returns the content hash of e; encoded then returns the JSON of
@@ -210,7 +156,7 @@ func (c *encoder) finish(typ, norm string) (string, string) {
 	return h, c.encoded()
 }
 
-// hash hashes the loaded attributes as contentHash does.
+// hash returns the content hash of the loaded attributes.
 func (c *encoder) hash(typ, norm string) string {
 	c.h.Reset()
 	b := append(c.buf[:0], typ...)
