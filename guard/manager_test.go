@@ -84,13 +84,22 @@ func TestManagerLinks(t *testing.T) {
 
 	setManager("r1", "uid=boss2,"+people)
 	setManager("r2")
+	title := goldap.NewModifyRequest("uid=r3,"+people, nil)
+	title.Replace("title", []string{"Head of r3"})
+	if err := conn.Modify(title); err != nil {
+		t.Fatal(err)
+	}
 	c = e.runWant(store.OutcomeSucceeded)
-	if c.Updates != 2 {
-		t.Errorf("after r1 changed manager and r2 lost theirs: %+v, want 2 updates", c)
+	if c.Updates != 3 {
+		t.Errorf("after r1 changed manager, r2 lost theirs and r3 got a title: %+v, want 3 updates", c)
 	}
 	for _, l := range e.logs(c.ID) {
-		if l.Details != "changed: manager" {
-			t.Errorf("update of %s: details %q, want changed: manager", l.Name, l.Details)
+		want := "changed: manager"
+		if l.Name == "r3" {
+			want = "changed: title"
+		}
+		if l.Details != want {
+			t.Errorf("update of %s: details %q, want %q", l.Name, l.Details, want)
 		}
 	}
 	now := e.objects()
@@ -100,6 +109,9 @@ func TestManagerLinks(t *testing.T) {
 	}
 	if _, ok := r2.Attributes[ManagerAttr]; ok || r2.Attributes["title"][0] != "t-r2" {
 		t.Errorf("r2 = %v, want no manager and the rest kept", r2.Attributes)
+	}
+	if r3 := now[anchorOf["r3"]]; r3.Attributes["title"][0] != "Head of r3" || !slices.Equal(r3.Attributes[ManagerAttr], []string{anchorOf["boss"]}) {
+		t.Errorf("r3 = %v, want the new title and the manager kept", r3.Attributes)
 	}
 	if c := e.runWant(store.OutcomeSucceeded); c.Creates+c.Updates+c.Deletes != 0 {
 		t.Errorf("the next cycle: %+v, want nothing to do", c)
