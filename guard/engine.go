@@ -162,7 +162,7 @@ func (e *Engine) cycle(ctx context.Context, configID int64, trigger string, prog
 		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil && !errors.Is(cause, context.Canceled) {
 			err = fmt.Errorf("%w (%v)", err, cause)
 		}
-		return e.fail(ctx, &rec, err)
+		return e.fail(ctx, cfg.Name, &rec, err)
 	}
 	prog.Phase.Store("applying")
 	ch := &store.CycleChanges{Generation: cfg.Generation, AgentID: e.AgentID}
@@ -226,7 +226,7 @@ func (e *Engine) cycle(ctx context.Context, configID int64, trigger string, prog
 			if replan {
 				return nil, errReplan
 			}
-			return e.fail(ctx, &rec, err)
+			return e.fail(ctx, cfg.Name, &rec, err)
 		}
 		return nil, err
 	}
@@ -348,8 +348,9 @@ func searchBases(raw, norm []string) []string {
 	return out
 }
 
-// fail records a Failed cycle: nothing else changes.
-func (e *Engine) fail(ctx context.Context, rec *store.Cycle, cause error) (*store.Cycle, error) {
+// fail records a Failed cycle of the configuration named name: nothing
+// else changes.
+func (e *Engine) fail(ctx context.Context, name string, rec *store.Cycle, cause error) (*store.Cycle, error) {
 	if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) {
 		// Stopped from outside (shutdown, Ctrl-C): the cycle rolls back and
 		// leaves no trace; the source did not fail.
@@ -366,7 +367,9 @@ func (e *Engine) fail(ctx context.Context, rec *store.Cycle, cause error) (*stor
 		return nil, err
 	}
 	rec.ID = id
-	e.log().Warn("cycle failed", "config", rec.ConfigID, "cycle", id, "err", rec.Error)
+	// The same line as a cycle that succeeds, at warning level.
+	e.log().Warn("cycle", "config", name, "cycle", id, "outcome", rec.Outcome, "read", rec.Read,
+		"creates", 0, "updates", 0, "deletes", 0, "staged", 0, "err", rec.Error)
 	return rec, nil
 }
 
