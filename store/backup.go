@@ -115,11 +115,12 @@ func backup(ctx context.Context, src *sql.DB, dest string, overwrite bool) (*Bac
 }
 
 // inspect checks a database file that no one else uses (a backup, or a
-// copy of one): PRAGMA integrity_check says ok, it is a syncguard database
-// of a schema this binary knows. With prepare, it also readies it to be
-// swapped in: the cycle leases it holds (of processes that ran on the
-// database it was copied from) are dropped, and it is left in rollback
-// journal mode, with no WAL beside it.
+// copy of one): PRAGMA integrity_check says ok, it is a syncguard
+// database. With prepare, its schema must be one this binary knows (a
+// backup of a newer database is a backup all the same, but is not
+// restored), and it is readied to be swapped in: the cycle leases it holds
+// (of processes that ran on the database it was copied from) are dropped,
+// and it is left in rollback journal mode, with no WAL beside it.
 func inspect(ctx context.Context, path string, prepare bool) (*BackupResult, error) {
 	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=rw&_pragma=busy_timeout(10000)")
 	if err != nil {
@@ -134,7 +135,7 @@ func inspect(ctx context.Context, path string, prepare bool) (*BackupResult, err
 		return nil, fmt.Errorf("PRAGMA integrity_check says: %s", check)
 	}
 	res := &BackupResult{}
-	if res.Schema, err = checkSchema(ctx, db); err != nil {
+	if res.Schema, err = checkSchema(ctx, db); err != nil && (prepare || !errors.Is(err, ErrUnknownSchema)) {
 		return nil, err
 	}
 	if res.Schema == 0 {
