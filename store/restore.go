@@ -113,7 +113,7 @@ func quiesce(ctx context.Context, dbPath string, now time.Time) error {
 	// has the database open (WAL mode) or is using it.
 	if _, err := conn.ExecContext(ctx, `BEGIN EXCLUSIVE`); err != nil {
 		if strings.Contains(err.Error(), "SQLITE_BUSY") || strings.Contains(err.Error(), "database is locked") {
-			return fmt.Errorf("another process has the database open (SQLite reports it locked): stop it first: %w", ErrInUse)
+			return inUsef("another process has the database open (SQLite reports it locked)")
 		}
 		return nil // damaged: moved aside as it is
 	}
@@ -124,7 +124,7 @@ func quiesce(ctx context.Context, dbPath string, now time.Time) error {
 	if err == nil {
 		me, _ := os.Hostname()
 		if host != me {
-			return fmt.Errorf("a cycle is running on host %s (process %d) on this database: stop syncguard there first: %w", host, pid, ErrInUse)
+			return inUsef("a cycle is running on host %s (process %d) on this database", host, pid)
 		}
 		// A lease of this host's processes whose holder is gone: every
 		// live one would hold the use lock.

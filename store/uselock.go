@@ -22,6 +22,14 @@ import (
 // replace it under them.
 var ErrInUse = errors.New("the database is in use")
 
+// inUse is ErrInUse saying who uses the database.
+type inUse string
+
+func (e inUse) Error() string        { return string(e) }
+func (e inUse) Is(target error) bool { return target == ErrInUse }
+
+func inUsef(format string, a ...any) error { return inUse(fmt.Sprintf(format, a...)) }
+
 // LockFile is the advisory lock file of the database at dbPath.
 func LockFile(dbPath string) string { return dbPath + ".lock" }
 
@@ -80,7 +88,7 @@ func exclusiveUse(dbPath string) (*useLock, error) {
 		if who == "" {
 			who = "another syncguard process"
 		}
-		return nil, fmt.Errorf("%s has the database open (it holds %s): %w", who, LockFile(dbPath), ErrInUse)
+		return nil, inUsef("%s has the database open (it holds %s)", who, LockFile(dbPath))
 	}
 	return &useLock{f}, nil
 }

@@ -94,10 +94,10 @@ func cmdRestoreBackup(ctx context.Context, c *Config, args []string) error {
 	}
 	res, err := store.Restore(ctx, c.DB, *from, time.Now())
 	if errors.Is(err, store.ErrInUse) {
-		return fmt.Errorf("%w\nStop it first (systemctl stop syncguard); nothing was changed", err)
+		return fmt.Errorf("%w: stop it first (systemctl stop syncguard); nothing was changed", err)
 	}
 	if err != nil {
-		return fmt.Errorf("%w\nNothing was changed", err)
+		return fmt.Errorf("%w; nothing was changed", err)
 	}
 	fmt.Fprintf(c.Stdout, "restored %s from %s: %s, schema %d, integrity ok\n", c.DB, *from, size(res.Size), res.Schema)
 	if res.Before != "" {

@@ -267,7 +267,7 @@ func TestRestoreBackupRoundTrip(t *testing.T) {
 	serve, _ := startServe(t, env)
 	r := h.run("restore-backup", "--from", backup)
 	if r.code != exitError || !strings.Contains(r.stderr, fmt.Sprintf("process %d (syncguard", serve.cmd.Process.Pid)) ||
-		!strings.Contains(r.stderr, "Stop it first") {
+		!strings.Contains(r.stderr, "stop it first") {
 		t.Errorf("restore-backup while serve runs: %s\nwant exit 1 naming serve's process", r)
 	}
 	if got := h.status("corp").Objects; got != testTotal-removedUsers {
