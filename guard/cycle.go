@@ -263,7 +263,9 @@ func (e *Engine) fail(ctx context.Context, run *cycleRun, cause error) (*store.C
 	if _, err := e.Store.ApplyCycle(wctx, w); err != nil {
 		return nil, err
 	}
-	e.log().Warn("cycle failed", "config", rec.ConfigID, "cycle", w.Cycle.ID, "read", rec.Read, "err", rec.Error)
+	// The same line as a cycle that succeeds, at warning level.
+	e.log().Warn("cycle", "config", run.cfg.Name, "cycle", w.Cycle.ID, "outcome", w.Cycle.Outcome, "read", rec.Read,
+		"creates", 0, "updates", 0, "deletes", 0, "staged", 0, "err", rec.Error)
 	return &w.Cycle, nil
 }
 
