@@ -54,6 +54,8 @@ func printCycle(c *Config, name string, cyc *store.Cycle) {
 			fmt.Fprintf(c.Stdout, "  read %d: still quarantined; %d staged deletions returned to scope\n", cyc.Read, cyc.Discarded)
 		}
 		fmt.Fprintf(c.Stdout, "  nothing was applied; sync stays stopped until: syncguard allow-deletes %s --yes  or  syncguard restart %s --yes\n", name, name)
+	case store.OutcomeFailed:
+		fmt.Fprintf(c.Stdout, "  read %d entries of the source before it failed; nothing was applied\n", cyc.Read)
 	}
 }
 
