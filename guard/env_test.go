@@ -300,13 +300,13 @@ func (e *env) logs(cycle int64) []store.LogEntry {
 }
 
 // staged returns every staged delete of the configuration, of all cycles.
-func (e *env) staged() []store.StagedDelete {
+func (e *env) staged() []store.Staged {
 	e.t.Helper()
 	cycles, err := e.st.Cycles(e.t.Context(), e.id, 1<<20)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	var out []store.StagedDelete
+	var out []store.Staged
 	for _, c := range cycles {
 		s, err := e.st.StagedDeletes(e.t.Context(), e.id, c.ID, "", 1<<20)
 		if err != nil {
@@ -314,7 +314,7 @@ func (e *env) staged() []store.StagedDelete {
 		}
 		out = append(out, s...)
 	}
-	slices.SortFunc(out, func(a, b store.StagedDelete) int { return int(a.ID - b.ID) })
+	slices.SortFunc(out, func(a, b store.Staged) int { return int(a.ID - b.ID) })
 	return out
 }
 
@@ -352,7 +352,7 @@ func (e *env) statusText() string {
 type snapshot struct {
 	Objects       map[string]store.TargetObject
 	Logs          []store.LogEntry
-	Staged        []store.StagedDelete
+	Staged        []store.Staged
 	Notifications int
 	Status        string
 	StatusError   string

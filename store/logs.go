@@ -18,6 +18,9 @@ const (
 	ActionUpdate       = "Update"
 	ActionDelete       = "Delete"
 	ActionStagedDelete = "StagedDelete"
+	// ActionStagedUpdate holds the member links a group would lose, in a
+	// quarantine with a membership limit.
+	ActionStagedUpdate = "StagedUpdate"
 
 	LogSuccess = "Success"
 	LogFailure = "Failure"
@@ -41,6 +44,35 @@ type LogEntry struct {
 	// Cause is why a StagedDelete entry (and the Delete entry that
 	// applied it) deletes its object; "" for every other entry.
 	Cause Cause
+	// A staged entry's fate (StagedPending, StagedApplied, StagedDiscarded;
+	// "" for other entries), who decided it, when and why; OU is where
+	// its object was. Details then ends with the fate in words.
+	Fate       string
+	DecidedBy  string
+	DecidedAt  time.Time
+	FateReason string
+	OU         string
+}
+
+// fateWords ends a staged entry's details with its fate: who decided
+// it, when and why.
+func (e *LogEntry) fateWords() {
+	if e.Action == ActionStagedDelete && !strings.HasPrefix(e.Details, "no longer in scope") {
+		d := "no longer in scope: " + string(e.Cause)
+		if e.Details != "" {
+			d += ": " + e.Details
+		}
+		e.Details = d
+	}
+	at := e.DecidedAt.UTC().Format(time.RFC3339)
+	switch e.Fate {
+	case StagedPending:
+		e.Details += "; pending: waits for Allow deletes or Restart sync"
+	case StagedApplied:
+		e.Details += fmt.Sprintf("; allowed by %s at %s", e.DecidedBy, at)
+	case StagedDiscarded:
+		e.Details += fmt.Sprintf("; discarded (%s) by %s at %s", e.FateReason, e.DecidedBy, at)
+	}
 }
 
 // LogQuery selects provisioning log entries of one configuration, newest first.
@@ -184,8 +216,8 @@ func (s *Store) logs(ctx context.Context, q LogQuery, how int, above int64) ([]L
 		// Walk the index's matches newest first; each is checked against
 		// the filters (and LIKE) until the page is full.
 		args = append([]any{trigramQuery(q.Text), q.Before}, args...)
-		rows, err := s.r.QueryContext(ctx, `SELECT l.id, l.config_id, l.cycle_id, l.time, l.action, l.status, l.object_type,
-			l.name, l.dn, l.anchor, l.details, l.cause FROM provisioning_log_text f JOIN provisioning_log l ON l.id = f.rowid
+		rows, err := s.r.QueryContext(ctx, `SELECT `+strings.Join(prefix("l.", strings.Split(logColumns, ", ")), ", ")+`
+			FROM provisioning_log_text f JOIN provisioning_log l ON l.id = f.rowid
 			WHERE f.provisioning_log_text MATCH ? AND f.rowid < ? AND `+strings.Join(prefix("l.", where), " AND ")+`
 			ORDER BY f.rowid DESC LIMIT ?`, append(args, limit)...)
 		return scanLogs(rows, err, limit)
@@ -297,19 +329,23 @@ func (s *Store) LogEntry(ctx context.Context, configID, id int64) (*LogEntry, er
 }
 
 // logColumns are the columns scanLog reads, in its order.
-const logColumns = `id, config_id, cycle_id, time, action, status, object_type, name, dn, anchor, details, cause`
+const logColumns = `id, config_id, cycle_id, time, action, status, object_type, name, dn, anchor, details, cause, ou, ` +
+	`fate, decided_by, decided_at, fate_reason`
 
 func scanLog(row scanner) (*LogEntry, error) {
 	var e LogEntry
-	var t int64
+	var t, decided int64
 	if err := row.Scan(&e.ID, &e.ConfigID, &e.CycleID, &t, &e.Action, &e.Status, &e.Type, &e.Name, &e.DN, &e.Anchor, &e.Details,
-		&e.Cause); err != nil {
+		&e.Cause, &e.OU, &e.Fate, &e.DecidedBy, &decided, &e.FateReason); err != nil {
 		if err == sql.ErrNoRows {
 			return nil, ErrNotFound
 		}
 		return nil, err
 	}
-	e.Time = fromMS(t)
+	e.Time, e.DecidedAt = fromMS(t), fromMS(decided)
+	if e.Fate != "" {
+		e.fateWords()
+	}
 	return &e, nil
 }
 

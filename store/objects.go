@@ -138,20 +138,35 @@ func (s *Store) scanObjects(ctx context.Context, q string, args []any, fn func(*
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var o TargetObject
-		var attrs string
-		if err := rows.Scan(&o.Anchor, &o.Type, &o.DN, &o.Name, &attrs, &o.Hash); err != nil {
+		o, err := scanObject(rows)
+		if err != nil {
 			return fmt.Errorf("store: target objects: %w", err)
 		}
-		if err := json.Unmarshal([]byte(attrs), &o.Attributes); err != nil {
-			return fmt.Errorf("store: target object %s: %w", o.Anchor, err)
-		}
-		fn(&o)
+		fn(o)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store: target objects: %w", err)
 	}
 	return nil
+}
+
+// objectColumns are the columns scanObject reads, in its order.
+const objectColumns = `anchor, type, dn, name, attributes, hash`
+
+// scanObject reads a target object (objectColumns); no row is ErrNotFound.
+func scanObject(row scanner) (*TargetObject, error) {
+	var o TargetObject
+	var attrs string
+	if err := row.Scan(&o.Anchor, &o.Type, &o.DN, &o.Name, &attrs, &o.Hash); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(attrs), &o.Attributes); err != nil {
+		return nil, fmt.Errorf("target object %s: %w", o.Anchor, err)
+	}
+	return &o, nil
 }
 
 // ObjectCounts returns the number of users and groups in a configuration's target directory.
