@@ -347,6 +347,10 @@ func (p *Planner) Finish(ctx context.Context, index IndexLookup, oldAttrs Object
 			p.plan.Updates[i].Details = "updated"
 		}
 	}
+	// The plan outlives the planner's index of the target directory: a
+	// million anchors and hashes need not stay while a quarantine is
+	// written.
+	p.index, p.pending = nil, nil
 	return &p.plan, nil
 }
 

@@ -210,9 +210,7 @@ func (s *Store) logs(ctx context.Context, q LogQuery, how int, above int64) ([]L
 	if limit <= 0 {
 		limit = 50
 	}
-	cols := logColumns
-	switch {
-	case how == logIndexed:
+	if how == logIndexed {
 		// Walk the index's matches newest first; each is checked against
 		// the filters (and LIKE) until the page is full.
 		args = append([]any{trigramQuery(q.Text), q.Before}, args...)
@@ -221,20 +219,62 @@ func (s *Store) logs(ctx context.Context, q LogQuery, how int, above int64) ([]L
 			WHERE f.provisioning_log_text MATCH ? AND f.rowid < ? AND `+strings.Join(prefix("l.", where), " AND ")+`
 			ORDER BY f.rowid DESC LIMIT ?`, append(args, limit)...)
 		return scanLogs(rows, err, limit)
-	case !q.From.IsZero() && !q.To.IsZero() && q.Action == "" && q.Status == "" && q.Type == "" && q.Cycle == 0 && q.Text == "":
+	}
+	arms := logArms(q)
+	if len(arms) == 0 {
+		return nil, nil
+	}
+	cond := strings.Join(where, " AND ")
+	var parts []string
+	var all []any
+	if !q.From.IsZero() && !q.To.IsZero() && q.Action == "" && q.Status == "" && q.Type == "" && q.Cycle == 0 && q.Text == "" {
 		// A date range alone: the newest entries of the range by the time
-		// index (covering: no row read) rather than by walking every
+		// indexes (covering: no row read) rather than by walking every
 		// newer entry of the configuration.
-		args = append(args, limit)
-		rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM provisioning_log WHERE id IN (
-			SELECT id FROM provisioning_log INDEXED BY log_config_time WHERE `+strings.Join(where, " AND ")+`
-			ORDER BY id DESC LIMIT ?) ORDER BY id DESC`, args...)
+		for _, a := range arms {
+			parts = append(parts, `SELECT id FROM (SELECT id FROM provisioning_log INDEXED BY `+a.timeIndex+` WHERE `+cond+
+				` AND `+a.cond+` ORDER BY id DESC LIMIT ?)`)
+			all = append(append(all, args...), limit)
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT `+logColumns+` FROM provisioning_log WHERE id IN (`+
+			strings.Join(parts, " UNION ALL ")+`) ORDER BY id DESC LIMIT ?`, append(all, limit)...)
 		return scanLogs(rows, err, limit)
 	}
-	args = append(args, limit)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+cols+`
-		FROM provisioning_log WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, args...)
+	for _, a := range arms {
+		parts = append(parts, `SELECT `+logColumns+` FROM provisioning_log WHERE `+cond+` AND `+a.cond)
+		all = append(all, args...)
+	}
+	// Two kinds: SQLite merges them, each walked newest first on its own
+	// indexes, and stops at the limit.
+	rows, err := s.r.QueryContext(ctx, strings.Join(parts, " UNION ALL ")+` ORDER BY id DESC LIMIT ?`, append(all, limit)...)
 	return scanLogs(rows, err, limit)
+}
+
+// logArm is one of the two kinds of log entries, each with its indexes:
+// those of what was done (staged = 0) and the staged ones (staged = 1).
+type logArm struct {
+	cond      string // the WHERE term of its partial indexes
+	timeIndex string // its index by time
+}
+
+var (
+	plainEntries  = logArm{cond: "staged = 0", timeIndex: "log_config_time"}
+	stagedEntries = logArm{cond: "staged = 1", timeIndex: "log_staged_time"}
+)
+
+// logArms returns the kinds of entries a query may select: a staged
+// action or the Staged status are staged entries alone; another action or
+// status, plain ones alone.
+func logArms(q LogQuery) []logArm {
+	stagedAction := q.Action == ActionStagedDelete || q.Action == ActionStagedUpdate
+	var out []logArm
+	if !stagedAction && q.Status != LogStaged {
+		out = append(out, plainEntries)
+	}
+	if (q.Action == "" || stagedAction) && (q.Status == "" || q.Status == LogStaged) {
+		out = append(out, stagedEntries)
+	}
+	return out
 }
 
 // trigramQuery is the full-text query for entries holding every trigram of
@@ -352,12 +392,20 @@ func scanLog(row scanner) (*LogEntry, error) {
 // PruneLogs deletes provisioning log entries older than before, except those
 // of a cycle whose staged deletes are still pending. It returns how many went.
 func (s *Store) PruneLogs(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM provisioning_log WHERE time < ?
-		AND cycle_id NOT IN (SELECT quarantine_cycle_id FROM configurations WHERE quarantine_cycle_id <> 0)`, ms(before))
-	if err != nil {
-		return 0, fmt.Errorf("store: prune logs: %w", err)
+	var n int64
+	for _, a := range []logArm{plainEntries, stagedEntries} {
+		res, err := s.w.ExecContext(ctx, `DELETE FROM provisioning_log WHERE time < ? AND `+a.cond+`
+			AND cycle_id NOT IN (SELECT quarantine_cycle_id FROM configurations WHERE quarantine_cycle_id <> 0)`, ms(before))
+		if err != nil {
+			return n, fmt.Errorf("store: prune logs: %w", err)
+		}
+		m, err := res.RowsAffected()
+		if err != nil {
+			return n, fmt.Errorf("store: prune logs: %w", err)
+		}
+		n += m
 	}
-	return res.RowsAffected()
+	return n, nil
 }
 
 func escapeLike(s string) string {

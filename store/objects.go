@@ -73,10 +73,19 @@ func (s *Store) TargetIndexOf(ctx context.Context, configID int64, anchors []str
 		}
 		defer rows.Close()
 		var a string
+		var typ sql.RawBytes
 		var e IndexEntry
 		for rows.Next() {
-			if err := rows.Scan(&a, &e.Type, &e.DN, &e.Name); err != nil {
+			if err := rows.Scan(&a, &typ, &e.DN, &e.Name); err != nil {
 				return err
+			}
+			// One string per type, not one per object: a quarantine of a
+			// million objects keeps them all.
+			switch e.Type = string(typ); e.Type {
+			case "user":
+				e.Type = "user"
+			case "group":
+				e.Type = "group"
 			}
 			if keep == nil || keep(a) {
 				fn(a, e)

@@ -102,10 +102,10 @@ type Count struct {
 // deletions cause by cause (each cause's entries share everything but
 // their object), then its groups' member removals.
 func stage(ctx context.Context, tx *sql.Tx, c *Cycle, q *Quarantine) error {
-	const head = `INSERT INTO provisioning_log (config_id, cycle_id, time, action, status, fate, cause,
+	const head = `INSERT INTO provisioning_log (config_id, cycle_id, time, action, status, staged, fate, cause,
 		object_type, name, dn, anchor, ou, details`
 	fixed := func(action string, cause Cause) []any {
-		return []any{c.ConfigID, c.ID, ms(q.Log.Time), action, LogStaged, StagedPending, string(cause)}
+		return []any{c.ConfigID, c.ID, ms(q.Log.Time), action, LogStaged, 1, StagedPending, string(cause)}
 	}
 	byCause := map[Cause]int{}
 	for i := range q.Staged {
@@ -161,7 +161,7 @@ func discardReturned(ctx context.Context, tx *sql.Tx, c *Cycle, quarantine int64
 		return false, err
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE provisioning_log SET fate = 'discarded', fate_reason = 'returned to scope',
-		decided_by = 'syncguard', decided_at = ? WHERE config_id = ? AND cycle_id = ? AND action = 'StagedDelete'
+		decided_by = 'syncguard', decided_at = ? WHERE config_id = ? AND cycle_id = ? AND staged = 1 AND action = 'StagedDelete'
 		AND fate = 'pending' AND anchor IN (SELECT value FROM json_each(?))`, ms(c.FinishedAt), c.ConfigID, quarantine, string(list))
 	if err != nil {
 		return false, err
@@ -287,8 +287,8 @@ func (s *Store) StagedChanges(ctx context.Context, q StagedQuery) ([]Staged, err
 	}
 	args = append([]any{q.ConfigID, q.CycleID, q.State, q.State}, args...)
 	rows, err := s.r.QueryContext(ctx, `SELECT `+stagedColumns+` FROM provisioning_log
-		WHERE config_id = ? AND cycle_id = ? AND action IN ('StagedDelete', 'StagedUpdate') AND (? = '' OR fate = ?)`+cond+`
-		ORDER BY `+order+` LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
+		WHERE config_id = ? AND cycle_id = ? AND staged = 1 AND action IN ('StagedDelete', 'StagedUpdate')
+		AND (? = '' OR fate = ?)`+cond+` ORDER BY `+order+` LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: staged changes: %w", err)
 	}
@@ -377,7 +377,7 @@ func (s *Store) StagedCounts(ctx context.Context, q StagedCountQuery, by string)
 	}
 	args = append([]any{q.ConfigID, q.CycleID, q.State, q.State}, args...)
 	rows, err := s.r.QueryContext(ctx, `SELECT `+col+`, count(*) FROM provisioning_log
-		WHERE config_id = ? AND cycle_id = ? AND action IN `+actions+` AND (? = '' OR fate = ?)`+cond+`
+		WHERE config_id = ? AND cycle_id = ? AND staged = 1 AND action IN `+actions+` AND (? = '' OR fate = ?)`+cond+`
 		GROUP BY 1 ORDER BY 2 DESC, 1`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: staged counts by %s: %w", by, err)
@@ -484,7 +484,7 @@ func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision, remove R
 		if err != nil {
 			return err
 		}
-		sel := ` FROM provisioning_log WHERE config_id = ? AND cycle_id = ? AND fate = 'pending'
+		sel := ` FROM provisioning_log WHERE config_id = ? AND cycle_id = ? AND staged = 1 AND fate = 'pending'
 			AND action IN ('StagedDelete', 'StagedUpdate')` + cond
 		args = append([]any{d.ConfigID, d.Quarantine}, args...)
 		deletes, updates, err := allowedEntries(ctx, tx, d, now, `SELECT `+stagedColumns+sel+` ORDER BY id`, args)
@@ -626,7 +626,7 @@ func (s *Store) RestartSync(ctx context.Context, d QuarantineDecision) (int, err
 		e := &AuditEvent{Time: now, Actor: d.Actor, Action: auditRestarted, ConfigID: d.ConfigID, ConfigName: name}
 		if d.Quarantine != 0 {
 			res, err := tx.ExecContext(ctx, `UPDATE provisioning_log SET fate = 'discarded', fate_reason = 'restart sync',
-				decided_by = ?, decided_at = ? WHERE config_id = ? AND cycle_id = ? AND fate = 'pending'`,
+				decided_by = ?, decided_at = ? WHERE config_id = ? AND cycle_id = ? AND staged = 1 AND fate = 'pending'`,
 				d.Actor, ms(now), d.ConfigID, d.Quarantine)
 			if err != nil {
 				return err
@@ -682,7 +682,7 @@ func pendingQuarantine(ctx context.Context, tx *sql.Tx, d QuarantineDecision, or
 func (s *Store) PendingStagedAnchors(ctx context.Context, configID int64) (map[string]bool, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT l.anchor FROM configurations f JOIN provisioning_log l
 		ON l.config_id = f.id AND l.cycle_id = f.quarantine_cycle_id
-		WHERE f.id = ? AND l.action = 'StagedDelete' AND l.fate = 'pending'`, configID)
+		WHERE f.id = ? AND l.staged = 1 AND l.action = 'StagedDelete' AND l.fate = 'pending'`, configID)
 	if err != nil {
 		return nil, fmt.Errorf("store: pending staged anchors: %w", err)
 	}
