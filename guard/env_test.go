@@ -47,6 +47,8 @@ func openStore(t *testing.T, path string, clock *fakeClock) *store.Store {
 // person is a user of the directory model: uid=UID,ou=OU,dc=corp,dc=example.
 type person struct {
 	UID, OU, UUID, Title string
+	// Class is the structural object class; "" is inetOrgPerson.
+	Class string
 }
 
 func (p person) DN() string { return "uid=" + p.UID + ",ou=" + p.OU + "," + baseDN }
@@ -138,7 +140,11 @@ func (d directory) LDIF() []byte {
 		fmt.Fprintf(&b, "dn: ou=%s,%s\nobjectClass: organizationalUnit\nou: %s\n\n", ou, baseDN, ou)
 	}
 	for _, u := range d.Users {
-		fmt.Fprintf(&b, "dn: %s\nobjectClass: inetOrgPerson\nuid: %s\ncn: User %s\nsn: %s\n", u.DN(), u.UID, u.UID, u.UID)
+		class := u.Class
+		if class == "" {
+			class = "inetOrgPerson"
+		}
+		fmt.Fprintf(&b, "dn: %s\nobjectClass: %s\nuid: %s\ncn: User %s\nsn: %s\n", u.DN(), class, u.UID, u.UID, u.UID)
 		if u.Title != "" {
 			fmt.Fprintf(&b, "title: %s\n", u.Title)
 		}

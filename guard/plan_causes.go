@@ -141,11 +141,10 @@ func (c *causes) removedBy(dn string) string {
 	if err == nil {
 		for _, r := range c.removals {
 			if ou, err := NormalizeDN(r.OU); err == nil && InScope(norm, []string{ou}) {
-				when := r.Time.UTC().Format(time.RFC3339)
 				if r.Time.IsZero() {
-					when = "now"
+					return fmt.Sprintf("%s removed from the scope by %s", r.OU, r.Actor)
 				}
-				return fmt.Sprintf("%s removed from the scope by %s at %s", r.OU, r.Actor, when)
+				return fmt.Sprintf("%s removed from the scope by %s at %s", r.OU, r.Actor, r.Time.UTC().Format(time.RFC3339))
 			}
 		}
 	}

@@ -175,34 +175,24 @@ type Decision struct {
 	// ScopeGone counts the deletions of objects below a scope OU gone:
 	// any quarantines.
 	ScopeGone int
-	// Limits are the limits in force, each with the plan's count.
+	// Limits are every kind of limit (LimitKinds) with what was in force
+	// (0: off) and the plan's count.
 	Limits []LimitCheck
 	Reason string
 }
 
 // Reached returns the limits the plan reached.
-func (d Decision) Reached() []LimitCheck {
-	var out []LimitCheck
-	for _, l := range d.Limits {
-		if l.Reached {
-			out = append(out, l)
-		}
-	}
-	return out
-}
+func (d Decision) Reached() []LimitCheck { return reachedOf(d.Limits) }
 
 // Decide applies the accidental deletion guard: a plan whose count reaches
 // one of the limits in force (deletions ≥ threshold, with prevention on),
 // or that deletes objects below a scope OU gone, is quarantined; any other
 // plan is applied.
 func Decide(p *Plan, b store.Basics) Decision {
-	d := Decision{Verdict: Apply, Deletions: len(p.Deletes), Threshold: b.Threshold, ScopeGone: p.countCause(store.CauseScopeOUGone)}
-	for _, l := range Limits(b) {
-		c := LimitCheck{Kind: l.Kind, Limit: l.Limit, Count: p.count(l.Kind)}
-		if c.Reached = c.Count >= l.Limit; c.Reached {
-			d.Verdict = Quarantine
-		}
-		d.Limits = append(d.Limits, c)
+	d := Decision{Verdict: Apply, Deletions: len(p.Deletes), Threshold: b.Threshold, ScopeGone: p.countCause(store.CauseScopeOUGone),
+		Limits: LimitsOf(b, p.Counts())}
+	if len(d.Reached()) > 0 {
+		d.Verdict = Quarantine
 	}
 	if d.ScopeGone > 0 {
 		d.Verdict = Quarantine
@@ -217,7 +207,7 @@ func Decide(p *Plan, b store.Basics) Decision {
 		d.Reason = ReachedWords(d.Reached())
 	default:
 		d.Reason = fmt.Sprintf("%d deletions are below the threshold of %d", d.Deletions, b.Threshold)
-		if len(d.Limits) > 1 {
+		if len(Limits(b)) > 1 {
 			d.Reason = fmt.Sprintf("%d deletions are below every limit", d.Deletions)
 		}
 	}
@@ -411,14 +401,22 @@ func (e *Engine) quarantineMail(cfg *store.Configuration, plan *Plan, d Decision
 		byCause[string(del.Cause)]++
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "syncguard stopped synchronizing %q: this cycle would delete %d objects from the target directory,\n", cfg.Name, d.Deletions)
-	if d.ScopeGone > 0 {
-		fmt.Fprintf(&b, "%d of them because %s.\n", d.ScopeGone, goneWords(plan.Gone))
-		b.WriteString("An OU that vanishes stops sync whatever the threshold: moved, or hidden by a changed permission, its objects are not gone.\n\n")
-	} else {
-		fmt.Fprintf(&b, "which reaches the accidental deletion threshold of %d.\n\n", d.Threshold)
+	fmt.Fprintf(&b, "syncguard stopped synchronizing %q: this cycle would delete %d objects from the target directory", cfg.Name, d.Deletions)
+	if plan.MembershipRemovals > 0 {
+		fmt.Fprintf(&b, " and remove %d member links from groups that stay", plan.MembershipRemovals)
 	}
-	b.WriteString("Nothing was changed. The deletions are staged, and sync stays stopped until an admin decides.\n\n")
+	b.WriteString(".\n")
+	if d.ScopeGone > 0 {
+		fmt.Fprintf(&b, "%d of the deletions because %s.\n", d.ScopeGone, goneWords(plan.Gone))
+		b.WriteString("An OU that vanishes stops sync whatever the threshold: moved, or hidden by a changed permission, its objects are not gone.\n")
+	}
+	if reached := d.Reached(); len(reached) > 0 {
+		fmt.Fprintf(&b, "The guard stopped it: %s.\n", ReachedWords(reached))
+	}
+	if len(byCause) > 0 {
+		fmt.Fprintf(&b, "Mainly: %s.\n", mainCauses(byCause))
+	}
+	b.WriteString("\nNothing was changed. The deletions are staged, and sync stays stopped until an admin decides.\n\n")
 	b.WriteString("Staged deletions by cause:\n")
 	for _, c := range topCounts(byCause, len(byCause)) {
 		fmt.Fprintf(&b, "  %6d  %s\n", c.N, c.Label)
@@ -438,6 +436,17 @@ func (e *Engine) quarantineMail(cfg *store.Configuration, plan *Plan, d Decision
 	}
 	fmt.Fprintf(&b, "\nReview them, then choose Allow deletes or Restart sync:\n%s\n", e.StatusURL(cfg.ID))
 	return QuarantineSubject(cfg.Name), b.String()
+}
+
+// mainCauses words the two most frequent causes of deletions, with how
+// many each.
+func mainCauses(byCause map[string]int) string {
+	top := topCounts(byCause, 2)
+	parts := make([]string, len(top))
+	for i, c := range top {
+		parts[i] = fmt.Sprintf("%s (%d)", c.Label, c.N)
+	}
+	return strings.Join(parts, ", then ")
 }
 
 func topCounts(m map[string]int, n int) []store.Count {

@@ -50,9 +50,11 @@ type Cycle struct {
 	// and once none is pending, how it ended (Resolution: "allowed",
 	// "restarted" or "released"), by whom and when.
 	Pending, Allowed int
-	Resolution       string
-	ResolvedBy       string
-	ResolvedAt       time.Time
+	// PendingUpdates counts the groups' member removals among Pending.
+	PendingUpdates int
+	Resolution     string
+	ResolvedBy     string
+	ResolvedAt     time.Time
 }
 
 // LimitCheck is one of the guard's limits and what a plan counts against
@@ -328,7 +330,7 @@ func (s *Store) finishCycle(ctx context.Context, tx *sql.Tx, c *Cycle) error {
 
 const cycleColumns = `id, config_id, trigger, outcome, read_count, creates, updates, deletes, staged_deletes,
 	failures, discarded, threshold, error, source_unchanged, started_at, finished_at, held, limits,
-	membership_removals, pending, allowed, resolution, resolved_by, resolved_at`
+	membership_removals, pending, allowed, resolution, resolved_by, resolved_at, pending_updates`
 
 func scanCycle(row scanner) (*Cycle, error) {
 	var c Cycle
@@ -336,7 +338,8 @@ func scanCycle(row scanner) (*Cycle, error) {
 	var limits string
 	if err := row.Scan(&c.ID, &c.ConfigID, &c.Trigger, &c.Outcome, &c.Read, &c.Creates, &c.Updates, &c.Deletes,
 		&c.StagedDeletes, &c.Failures, &c.Discarded, &c.Threshold, &c.Error, &c.SourceUnchanged, &started, &finished,
-		&c.Held, &limits, &c.MembershipRemovals, &c.Pending, &c.Allowed, &c.Resolution, &c.ResolvedBy, &resolved); err != nil {
+		&c.Held, &limits, &c.MembershipRemovals, &c.Pending, &c.Allowed, &c.Resolution, &c.ResolvedBy, &resolved,
+		&c.PendingUpdates); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
@@ -390,4 +393,15 @@ func (s *Store) LastCycle(ctx context.Context, configID int64) (*Cycle, error) {
 		return nil, fmt.Errorf("store: last cycle of %d: %w", configID, ErrNotFound)
 	}
 	return cs[0], nil
+}
+
+// LastQuarantine returns a configuration's newest quarantine (a cycle the
+// guard stopped, not one held by it), pending or decided, or ErrNotFound.
+func (s *Store) LastQuarantine(ctx context.Context, configID int64) (*Cycle, error) {
+	c, err := scanCycle(s.r.QueryRowContext(ctx, `SELECT `+cycleColumns+` FROM cycles
+		WHERE config_id = ? AND outcome = 'Quarantined' AND held = 0 ORDER BY id DESC LIMIT 1`, configID))
+	if err != nil {
+		return nil, fmt.Errorf("store: last quarantine of %d: %w", configID, err)
+	}
+	return c, nil
 }

@@ -135,8 +135,7 @@ func (s *Store) NotificationFailed(ctx context.Context, id int64, errText string
 // CycleNotifications returns the notifications queued with a cycle (a
 // quarantine's mail, then its reminders), oldest first.
 func (s *Store) CycleNotifications(ctx context.Context, configID, cycleID int64) ([]*Notification, error) {
-	return s.notifications(ctx, `SELECT `+notificationColumns+` FROM notifications WHERE config_id = ? AND cycle_id = ?
-		ORDER BY id LIMIT 100`, configID, cycleID)
+	return s.notifications(ctx, `WHERE config_id = ? AND cycle_id = ? ORDER BY id LIMIT 100`, configID, cycleID)
 }
 
 // QueueReminder queues n as a reminder of the pending quarantine of a

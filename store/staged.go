@@ -144,8 +144,8 @@ func stage(ctx context.Context, tx *sql.Tx, c *Cycle, q *Quarantine) error {
 	if err := b.flush(); err != nil {
 		return err
 	}
-	c.Pending = len(q.Staged) + len(q.Members)
-	_, err := tx.ExecContext(ctx, `UPDATE cycles SET pending = ? WHERE id = ?`, c.Pending, c.ID)
+	c.Pending, c.PendingUpdates = len(q.Staged)+len(q.Members), len(q.Members)
+	_, err := tx.ExecContext(ctx, `UPDATE cycles SET pending = ?, pending_updates = ? WHERE id = ?`, c.Pending, c.PendingUpdates, c.ID)
 	return err
 }
 
@@ -170,17 +170,22 @@ func discardReturned(ctx context.Context, tx *sql.Tx, c *Cycle, quarantine int64
 	if err != nil {
 		return false, err
 	}
-	return settle(ctx, tx, c.ConfigID, quarantine, int(n), 0, &AuditEvent{Time: c.FinishedAt, Actor: "syncguard"})
+	return settle(ctx, tx, c.ConfigID, quarantine, decided{n: int(n)}, &AuditEvent{Time: c.FinishedAt, Actor: "syncguard"})
 }
 
-// settle counts n staged changes of a quarantine decided (allowed of them
-// allowed) and, when none is left pending, ends it: the resolution says
-// how (allowed when any was allowed, restarted by Restart sync, released
-// when every object came back), by whom (e's actor) and when.
-func settle(ctx context.Context, tx *sql.Tx, configID, quarantine int64, n, allowed int, e *AuditEvent) (ended bool, err error) {
+// decided counts staged changes of a quarantine decided: n in all, of
+// them updates groups' member removals, and allowed allowed.
+type decided struct{ n, updates, allowed int }
+
+// settle counts staged changes of a quarantine decided and, when none is
+// left pending, ends it: the resolution says how (allowed when any was
+// allowed, restarted by Restart sync, released when every object came
+// back), by whom (e's actor) and when.
+func settle(ctx context.Context, tx *sql.Tx, configID, quarantine int64, d decided, e *AuditEvent) (ended bool, err error) {
 	var pending, allowedSoFar int
-	if err := tx.QueryRowContext(ctx, `UPDATE cycles SET pending = max(pending - ?, 0), allowed = allowed + ?
-		WHERE id = ? RETURNING pending, allowed`, n, allowed, quarantine).Scan(&pending, &allowedSoFar); err != nil {
+	if err := tx.QueryRowContext(ctx, `UPDATE cycles SET pending = max(pending - ?, 0),
+		pending_updates = max(pending_updates - ?, 0), allowed = allowed + ? WHERE id = ? RETURNING pending, allowed`,
+		d.n, d.updates, d.allowed, quarantine).Scan(&pending, &allowedSoFar); err != nil {
 		return false, err
 	}
 	if pending > 0 {
@@ -394,11 +399,11 @@ func (s *Store) StagedCounts(ctx context.Context, q StagedCountQuery, by string)
 	return out, rows.Err()
 }
 
-// PendingStaged returns how many staged changes of a configuration are
+// PendingStaged returns how many staged deletes of a configuration are
 // pending: those of its pending quarantine.
 func (s *Store) PendingStaged(ctx context.Context, configID int64) (int, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT coalesce((SELECT c.pending FROM configurations f JOIN cycles c
+	err := s.r.QueryRowContext(ctx, `SELECT coalesce((SELECT c.pending - c.pending_updates FROM configurations f JOIN cycles c
 		ON c.id = f.quarantine_cycle_id WHERE f.id = ?), 0)`, configID).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: pending staged deletes: %w", err)
@@ -505,7 +510,7 @@ func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision, remove R
 		n := out.Deleted + out.Updated
 		e := &AuditEvent{Time: now, Actor: d.Actor, Action: auditAllowed, ConfigID: d.ConfigID, ConfigName: name,
 			Details: allowWords(d, out)}
-		if out.Ended, err = settle(ctx, tx, d.ConfigID, d.Quarantine, n, n, e); err != nil {
+		if out.Ended, err = settle(ctx, tx, d.ConfigID, d.Quarantine, decided{n: n, updates: len(updates), allowed: n}, e); err != nil {
 			return err
 		}
 		if err := tx.QueryRowContext(ctx, `SELECT pending FROM cycles WHERE id = ?`, d.Quarantine).Scan(&out.Remaining); err != nil {
@@ -634,10 +639,10 @@ func (s *Store) RestartSync(ctx context.Context, d QuarantineDecision) (int, err
 			if n, err = res.RowsAffected(); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE cycles SET pending = 0 WHERE id = ?`, d.Quarantine); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE cycles SET pending = 0, pending_updates = 0 WHERE id = ?`, d.Quarantine); err != nil {
 				return err
 			}
-			if _, err := settle(ctx, tx, d.ConfigID, d.Quarantine, 0, 0, e); err != nil {
+			if _, err := settle(ctx, tx, d.ConfigID, d.Quarantine, decided{}, e); err != nil {
 				return err
 			}
 			e.Details = fmt.Sprintf("%d staged deletions discarded", n)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,6 +22,7 @@ type configFlags struct {
 	source, baseDN, bindDN, bindPasswordFile, email, caFile string
 	bindMethod, tlsPin, tlsServerName                       string
 	threshold                                               string
+	users, groups, memberships, percent, remind             string
 	prevent, startTLS                                       bool
 	interval                                                time.Duration
 	scope                                                   []string
@@ -41,6 +43,14 @@ func (f *configFlags) register(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.StringVar(&f.threshold, "threshold", fmt.Sprint(guard.DefaultThreshold), "accidental deletion threshold: deletions that stop sync (`N`)")
+	fs.StringVar(&f.users, "threshold-users", "0", "stop sync when a cycle would delete this many users or more (`N`; 0 = off)")
+	fs.StringVar(&f.groups, "threshold-groups", "0", "stop sync when a cycle would delete this many groups or more (`N`; 0 = off)")
+	fs.StringVar(&f.memberships, "threshold-memberships", "0", "stop sync when a cycle would remove this many member links "+
+		"from groups that stay (`N`; 0 = off); the quarantine then holds the removals too")
+	fs.StringVar(&f.percent, "threshold-percent", "0", "stop sync when a cycle would delete this percentage of the target "+
+		"directory or more (`P`, 1-100; 0 = off)")
+	fs.StringVar(&f.remind, "remind-every", guard.DefaultRemindEvery.String(), "while sync is stopped, send a reminder mail "+
+		"this often (`duration`; 0 = never)")
 	fs.StringVar(&f.email, "email", "", "notification email `address`")
 	fs.BoolVar(&f.prevent, "prevent", true, "prevent accidental deletions (--prevent=false turns the guard off)")
 	fs.DurationVar(&f.interval, "interval", guard.DefaultInterval, "time between scheduled cycles (`duration`)")
@@ -87,6 +97,20 @@ func (f *configFlags) apply(fs *flag.FlagSet, c *store.Configuration) error {
 			if c.Basics.Threshold, err = guard.ParseThreshold(f.threshold); err != nil {
 				err = usageError("--threshold: %v", err)
 			}
+		case "threshold-users", "threshold-groups", "threshold-memberships":
+			into := map[string]*int{"threshold-users": &c.Basics.ThresholdUsers, "threshold-groups": &c.Basics.ThresholdGroups,
+				"threshold-memberships": &c.Basics.ThresholdMemberships}[fl.Name]
+			if *into, err = guard.ParseLimit(fl.Value.String()); err != nil {
+				err = usageError("--%s: %v", fl.Name, err)
+			}
+		case "threshold-percent":
+			if c.Basics.ThresholdPercent, err = guard.ParsePercent(f.percent); err != nil {
+				err = usageError("--threshold-percent: %v", err)
+			}
+		case "remind-every":
+			if c.Basics.RemindEvery, err = guard.ParseRemindEvery(f.remind); err != nil {
+				err = usageError("--remind-every: %v", err)
+			}
 		case "email":
 			if c.Basics.Email, err = guard.ParseEmail(f.email); err != nil {
 				err = usageError("--email: %v", err)
@@ -121,7 +145,7 @@ func cmdConfigAdd(ctx context.Context, c *Config, args []string) error {
 		return usageError("config add: --source is required")
 	}
 	cfg := &store.Configuration{Name: pos[0], Interval: guard.DefaultInterval, BindMethod: "simple",
-		Basics: store.Basics{Prevent: true, Threshold: guard.DefaultThreshold}}
+		Basics: store.Basics{Prevent: true, Threshold: guard.DefaultThreshold, RemindEvery: guard.DefaultRemindEvery}}
 	if err := f.apply(fs, cfg); err != nil {
 		return err
 	}
@@ -144,11 +168,21 @@ func cmdConfigSet(ctx context.Context, c *Config, args []string) error {
 	fs := newFlags(c, "config set")
 	var f configFlags
 	f.register(fs)
+	dryRun := fs.Bool("dry-run", false, "read and plan with the changes, save nothing, and say what the next cycle would do")
+	asJSON := fs.Bool("json", false, "with --dry-run: print JSON")
 	st, cfg, err := c.parseConfiguration(ctx, fs, args)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if *dryRun {
+		edited := *cfg
+		edited.Scope = slices.Clone(cfg.Scope)
+		if err := f.apply(fs, &edited); err != nil {
+			return err
+		}
+		return dryRunCycle(ctx, c, st, &edited, guard.ScopeEdit(cfg, &edited, "cli"), *asJSON)
+	}
 	// The flags apply to the configuration as it is when it is saved, so
 	// a change made meanwhile (a Basics save in the portal) is kept.
 	if _, err := st.EditConfiguration(ctx, cfg.ID, "cli", func(cur *store.Configuration) error {
@@ -197,20 +231,26 @@ func configuration(ctx context.Context, st *store.Store, name string) (*store.Co
 
 // configJSON is the stable shape of config show --json; it never holds the bind password.
 type configJSON struct {
-	ID            int64    `json:"id"`
-	Name          string   `json:"name"`
-	Source        string   `json:"source"`
-	BaseDN        string   `json:"base_dn"`
-	BindDN        string   `json:"bind_dn"`
-	BindMethod    string   `json:"bind_method"`
-	TLSPin        string   `json:"tls_pin"`
-	TLSServerName string   `json:"tls_server_name"`
-	Scope         []string `json:"scope"`
-	Threshold     int      `json:"threshold"`
-	Prevent       bool     `json:"prevent"`
-	Email         string   `json:"email"`
-	Interval      string   `json:"interval"`
-	Status        string   `json:"status"`
+	ID int64 `json:"id"`
+	// The limits besides the threshold (0 = off) and the reminders.
+	ThresholdUsers       int      `json:"threshold_users"`
+	ThresholdGroups      int      `json:"threshold_groups"`
+	ThresholdMemberships int      `json:"threshold_memberships"`
+	ThresholdPercent     int      `json:"threshold_percent"`
+	RemindEvery          string   `json:"remind_every"`
+	Name                 string   `json:"name"`
+	Source               string   `json:"source"`
+	BaseDN               string   `json:"base_dn"`
+	BindDN               string   `json:"bind_dn"`
+	BindMethod           string   `json:"bind_method"`
+	TLSPin               string   `json:"tls_pin"`
+	TLSServerName        string   `json:"tls_server_name"`
+	Scope                []string `json:"scope"`
+	Threshold            int      `json:"threshold"`
+	Prevent              bool     `json:"prevent"`
+	Email                string   `json:"email"`
+	Interval             string   `json:"interval"`
+	Status               string   `json:"status"`
 }
 
 func toConfigJSON(cfg *store.Configuration) configJSON {
@@ -221,7 +261,9 @@ func toConfigJSON(cfg *store.Configuration) configJSON {
 	return configJSON{ID: cfg.ID, Name: cfg.Name, Source: cfg.Source, BaseDN: cfg.BaseDN, BindDN: cfg.BindDN,
 		BindMethod: guard.BindMethod(cfg), TLSPin: cfg.TLSPin, TLSServerName: cfg.TLSServer, Scope: scope,
 		Threshold: cfg.Basics.Threshold, Prevent: cfg.Basics.Prevent, Email: cfg.Basics.Email,
-		Interval: cfg.Interval.String(), Status: cfg.Status}
+		Interval: cfg.Interval.String(), Status: cfg.Status, ThresholdUsers: cfg.Basics.ThresholdUsers,
+		ThresholdGroups: cfg.Basics.ThresholdGroups, ThresholdMemberships: cfg.Basics.ThresholdMemberships,
+		ThresholdPercent: cfg.Basics.ThresholdPercent, RemindEvery: cfg.Basics.RemindEvery.String()}
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -39,11 +39,14 @@ type logJSON struct {
 	// Cause is why a staged delete (or the delete that applied it) deletes
 	// its object: one of store.Causes; absent from other entries.
 	Cause string `json:"cause,omitempty"`
+	// Fate is a staged entry's: pending, allowed or discarded (who and
+	// when are in Details); absent from other entries.
+	Fate string `json:"fate,omitempty"`
 }
 
 func cmdLogs(ctx context.Context, c *Config, args []string) error {
 	fs := newFlags(c, "logs")
-	action := fs.String("action", "", "only this `action`: Create, Update, Delete or StagedDelete")
+	action := fs.String("action", "", "only this `action`: Create, Update, Delete, StagedDelete or StagedUpdate")
 	status := fs.String("status", "", "only this `status`: Success, Failure, Skipped or Staged")
 	cycle := fs.Int64("cycle", 0, "only this cycle `N`")
 	limit := fs.Int("limit", 50, "at most `N` entries")
@@ -53,7 +56,8 @@ func cmdLogs(ctx context.Context, c *Config, args []string) error {
 		return err
 	}
 	q := store.LogQuery{Cycle: *cycle, Limit: *limit}
-	if q.Action, err = canonical("action", *action, store.ActionCreate, store.ActionUpdate, store.ActionDelete, store.ActionStagedDelete); err != nil {
+	if q.Action, err = canonical("action", *action, store.ActionCreate, store.ActionUpdate, store.ActionDelete, store.ActionStagedDelete,
+		store.ActionStagedUpdate); err != nil {
 		return err
 	}
 	if q.Status, err = canonical("status", *status, store.LogSuccess, store.LogFailure, store.LogSkipped, store.LogStaged); err != nil {
@@ -79,7 +83,7 @@ func cmdLogs(ctx context.Context, c *Config, args []string) error {
 		out := make([]logJSON, 0, len(entries))
 		for _, e := range entries {
 			out = append(out, logJSON{ID: e.ID, Time: *jsonTime(e.Time), Cycle: e.CycleID, Action: e.Action, Status: e.Status,
-				Type: e.Type, Anchor: e.Anchor, DN: e.DN, Name: e.Name, Details: e.Details, Cause: string(e.Cause)})
+				Type: e.Type, Anchor: e.Anchor, DN: e.DN, Name: e.Name, Details: e.Details, Cause: string(e.Cause), Fate: e.Fate})
 		}
 		return writeJSON(c.Stdout, out)
 	}

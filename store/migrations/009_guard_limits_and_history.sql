@@ -19,13 +19,15 @@ ALTER TABLE configurations ADD COLUMN reminded_at INTEGER NOT NULL DEFAULT 0;
 -- is told from the quarantine itself. A quarantine's cycle keeps the
 -- limits it was measured against (JSON), the member links it would have
 -- removed, and what became of it: how many of its staged changes are
--- still pending and how many were allowed, and once none is pending, how
+-- still pending (of them, how many groups' member removals) and how many
+-- were allowed, and once none is pending, how
 -- it ended (allowed, restarted, or released: every object came back),
 -- by whom and when.
 ALTER TABLE cycles ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE cycles ADD COLUMN limits TEXT NOT NULL DEFAULT '';
 ALTER TABLE cycles ADD COLUMN membership_removals INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE cycles ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cycles ADD COLUMN pending_updates INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE cycles ADD COLUMN allowed INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE cycles ADD COLUMN resolution TEXT NOT NULL DEFAULT ''
     CHECK (resolution IN ('', 'allowed', 'restarted', 'released'));
