@@ -460,3 +460,43 @@ func topCounts(m map[string]int, n int) []store.Count {
 	}
 	return out
 }
+
+// BackInScope returns the anchors of the pending staged deletes of cfg's
+// quarantine that the scope holds again: deleted because an admin took
+// their OU out of the scope, which then changed back after the guard
+// stopped sync. Allowed, they would be deleted and created again by the
+// next cycle.
+func BackInScope(ctx context.Context, st *store.Store, cfg *store.Configuration) ([]string, error) {
+	if cfg.QuarantineID == 0 {
+		return nil, nil
+	}
+	scope, err := NormalizeScope(cfg.EffectiveScope())
+	if err != nil {
+		return nil, err
+	}
+	staged, err := st.StagedChanges(ctx, store.StagedQuery{ConfigID: cfg.ID, CycleID: cfg.QuarantineID, State: store.StagedPending,
+		Filter: store.StagedFilter{Cause: store.CauseScopeChanged}, Limit: 1 << 30})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range staged {
+		if norm, err := NormalizeDN(d.DN); err == nil && InScope(norm, scope) {
+			out = append(out, d.Anchor)
+		}
+	}
+	return out, nil
+}
+
+// StoppedBy words why the guard stopped the cycle q: the limits it
+// reached, or, when it reached none, a scope OU gone. A quarantine of a
+// syncguard that kept no limits says its deletions and threshold.
+func StoppedBy(q *store.Cycle) string {
+	if reached := reachedOf(q.Limits); len(reached) > 0 {
+		return ReachedWords(reached)
+	}
+	if len(q.Limits) == 0 && q.Threshold > 0 && q.StagedDeletes >= q.Threshold {
+		return fmt.Sprintf("%d deletions reach the threshold of %d", q.StagedDeletes, q.Threshold)
+	}
+	return "a scope OU is gone from the source (that stops sync whatever the limits)"
+}

@@ -3,6 +3,9 @@ package views
 import (
 	"fmt"
 	"strconv"
+	"strings"
+
+	"github.com/a-h/templ"
 )
 
 // num formats n with thousands separators: 812, 1,204, -12,000.
@@ -236,7 +239,7 @@ func confirmYesClass(kind string) string {
 
 // The provisioning log filter values of the SPEC.
 var (
-	logActions  = []string{"Create", "Update", "Delete", "StagedDelete"}
+	logActions  = []string{"Create", "Update", "Delete", "StagedDelete", "StagedUpdate"}
 	logStatuses = []string{"Success", "Failure", "Skipped", "Staged"}
 	logTypes    = []string{"user", "group"}
 )
@@ -265,4 +268,106 @@ func outboxErrorClass(status string) string {
 		return "status-error"
 	}
 	return "muted"
+}
+
+// dnParts splits a DN after each unescaped comma, keeping the commas:
+// the places where a long DN may break across lines.
+func dnParts(dn string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(dn); i++ {
+		switch dn[i] {
+		case '\\':
+			i++
+		case ',':
+			out = append(out, dn[start:i+1])
+			start = i + 1
+		}
+	}
+	return append(out, dn[start:])
+}
+
+// formFields are the fields of the Basics form, in their order.
+var formFields = []string{"email", "threshold", "users", "groups", "memberships", "percent", "remind"}
+
+// firstError returns the first field of the Basics form with a message.
+func firstError(errs map[string]string) string {
+	for _, f := range formFields {
+		if errs[f] != "" {
+			return f
+		}
+	}
+	return ""
+}
+
+// optionOf is the one value a single select shows of a list ("" for none).
+func optionOf(list []string) string {
+	if len(list) == 0 {
+		return ""
+	}
+	return list[0]
+}
+
+// typeWord words an object type for people: "User", "Group".
+func typeWord(t string) string {
+	switch t {
+	case "user":
+		return "User"
+	case "group":
+		return "Group"
+	}
+	return t
+}
+
+// optionWord words a filter option: object types capitalized, the rest
+// as they are (actions and statuses are names).
+func optionWord(o string) string { return typeWord(o) }
+
+// fateClass is the badge class of a staged entry's fate.
+func fateClass(fate string) string {
+	switch fate {
+	case "pending":
+		return "badge badge-warn"
+	case "allowed":
+		return "badge badge-danger"
+	}
+	return "badge badge-muted"
+}
+
+// dnText shows a DN (escaped) with a line break allowed after each RDN,
+// never inside a word, and nothing added to the text: a DN copied from the
+// page is the DN.
+func dnText(dn string) templ.Component {
+	parts := dnParts(dn)
+	for i := range parts {
+		parts[i] = templ.EscapeString(parts[i])
+	}
+	return templ.Raw(strings.Join(parts, "<wbr>"))
+}
+
+// stopSentence says what a quarantine holds, why the guard stopped it,
+// and what changed in the threshold since.
+func stopSentence(s Stop) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s staged by cycle %d", Plural(s.Deletes, "deletion", "deletions"), s.CycleID)
+	if s.Updates > 0 {
+		fmt.Fprintf(&b, ", and the member removals of %s,", Plural(s.Updates, "group", "groups"))
+	}
+	b.WriteString(" wait for an admin.")
+	if s.Why != "" {
+		fmt.Fprintf(&b, " The guard stopped it because %s.", s.Why)
+	}
+	if s.ThresholdNow != "" {
+		fmt.Fprintf(&b, " The threshold is now %s: a change applies from the next cycle and releases nothing already staged.", s.ThresholdNow)
+	}
+	return b.String()
+}
+
+// previewSentence says what a previewed cycle would change.
+func previewSentence(v Preview) string {
+	s := fmt.Sprintf("It would create %s, update %s and delete %s", num(v.Creates), num(v.Updates), num(v.Deletes))
+	if v.MembershipRemovals > 0 {
+		s += fmt.Sprintf(", and remove %s from groups that stay", Plural(v.MembershipRemovals, "member link", "member links"))
+	}
+	return s + "."
 }

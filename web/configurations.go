@@ -18,13 +18,27 @@ import (
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
-// statusView words a configuration's status for the views.
-func statusView(cfg *store.Configuration, st guard.Status) views.Status {
+// statusView words a configuration's status for the views. A cycle this
+// process has started but not yet begun shows as running, from the click
+// on: the page then watches it (liveSeconds).
+func (s *Server) statusView(cfg *store.Configuration, st guard.Status) views.Status {
 	v := views.Status{Code: st.Code, Text: st.Text, Error: st.Error, InfoURL: views.ConfigURL(cfg.ID, "/status")}
-	if st.Lock != nil && st.Code == guard.StatusRunning {
+	if st.Code != store.StatusQuarantined && st.Code != guard.StatusRunning && s.sched != nil && s.sched.Running(cfg.ID) {
+		v.Code, v.Text, v.Error = guard.StatusRunning, guard.StatusText(guard.StatusRunning), ""
+	}
+	if st.Lock != nil && v.Code == guard.StatusRunning {
 		v.Progress = &views.Progress{Read: st.Lock.Read, Planned: st.Lock.Planned, Applied: st.Lock.Applied, Phase: st.Lock.Phase}
 	}
 	return v
+}
+
+// liveSeconds is how soon a page showing a configuration in this status
+// shows itself again: a running cycle's progress moves.
+func liveSeconds(st views.Status, running bool) int {
+	if st.Code == guard.StatusRunning || running {
+		return 2
+	}
+	return 0
 }
 
 func (s *Server) configurations(c echo.Context) error {
@@ -39,11 +53,12 @@ func (s *Server) configurations(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		row := views.ConfigurationRow{ID: cfg.ID, Name: cfg.Name, Source: cfg.Source, Status: statusView(cfg, o.Status),
-			Objects: o.Users + o.Groups}
+		row := views.ConfigurationRow{ID: cfg.ID, Name: cfg.Name, Source: cfg.Source, Status: s.statusView(cfg, o.Status),
+			Objects: o.Users + o.Groups, StoppedSince: formatTime(o.StoppedSince)}
 		if o.LastCycle != nil {
 			row.LastCycle = formatTime(o.LastCycle.FinishedAt)
 		}
+		page.Base.Live = max(page.Base.Live, liveSeconds(row.Status, false))
 		page.Rows = append(page.Rows, row)
 	}
 	return render(c, http.StatusOK, views.Configurations(page))
@@ -53,14 +68,16 @@ func (s *Server) configurations(c echo.Context) error {
 func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (views.ConfigurationPage, error) {
 	ctx := c.Request().Context()
 	p := views.ConfigurationPage{Base: s.base(c, cfg.Name, "configurations"), ID: cfg.ID, Name: cfg.Name,
-		Basics: views.Basics{Email: cfg.Basics.Email, Prevent: cfg.Basics.Prevent, Threshold: strconv.Itoa(cfg.Basics.Threshold)},
-		Scope:  cfg.EffectiveScope(), Source: cfg.Source, BaseDN: cfg.BaseDN, BindDN: cfg.BindDN,
+		Basics: basicsView(cfg.Basics), Limits: basicsLimits(cfg.Basics),
+		Scope: cfg.EffectiveScope(), Source: cfg.Source, BaseDN: cfg.BaseDN, BindDN: cfg.BindDN,
 		Interval: humanInterval(cfg.Interval), AgentID: cfg.AgentID, QuarantineID: cfg.QuarantineID}
 	o, err := guard.OverviewOf(ctx, s.store, cfg)
 	if err != nil {
 		return p, err
 	}
-	p.Status, p.Users, p.Groups, p.PendingStaged = statusView(cfg, o.Status), o.Users, o.Groups, o.PendingStaged
+	p.Status, p.Users, p.Groups, p.PendingStaged = s.statusView(cfg, o.Status), o.Users, o.Groups, o.PendingStaged
+	p.Stop = stopView(o, s.store.Now())
+	p.Base.Live = liveSeconds(p.Status, false)
 	if cfg.AgentID != 0 {
 		if a, err := s.store.Agent(ctx, cfg.AgentID); err == nil {
 			p.AgentName = a.Name
@@ -79,11 +96,11 @@ func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (vi
 	for i := len(cycles) - 1; i >= 0; i-- {
 		cy := cycles[i]
 		p.Chart.Points = append(p.Chart.Points, views.ChartPoint{CycleID: cy.ID, Deletions: cy.Deletes + cy.StagedDeletes,
-			Quarantined: cy.Outcome == store.OutcomeQuarantined && cy.StagedDeletes > 0})
+			Quarantined: cy.Outcome == store.OutcomeQuarantined && !cy.Held, Threshold: tripThreshold(cy)})
 	}
 	switch {
-	case cfg.QuarantineID != 0:
-		p.NextRun = "stopped until an admin allows the deletes or restarts sync"
+	case p.Stop != nil:
+		p.NextRun = "stopped since " + p.Stop.Since + ", until an admin allows the deletes or restarts sync"
 	case o.LastCycle != nil:
 		p.NextRun = formatTime(o.LastCycle.FinishedAt.Add(cfg.Interval))
 	default:
@@ -92,11 +109,26 @@ func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (vi
 	return p, nil
 }
 
+// cycleView words a cycle: a quarantine reads as people know it (Delete
+// threshold exceeded) with what became of it; a cycle held by a pending
+// quarantine says so rather than passing for a new one.
 func cycleView(configID int64, cy *store.Cycle) views.Cycle {
-	return views.Cycle{ID: cy.ID, Outcome: cy.Outcome, Trigger: cy.Trigger, Creates: cy.Creates, Updates: cy.Updates,
-		Deletes: cy.Deletes, StagedDeletes: cy.StagedDeletes, Failures: cy.Failures, Started: formatTime(cy.StartedAt),
-		Duration: formatDuration(cy.FinishedAt.Sub(cy.StartedAt)), Error: cy.Error,
+	v := views.Cycle{ID: cy.ID, Outcome: cy.Outcome, OutcomeText: cy.Outcome, Trigger: triggerWords(cy.Trigger),
+		Creates: cy.Creates, Updates: cy.Updates, Deletes: cy.Deletes, StagedDeletes: cy.StagedDeletes, Failures: cy.Failures,
+		Started: formatTime(cy.StartedAt), Duration: formatDuration(cy.FinishedAt.Sub(cy.StartedAt)), Error: cy.Error,
 		LogURL: views.ConfigURL(configID, "/logs?cycle="+strconv.FormatInt(cy.ID, 10))}
+	switch {
+	case cy.Outcome == store.OutcomeQuarantined && cy.Held:
+		v.Outcome, v.OutcomeText = "Held", "Held: sync stopped"
+		v.Fate = "applied nothing"
+		if cy.Discarded > 0 {
+			v.Fate += fmt.Sprintf("; released %d back in scope", cy.Discarded)
+		}
+	case cy.Outcome == store.OutcomeQuarantined:
+		v.OutcomeText = guard.StatusText(store.StatusQuarantined)
+		v.Fate = fateWords(cy)
+	}
+	return v
 }
 
 func (s *Server) configuration(c echo.Context) error {
@@ -125,22 +157,38 @@ func (s *Server) editBasics(c echo.Context) error {
 	return render(c, http.StatusOK, views.Configuration(p))
 }
 
+// basicsInput reads the Basics form as typed.
+func basicsInput(c echo.Context) guard.BasicsInput {
+	return guard.BasicsInput{Email: c.FormValue("email"), Threshold: c.FormValue("threshold"), Prevent: c.FormValue("prevent") != "",
+		Users: c.FormValue("users"), Groups: c.FormValue("groups"), Memberships: c.FormValue("memberships"),
+		Percent: c.FormValue("percent"), RemindEvery: c.FormValue("remind")}
+}
+
+// saveBasics saves the Basics form, or (Preview) says what the next cycle
+// would do with them, saving nothing.
 func (s *Server) saveBasics(c echo.Context) error {
 	cfg, err := s.configParam(c)
 	if err != nil {
 		return err
 	}
-	email, threshold := c.FormValue("email"), c.FormValue("threshold")
-	prevent := c.FormValue("prevent") != ""
-	basics, errs := guard.ParseBasics(email, threshold, prevent)
-	if errs != nil {
+	in := basicsInput(c)
+	basics, errs := in.Parse()
+	preview := c.FormValue("preview") != ""
+	if errs != nil || preview {
 		p, err := s.configurationPage(c, cfg)
 		if err != nil {
 			return err
 		}
 		p.Base.Title = "Edit Basics · " + cfg.Name
-		p.BasicsForm = &views.BasicsForm{Basics: views.Basics{Email: email, Prevent: prevent, Threshold: threshold}, Errors: errs}
-		return render(c, http.StatusUnprocessableEntity, views.Configuration(p))
+		p.BasicsForm = &views.BasicsForm{Basics: views.Basics{Email: in.Email, Prevent: in.Prevent, Threshold: in.Threshold,
+			Users: in.Users, Groups: in.Groups, Memberships: in.Memberships, Percent: in.Percent, RemindEvery: in.RemindEvery}, Errors: errs}
+		if errs != nil {
+			return render(c, http.StatusUnprocessableEntity, views.Configuration(p))
+		}
+		edited := *cfg
+		edited.Basics = basics
+		p.BasicsForm.Preview = previewView(s.engine.Preview(c.Request().Context(), &edited, nil))
+		return render(c, http.StatusOK, views.Configuration(p))
 	}
 	if basics == cfg.Basics {
 		return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "info", "Nothing changed.")
@@ -154,7 +202,8 @@ func (s *Server) saveBasics(c echo.Context) error {
 	}
 	msg := "Basics saved. They apply from the next cycle."
 	if saved.QuarantineID != 0 {
-		msg += " The deletions already staged still wait for Allow deletes or Restart sync."
+		msg = "Basics saved. Sync is stopped: they apply from the first cycle after Allow deletes or Restart sync, " +
+			"and release none of the deletions already staged."
 	}
 	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success", msg)
 }
@@ -224,6 +273,8 @@ func (s *Server) editScope(c echo.Context) error {
 	return render(c, http.StatusOK, views.Configuration(p))
 }
 
+// saveScope saves the OUs ticked, or (Preview) says what the next cycle
+// would do with them, saving nothing.
 func (s *Server) saveScope(c echo.Context) error {
 	cfg, err := s.configParam(c)
 	if err != nil {
@@ -234,38 +285,70 @@ func (s *Server) saveScope(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
 	}
 	picked := form["ou"]
-	var problem string
-	switch {
-	case len(picked) == 0:
-		problem = "Tick at least one OU. To sync the whole directory, tick the base DN."
-	case len(picked) > 1000:
-		problem = "Too many OUs ticked."
-	}
 	next := *cfg
 	next.Scope = slices.Clone(picked)
-	if problem == "" {
-		if err := guard.ValidateConfiguration(&next); err != nil {
-			problem = "This scope cannot be used: " + err.Error() + "."
-		}
-	}
-	if problem != "" {
+	problem := scopeProblem(&next, picked)
+	preview := c.FormValue("preview") != ""
+	if problem != "" || preview {
 		p, err := s.configurationPage(c, cfg)
 		if err != nil {
 			return err
 		}
 		p.Base.Title = "Edit Scope · " + cfg.Name
 		p.ScopeForm = s.scopeForm(c.Request().Context(), cfg, picked)
-		p.ScopeForm.Error = problem
-		return render(c, http.StatusUnprocessableEntity, views.Configuration(p))
+		if problem != "" {
+			p.ScopeForm.Error = problem
+			return render(c, http.StatusUnprocessableEntity, views.Configuration(p))
+		}
+		p.ScopeForm.Preview = previewView(s.engine.Preview(c.Request().Context(), &next,
+			guard.ScopeEdit(cfg, &next, currentUser(c).Name)))
+		return render(c, http.StatusOK, views.Configuration(p))
 	}
-	if _, err := s.store.EditConfiguration(c.Request().Context(), cfg.ID, currentUser(c).Name, func(cur *store.Configuration) error {
+	saved, err := s.store.EditConfiguration(c.Request().Context(), cfg.ID, currentUser(c).Name, func(cur *store.Configuration) error {
 		cur.Scope = next.Scope
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
-	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success",
-		fmt.Sprintf("Scope saved: %d OU(s) in scope. It applies from the next cycle.", len(picked)))
+	msg := fmt.Sprintf("Scope saved: %d OU(s) in scope. It applies from the next cycle.", len(picked))
+	if saved.QuarantineID != 0 {
+		msg, err = s.scopeWhileStopped(c.Request().Context(), saved, len(picked))
+		if err != nil {
+			return err
+		}
+	}
+	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success", msg)
+}
+
+// scopeProblem says what is wrong with the OUs picked, or "".
+func scopeProblem(next *store.Configuration, picked []string) string {
+	switch {
+	case len(picked) == 0:
+		return "Tick at least one OU. To sync the whole directory, tick the base DN."
+	case len(picked) > 1000:
+		return "Too many OUs ticked."
+	}
+	if err := guard.ValidateConfiguration(next); err != nil {
+		return "This scope cannot be used: " + err.Error() + "."
+	}
+	return ""
+}
+
+// scopeWhileStopped words a scope saved while sync is stopped: it applies
+// once sync resumes, and how many of the staged objects it holds again.
+func (s *Server) scopeWhileStopped(ctx context.Context, cfg *store.Configuration, ous int) (string, error) {
+	again, err := s.inScopeAgain(ctx, cfg)
+	if err != nil {
+		return "", err
+	}
+	msg := fmt.Sprintf("Scope saved: %d OU(s) in scope. Sync is stopped: the scope applies from the first cycle after "+
+		"Allow deletes or Restart sync.", ous)
+	if len(again) > 0 {
+		msg += fmt.Sprintf(" %s of the staged deletions are in scope again: Restart sync keeps them, or leave them out of "+
+			"Allow deletes.", views.Plural(len(again), "object", "objects"))
+	}
+	return msg, nil
 }
 
 func (s *Server) syncNow(c echo.Context) error {
@@ -278,7 +361,8 @@ func (s *Server) syncNow(c echo.Context) error {
 	}
 	msg := "A cycle of " + cfg.Name + " has started."
 	if cfg.QuarantineID != 0 {
-		msg += " While deletions are staged it applies nothing; it only releases objects that are back in scope."
+		msg += " Sync is stopped: this cycle applies nothing and stages nothing new; it only releases the staged objects " +
+			"that are back in scope (all of them back: sync resumes)."
 	}
 	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success", msg)
 }

@@ -206,9 +206,7 @@ func printStatus(c *Config, o *guard.Overview) {
 			fmt.Fprintf(c.Stdout, " (and the member removals of %d groups)", q.PendingUpdates)
 		}
 		fmt.Fprintf(c.Stdout, " wait for an admin; sync stopped since %s\n", formatTime(o.StoppedSince))
-		if reached := stoppedBy(q); reached != "" {
-			fmt.Fprintf(c.Stdout, "  stopped because %s\n", reached)
-		}
+		fmt.Fprintf(c.Stdout, "  stopped because %s\n", guard.StoppedBy(q))
 	}
 	fmt.Fprintf(c.Stdout, "  objects: %d users, %d groups\n", o.Users, o.Groups)
 	fmt.Fprintf(c.Stdout, "  guard: prevent accidental deletions %s, threshold %d, notify %s\n", onOff(cfg.Basics.Prevent), cfg.Basics.Threshold, printable(orNone(cfg.Basics.Email)))
@@ -221,20 +219,6 @@ func printStatus(c *Config, o *guard.Overview) {
 		fmt.Fprintf(c.Stdout, "  last cycle %d at %s: %s (created %d, updated %d, deleted %d, staged %d)\n", last.ID,
 			formatTime(last.FinishedAt), last.Outcome, last.Creates, last.Updates, last.Deletes, last.StagedDeletes)
 	}
-}
-
-// stoppedBy words the limits a quarantine reached, or its scope OUs gone.
-func stoppedBy(q *store.Cycle) string {
-	var reached []guard.LimitCheck
-	for _, l := range q.Limits {
-		if l.Reached {
-			reached = append(reached, l)
-		}
-	}
-	if len(reached) == 0 {
-		return "a scope OU is gone from the source"
-	}
-	return guard.ReachedWords(reached)
 }
 
 func orNone(s string) string {
