@@ -182,10 +182,14 @@ type decided struct{ n, updates, allowed int }
 // allowed, restarted by Restart sync, released when every object came
 // back), by whom (e's actor) and when.
 func settle(ctx context.Context, tx *sql.Tx, configID, quarantine int64, d decided, e *AuditEvent) (ended bool, err error) {
+	// Who allowed the last part is who decided it, even when the rest came
+	// back into scope later (the release is syncguard's own doing).
 	var pending, allowedSoFar int
 	if err := tx.QueryRowContext(ctx, `UPDATE cycles SET pending = max(pending - ?, 0),
-		pending_updates = max(pending_updates - ?, 0), allowed = allowed + ? WHERE id = ? RETURNING pending, allowed`,
-		d.n, d.updates, d.allowed, quarantine).Scan(&pending, &allowedSoFar); err != nil {
+		pending_updates = max(pending_updates - ?, 0), allowed = allowed + ?,
+		resolved_by = CASE WHEN ? > 0 THEN ? ELSE resolved_by END, resolved_at = CASE WHEN ? > 0 THEN ? ELSE resolved_at END
+		WHERE id = ? RETURNING pending, allowed`,
+		d.n, d.updates, d.allowed, d.allowed, e.Actor, d.allowed, ms(e.Time), quarantine).Scan(&pending, &allowedSoFar); err != nil {
 		return false, err
 	}
 	if pending > 0 {
@@ -198,8 +202,10 @@ func settle(ctx context.Context, tx *sql.Tx, configID, quarantine int64, d decid
 	case e.Action == auditRestarted:
 		resolution = "restarted"
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE cycles SET resolution = ?, resolved_by = ?, resolved_at = ? WHERE id = ?`,
-		resolution, e.Actor, ms(e.Time), quarantine); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE cycles SET resolution = ?,
+		resolved_by = CASE WHEN resolution = '' AND ? = 'allowed' AND resolved_by <> '' THEN resolved_by ELSE ? END,
+		resolved_at = CASE WHEN resolution = '' AND ? = 'allowed' AND resolved_at <> 0 THEN resolved_at ELSE ? END
+		WHERE id = ?`, resolution, resolution, e.Actor, resolution, ms(e.Time), quarantine); err != nil {
 		return false, err
 	}
 	// The status leaves "quarantined" until the next cycle says more, and

@@ -191,6 +191,9 @@ func storyView(o *guard.Overview) *views.Story {
 	case "allowed":
 		s.Ended = fmt.Sprintf("Allow deletes by %s at %s: %s deleted.", q.ResolvedBy, formatTime(q.ResolvedAt),
 			views.Plural(q.Allowed, "object", "objects"))
+		if back := q.StagedDeletes - q.Allowed; back > 0 {
+			s.Ended += fmt.Sprintf(" The other %d came back into scope or were discarded: not deleted.", back)
+		}
 	case "restarted":
 		s.Ended = fmt.Sprintf("Restart sync by %s at %s: the staged deletions were discarded, nothing was deleted.", q.ResolvedBy,
 			formatTime(q.ResolvedAt))
