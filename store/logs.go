@@ -12,17 +12,22 @@ import (
 	"unicode/utf8"
 )
 
-// Provisioning log actions and statuses.
+// Provisioning log actions and statuses. An exported change is Pending
+// until the target answers: Success, or Failure with the target's words.
 const (
 	ActionCreate       = "Create"
 	ActionUpdate       = "Update"
 	ActionDelete       = "Delete"
 	ActionStagedDelete = "StagedDelete"
+	ActionStagedUpdate = "StagedUpdate"
+	ActionRestore      = "Restore"
+	ActionDisable      = "Disable"
 
 	LogSuccess = "Success"
 	LogFailure = "Failure"
 	LogSkipped = "Skipped"
 	LogStaged  = "Staged"
+	LogPending = "Pending"
 )
 
 // LogEntry is one provisioning log entry: one object, one action.
@@ -306,10 +311,13 @@ func scanLog(row scanner) (*LogEntry, error) {
 }
 
 // PruneLogs deletes provisioning log entries older than before, except those
-// of a cycle whose staged deletes are still pending. It returns how many went.
+// of a cycle whose staged deletes are still pending and those that carry
+// an export still queued (they wait for the target's answer). It returns
+// how many went.
 func (s *Store) PruneLogs(ctx context.Context, before time.Time) (int64, error) {
 	res, err := s.w.ExecContext(ctx, `DELETE FROM provisioning_log WHERE time < ?
-		AND cycle_id NOT IN (SELECT quarantine_cycle_id FROM configurations WHERE quarantine_cycle_id <> 0)`, ms(before))
+		AND cycle_id NOT IN (SELECT quarantine_cycle_id FROM configurations WHERE quarantine_cycle_id <> 0)
+		AND id NOT IN (SELECT log_id FROM exports)`, ms(before))
 	if err != nil {
 		return 0, fmt.Errorf("store: prune logs: %w", err)
 	}

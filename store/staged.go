@@ -179,7 +179,7 @@ func (e *QuarantineMoved) Is(target error) bool { return target == ErrConflict }
 
 // AllowDeletes applies exactly the pending staged deletes of the confirmed
 // quarantine: each object leaves the target directory with a Delete/Success
-// log entry, the staged deletes are marked Applied by the actor, the
+// log entry (Pending, and a delete export queued, with a target), the staged deletes are marked Applied by the actor, the
 // quarantine ends and the event is audited — in one transaction. It returns
 // how many objects it deleted.
 func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision) (int, error) {
@@ -187,6 +187,14 @@ func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision) (int, er
 	var n int
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		name, err := pendingQuarantine(ctx, tx, d, false)
+		if err != nil {
+			return err
+		}
+		exporting, _, err := exportingTarget(ctx, tx, d.ConfigID)
+		if err != nil {
+			return err
+		}
+		mark, err := logMark(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -198,7 +206,7 @@ func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision) (int, er
 		var entries []LogEntry
 		var anchors []string
 		for rows.Next() {
-			e := LogEntry{Time: now, Action: ActionDelete, Status: LogSuccess,
+			e := LogEntry{Time: now, Action: ActionDelete, Status: pending(LogSuccess, exporting),
 				Details: fmt.Sprintf("deletion staged by cycle %d, allowed by %s", d.Quarantine, d.Actor)}
 			if err := rows.Scan(&e.Anchor, &e.Type, &e.DN, &e.Name); err != nil {
 				rows.Close()
@@ -219,6 +227,11 @@ func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision) (int, er
 		}
 		if err := insertLog(ctx, tx, d.ConfigID, d.Quarantine, entries); err != nil {
 			return err
+		}
+		if exporting {
+			if err := queueExports(ctx, tx, d.ConfigID, mark); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE staged_deletes SET state = 'applied', reason = 'allowed',
 			decided_by = ?, decided_at = ? WHERE config_id = ? AND cycle_id = ? AND state = 'pending'`,
