@@ -375,3 +375,27 @@ func untilTrue(t *testing.T, what string, cond func() bool) {
 }
 
 var _ = fmt.Sprint
+
+// TestExportWholeCopyToANewTarget: a target added to a configuration that
+// already synced gets the whole copy from the next cycle, though the
+// source is unchanged (the digest applies).
+func TestExportWholeCopyToANewTarget(t *testing.T) {
+	srv, tgt := scimTarget(t, scimtest.Options{})
+	dir := newDirectory(3)
+	e := newLDIFEnv(t, dir, defaultBasics)
+	e.st.SetClock(time.Now)
+	e.runWant(store.OutcomeSucceeded)
+	tgt.ConfigID = e.id
+	if err := e.st.SetTarget(t.Context(), &tgt, "test"); err != nil {
+		t.Fatal(err)
+	}
+	c := e.runWant(store.OutcomeSucceeded)
+	if !c.SourceUnchanged {
+		t.Errorf("cycle %d planned in full; the digest should have applied", c.ID)
+	}
+	if got := countActions(e.logs(c.ID)); got["Create/Pending"] != 8 {
+		t.Errorf("cycle %d logged %v, want the 8 objects queued for the new target", c.ID, got)
+	}
+	e.drain()
+	wantSCIM(t, srv, dir)
+}

@@ -345,7 +345,7 @@ func (s *Store) RecordExports(ctx context.Context, r *ExportReport) error {
 		if err := recordOutcomes(ctx, tx, r.Results); err != nil {
 			return err
 		}
-		if err := requeueGroups(ctx, tx, r.ConfigID, r.At, moved(r.Results)); err != nil {
+		if err := requeueGroups(ctx, tx, r.ConfigID, r.At, relinked(r.Results)); err != nil {
 			return err
 		}
 		return recordTargetState(ctx, tx, r)
@@ -356,30 +356,40 @@ func (s *Store) RecordExports(ctx context.Context, r *ExportReport) error {
 	return nil
 }
 
-// moved returns the anchors of the objects whose link the answers
-// changed: renamed or moved in an LDAP target (or held there).
-func moved(results []ExportResult) []string {
+// relinked returns the anchors of the objects whose link the answers
+// changed: now in the target (a SCIM id, where members are named by id),
+// or renamed or moved there (an LDAP DN).
+func relinked(results []ExportResult) []string {
 	var out []string
 	for i := range results {
 		x := &results[i]
-		if x.Sent && x.Err == "" && x.Skip == "" && x.Kind != ExportDelete && x.Export.Link != "" && x.Link != x.Export.Link {
+		if x.Sent && x.Err == "" && x.Skip == "" && x.Kind != ExportDelete && x.Link != x.Export.Link {
 			out = append(out, x.Anchor)
 		}
 	}
 	return out
 }
 
-// requeueGroups queues a put of every group that names one of moved and
-// has no export pending: where members are DNs (LDAP), they follow the
-// move. Its entry, an Update, goes with the configuration's last cycle.
-func requeueGroups(ctx context.Context, tx *sql.Tx, configID int64, at time.Time, moved []string) error {
-	if len(moved) == 0 {
+// requeueGroups queues a put of every group that names one of relinked
+// and has no export pending, so that its members in the target follow
+// their links: a member exported after its group joins it, a member
+// moved in an LDAP target is named by its new DN. Its entry, an Update,
+// goes with the configuration's last cycle.
+func requeueGroups(ctx context.Context, tx *sql.Tx, configID int64, at time.Time, relinked []string) error {
+	if len(relinked) == 0 {
 		return nil
+	}
+	var settled bool // some group has no export pending (a first export queues every group)
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM target_objects t WHERE t.config_id = ? AND t.type = 'group'
+		AND NOT EXISTS (SELECT 1 FROM exports e WHERE e.config_id = t.config_id AND e.anchor = t.anchor AND e.state = 'pending'))`,
+		configID).Scan(&settled); err != nil || !settled {
+		return err
 	}
 	mark, err := logMark(ctx, tx)
 	if err != nil {
 		return err
 	}
+	moved := relinked
 	for len(moved) > 0 {
 		part := moved[:min(batchRows, len(moved))]
 		moved = moved[len(part):]
@@ -387,7 +397,7 @@ func requeueGroups(ctx context.Context, tx *sql.Tx, configID int64, at time.Time
 		if _, err := tx.ExecContext(ctx, `INSERT INTO provisioning_log (config_id, cycle_id, time, action, status,
 			object_type, name, dn, anchor, details)
 			SELECT t.config_id, coalesce((SELECT max(id) FROM cycles WHERE config_id = t.config_id), 0), ?, 'Update',
-				'Pending', t.type, t.name, t.dn, t.anchor, 'members moved in the target: their new DNs follow'
+				'Pending', t.type, t.name, t.dn, t.anchor, 'its members follow their objects in the target'
 			FROM target_objects t WHERE t.config_id = ? AND t.type = 'group'
 			AND NOT EXISTS (SELECT 1 FROM exports e WHERE e.config_id = t.config_id AND e.anchor = t.anchor AND e.state = 'pending')
 			AND EXISTS (SELECT 1 FROM json_each(t.attributes, '$.members') j WHERE j.value IN (?`+
