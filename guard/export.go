@@ -94,8 +94,15 @@ type Pass struct {
 
 // Export makes one pass over a configuration's queue: it sends every
 // pending export until none is left or the target fails transiently.
-// Without a target, or with nothing pending, it does nothing.
+// Without a target, or with nothing pending, or before an unreachable
+// target is due again, it does nothing.
 func (x *Exporter) Export(ctx context.Context, configID int64) (Pass, error) {
+	return x.pass(ctx, configID, false)
+}
+
+// pass is Export; now tries an unreachable target before it is due (an
+// admin's command asks now).
+func (x *Exporter) pass(ctx context.Context, configID int64, now bool) (Pass, error) {
 	x.init()
 	st := x.Store
 	t, err := st.Target(ctx, configID)
@@ -106,7 +113,7 @@ func (x *Exporter) Export(ctx context.Context, configID int64) (Pass, error) {
 	if err != nil || state.Pending == 0 {
 		return Pass{}, err
 	}
-	if st.Now().Before(state.RetryAt) {
+	if !now && st.Now().Before(state.RetryAt) {
 		return Pass{RetryAt: state.RetryAt}, nil
 	}
 	cfg, err := st.Configuration(ctx, configID)
@@ -352,14 +359,15 @@ type Drained struct {
 }
 
 // Drain exports a configuration's queue for a command about to exit
-// (sync, allow-deletes, restart): until the queue is empty, or no export
-// went out for patience (the target is down, or another process exports
-// and makes no progress), or ctx ends. What is left stays queued.
+// (sync, allow-deletes, restart): at once, even to a target that is not
+// due again yet, then until the queue is empty, or no export went out
+// for patience (the target is down, or another process exports and makes
+// no progress), or ctx ends. What is left stays queued.
 func (x *Exporter) Drain(ctx context.Context, configID int64, patience time.Duration) (Drained, error) {
 	var d Drained
 	deadline, last := time.Now().Add(patience), -1
-	for {
-		pass, err := x.Export(ctx, configID)
+	for first := true; ; first = false {
+		pass, err := x.pass(ctx, configID, first)
 		d.Sent, d.Failed = d.Sent+pass.Sent, d.Failed+pass.Failed
 		if err != nil {
 			return d, err

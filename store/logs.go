@@ -30,6 +30,12 @@ const (
 	LogPending = "Pending"
 )
 
+// LogActions and LogStatuses are the values the log's filters offer.
+var (
+	LogActions  = []string{ActionCreate, ActionUpdate, ActionDelete, ActionStagedDelete}
+	LogStatuses = []string{LogSuccess, LogFailure, LogSkipped, LogStaged, LogPending}
+)
+
 // LogEntry is one provisioning log entry: one object, one action.
 type LogEntry struct {
 	ID       int64

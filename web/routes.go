@@ -55,6 +55,7 @@ func (s *Server) routes(e *echo.Echo) {
 	g.POST("/configurations/:id/allow-deletes", s.allowDeletes, requireAdmin)
 	g.GET("/configurations/:id/restart", s.confirmRestart, requireAdmin)
 	g.POST("/configurations/:id/restart", s.restart, requireAdmin)
+	g.POST("/configurations/:id/target/test", s.testTarget, requireAdmin)
 }
 
 // securityHeaders forbids inline script and style, framing and sniffing;

@@ -24,6 +24,7 @@ type configFlags struct {
 	prevent, startTLS                                       bool
 	interval                                                time.Duration
 	scope                                                   []string
+	target                                                  targetFlags
 }
 
 func (f *configFlags) register(fs *flag.FlagSet) {
@@ -44,6 +45,25 @@ func (f *configFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.email, "email", "", "notification email `address`")
 	fs.BoolVar(&f.prevent, "prevent", true, "prevent accidental deletions (--prevent=false turns the guard off)")
 	fs.DurationVar(&f.interval, "interval", guard.DefaultInterval, "time between scheduled cycles (`duration`)")
+	f.target.register(fs)
+}
+
+// applyTarget copies the target flags that were set onto t and checks the
+// target that results, for cfg as it will be (without connecting). It says
+// whether any target flag was set.
+func (f *configFlags) applyTarget(fs *flag.FlagSet, cfg *store.Configuration, t *store.Target) (bool, error) {
+	changed, err := f.target.apply(fs, t)
+	if err != nil {
+		return changed, err
+	}
+	rebased := false
+	fs.Visit(func(fl *flag.Flag) { rebased = rebased || fl.Name == "base-dn" })
+	if changed || (rebased && !t.None()) {
+		if err := guard.CheckTarget(t, cfg); err != nil {
+			return changed, usageError("%s", store.ErrorMessage(err))
+		}
+	}
+	return changed, nil
 }
 
 // apply copies the flags that were set onto c.
@@ -125,6 +145,10 @@ func cmdConfigAdd(ctx context.Context, c *Config, args []string) error {
 	if err := f.apply(fs, cfg); err != nil {
 		return err
 	}
+	t := &store.Target{URL: store.TargetNone}
+	if _, err := f.applyTarget(fs, cfg, t); err != nil {
+		return err
+	}
 	st, err := c.openStore(ctx)
 	if err != nil {
 		return err
@@ -135,6 +159,12 @@ func cmdConfigAdd(ctx context.Context, c *Config, args []string) error {
 			return fmt.Errorf("a configuration named %q already exists (use config set to change it)", cfg.Name)
 		}
 		return err
+	}
+	if !t.None() {
+		t.ConfigID = cfg.ID
+		if err := st.SetTarget(ctx, t, "cli"); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(c.Stdout, "added configuration %q (id %d)\n", cfg.Name, cfg.ID)
 	return nil
@@ -152,8 +182,21 @@ func cmdConfigSet(ctx context.Context, c *Config, args []string) error {
 	if err := f.apply(fs, cfg); err != nil {
 		return err
 	}
+	t, err := st.Target(ctx, cfg.ID)
+	if err != nil {
+		return err
+	}
+	retarget, err := f.applyTarget(fs, cfg, t)
+	if err != nil {
+		return err
+	}
 	if err := st.UpdateConfiguration(ctx, cfg, "cli"); err != nil {
 		return err
+	}
+	if retarget {
+		if err := st.SetTarget(ctx, t, "cli"); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(c.Stdout, "updated configuration %q\n", cfg.Name)
 	return nil
@@ -210,9 +253,26 @@ type configJSON struct {
 	Email         string   `json:"email"`
 	Interval      string   `json:"interval"`
 	Status        string   `json:"status"`
+	// Target is where the configuration exports (never a secret).
+	Target targetSettingsJSON `json:"target"`
 }
 
-func toConfigJSON(cfg *store.Configuration) configJSON {
+// targetSettingsJSON is a target's settings in config show --json.
+type targetSettingsJSON struct {
+	Kind     string `json:"kind"`
+	URL      string `json:"url"`
+	BaseDN   string `json:"base_dn"`
+	BindDN   string `json:"bind_dn"`
+	StartTLS bool   `json:"starttls"`
+	CAFile   string `json:"ca_file"`
+}
+
+func toTargetSettingsJSON(t *store.Target) targetSettingsJSON {
+	return targetSettingsJSON{Kind: guard.TargetKind(t.URL), URL: orDefault(t.URL, store.TargetNone), BaseDN: t.BaseDN,
+		BindDN: t.BindDN, StartTLS: t.StartTLS, CAFile: t.CAFile}
+}
+
+func toConfigJSON(cfg *store.Configuration, t *store.Target) configJSON {
 	scope := cfg.Scope
 	if scope == nil {
 		scope = []string{}
@@ -220,7 +280,7 @@ func toConfigJSON(cfg *store.Configuration) configJSON {
 	return configJSON{ID: cfg.ID, Name: cfg.Name, Source: cfg.Source, BaseDN: cfg.BaseDN, BindDN: cfg.BindDN,
 		BindMethod: guard.BindMethod(cfg), TLSPin: cfg.TLSPin, TLSServerName: cfg.TLSServer, Scope: scope,
 		Threshold: cfg.Basics.Threshold, Prevent: cfg.Basics.Prevent, Email: cfg.Basics.Email,
-		Interval: cfg.Interval.String(), Status: cfg.Status}
+		Interval: cfg.Interval.String(), Status: cfg.Status, Target: toTargetSettingsJSON(t)}
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -237,8 +297,12 @@ func cmdConfigShow(ctx context.Context, c *Config, args []string) error {
 		return err
 	}
 	defer st.Close()
+	t, err := st.Target(ctx, cfg.ID)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
-		return writeJSON(c.Stdout, toConfigJSON(cfg))
+		return writeJSON(c.Stdout, toConfigJSON(cfg, t))
 	}
 	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
 	var scope []string
@@ -261,6 +325,7 @@ func cmdConfigShow(ctx context.Context, c *Config, args []string) error {
 	}
 	fmt.Fprintf(tw, "Scope\t%s\nInterval\t%s\nNotification email\t%s\nPrevent accidental deletions\t%s\nAccidental deletion threshold\t%d\nStatus\t%s\n",
 		strings.Join(scope, "\n\t"), cfg.Interval, email, onOff(cfg.Basics.Prevent), cfg.Basics.Threshold, guard.StatusText(cfg.Status))
+	showTarget(tw, t)
 	return tw.Flush()
 }
 
@@ -289,7 +354,11 @@ func cmdConfigList(ctx context.Context, c *Config, args []string) error {
 	if *asJSON {
 		out := make([]configJSON, 0, len(cfgs))
 		for _, cfg := range cfgs {
-			out = append(out, toConfigJSON(cfg))
+			t, err := st.Target(ctx, cfg.ID)
+			if err != nil {
+				return err
+			}
+			out = append(out, toConfigJSON(cfg, t))
 		}
 		return writeJSON(c.Stdout, out)
 	}

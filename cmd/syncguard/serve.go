@@ -67,6 +67,15 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	}
 	defer st.Close()
 	e.Log = logger
+	// Each cycle the guard lets through, and each Allow deletes, wakes the
+	// exporter: what they queued goes to the target at once.
+	wake := make(chan struct{}, 1)
+	e.Queued = func(int64) {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
@@ -122,8 +131,12 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); sched.Run(bg) }()
+	go func() {
+		defer wg.Done()
+		(&guard.Exporter{Store: st, Log: logger}).Run(bg, 5*time.Second, wake)
+	}()
 	go func() {
 		defer wg.Done()
 		(&guard.Outbox{Store: st, Sender: sender, Log: logger}).Run(bg, 5*time.Second, nil)
