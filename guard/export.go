@@ -50,7 +50,7 @@ type Exporter struct {
 	// Backoff is the wait after n transient failures in a row when the
 	// target gives no Retry-After; nil → Backoff (30s doubling to 15m).
 	Backoff func(n int) time.Duration
-	// Batch is how many exports are claimed at once; 0 → 256.
+	// Batch is how many exports are claimed at once; 0 → 512.
 	Batch int
 	// LeaseTTL is how long the export lease lasts unrenewed; 0 → 30s.
 	LeaseTTL time.Duration
@@ -101,7 +101,7 @@ func (x *Exporter) Export(ctx context.Context, configID int64) (Pass, error) {
 }
 
 // pass is Export; now tries an unreachable target before it is due (an
-// admin's command asks now).
+// admin's command asks now), unless the target itself asked for the wait.
 func (x *Exporter) pass(ctx context.Context, configID int64, now bool) (Pass, error) {
 	x.init()
 	st := x.Store
@@ -113,7 +113,7 @@ func (x *Exporter) pass(ctx context.Context, configID int64, now bool) (Pass, er
 	if err != nil || state.Pending == 0 {
 		return Pass{}, err
 	}
-	if !now && st.Now().Before(state.RetryAt) {
+	if st.Now().Before(state.RetryAt) && (!now || state.RetryAsked) {
 		return Pass{RetryAt: state.RetryAt}, nil
 	}
 	cfg, err := st.Configuration(ctx, configID)
@@ -169,7 +169,7 @@ func (x *Exporter) unreachable(ctx context.Context, t *store.Target, state store
 	}
 	retry := x.retryAt(state.Failures, te)
 	x.log().Warn("target unreachable", "config", t.ConfigID, "err", te.Message, "retry", retry)
-	return Pass{RetryAt: retry}, x.Store.TargetUnreachable(ctx, t.ConfigID, t.Epoch, te.Message, retry)
+	return Pass{RetryAt: retry}, x.Store.TargetUnreachable(ctx, t.ConfigID, t.Epoch, te.Message, retry, te.RetryAfter > 0)
 }
 
 // retryAt is when to try a target again after its failures-th failure in
@@ -360,7 +360,7 @@ type Drained struct {
 
 // Drain exports a configuration's queue for a command about to exit
 // (sync, allow-deletes, restart): at once, even to a target that is not
-// due again yet, then until the queue is empty, or no export went out
+// due again yet (unless it asked for the wait, with Retry-After), then until the queue is empty, or no export went out
 // for patience (the target is down, or another process exports and makes
 // no progress), or ctx ends. What is left stays queued.
 func (x *Exporter) Drain(ctx context.Context, configID int64, patience time.Duration) (Drained, error) {

@@ -399,3 +399,28 @@ func TestExportWholeCopyToANewTarget(t *testing.T) {
 	e.drain()
 	wantSCIM(t, srv, dir)
 }
+
+// TestTargetObject: a put sends members by their source DNs and links
+// (those not in the copy left out), a manager kept as an anchor as its
+// source DN (dropped when unknown, kept when already a DN), and whether
+// the account is enabled.
+func TestTargetObject(t *testing.T) {
+	refs := map[string]store.TargetRef{
+		"uuid:1": {DN: "uid=ann,ou=Sales,dc=corp,dc=example", Link: "id-1"},
+		"uuid:2": {DN: "uid=bob,ou=Sales,dc=corp,dc=example"},
+	}
+	g := targetObject(&store.TargetObject{Anchor: "uuid:9", Type: TypeGroup, Attributes: map[string][]string{
+		"cn": {"Staff"}, MembersAttr: {"uuid:1", "uuid:2", "uuid:3"}}}, refs)
+	if _, ok := g.Attributes[MembersAttr]; ok || len(g.Members) != 2 || g.Members[0].Link != "id-1" || g.Members[1].DN != refs["uuid:2"].DN {
+		t.Errorf("group = %+v", g)
+	}
+	u := targetObject(&store.TargetObject{Anchor: "uuid:8", Type: TypeUser, Attributes: map[string][]string{
+		"manager": {"uuid:1", "guid:77", "uid=boss,dc=corp,dc=example"}, "userAccountControl": {"514"}}}, refs)
+	if want := []string{refs["uuid:1"].DN, "uid=boss,dc=corp,dc=example"}; !slices.Equal(u.Attributes["manager"], want) || u.Enabled {
+		t.Errorf("user = %+v, want manager %q and disabled", u, want)
+	}
+	u = targetObject(&store.TargetObject{Anchor: "uuid:7", Type: TypeUser, Attributes: map[string][]string{"manager": {"uuid:404"}}}, refs)
+	if _, ok := u.Attributes["manager"]; ok || !u.Enabled {
+		t.Errorf("user with an unknown manager = %+v", u)
+	}
+}

@@ -34,23 +34,27 @@ type job struct {
 	skip string
 }
 
-// recordEvery is how long an answer waits for others before it is
-// written: answers are written in batches, and a phase waits for its
-// answers before the next starts.
-const recordEvery = 20 * time.Millisecond
+// Answers are written in batches of up to recordBatch, an answer waiting
+// at most recordEvery for others; a phase waits for its answers before
+// the next starts. Each write costs a transaction and a few statements
+// whatever its size: batches of about a thousand halved that cost.
+const (
+	recordBatch = 1024
+	recordEvery = 50 * time.Millisecond
+)
 
 func (r *exportRun) batch() int {
 	if r.x.Batch > 0 {
 		return r.x.Batch
 	}
-	return 256
+	return 512
 }
 
 // drain sends the queue until nothing is left to send or the target
 // fails transiently, and says what it did.
 func (r *exportRun) drain(ctx context.Context) (Pass, error) {
 	jobs := make(chan *job, r.batch())
-	rc := &recorder{r: r, in: make(chan store.ExportResult, r.batch())}
+	rc := &recorder{r: r, in: make(chan store.ExportResult, recordBatch)}
 	rc.cond = sync.NewCond(&rc.mu)
 	recorded := make(chan struct{})
 	go func() { defer close(recorded); rc.loop(ctx) }()
@@ -125,39 +129,32 @@ func (r *exportRun) stopping(ctx context.Context, rc *recorder) bool {
 }
 
 // build makes the jobs of a claimed batch: a put sends the object as the
-// target directory copy has it now, with its members' and manager's
-// references resolved; a delete or disable what its log entry knew.
+// target directory copy has it now (ClaimExports read it), with its
+// members' and manager's references resolved; a delete or disable what
+// its log entry knew.
 func (r *exportRun) build(ctx context.Context, batch []store.Export) ([]*job, error) {
-	st, id := r.x.Store, r.t.ConfigID
-	var puts []string
+	var refAnchors []string
 	for i := range batch {
-		if batch[i].Kind == store.ExportPut {
-			puts = append(puts, batch[i].Anchor)
+		if o := batch[i].Object; o != nil {
+			refAnchors = append(refAnchors, references(o)...)
 		}
 	}
-	objs, err := st.TargetObjectsByAnchor(ctx, id, puts)
-	if err != nil {
-		return nil, err
-	}
-	var refAnchors []string
-	for _, o := range objs {
-		refAnchors = append(refAnchors, references(o)...)
-	}
-	refs, err := st.TargetRefs(ctx, id, refAnchors)
+	refs, err := r.x.Store.TargetRefs(ctx, r.t.ConfigID, refAnchors)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]*job, len(batch))
 	for i, x := range batch {
 		j := &job{x: x}
-		switch o := objs[x.Anchor]; {
+		switch {
 		case x.Kind != store.ExportPut:
 			j.obj = &target.Object{Anchor: x.Anchor, Type: x.Type, DN: x.DN, Name: x.Name}
-		case o == nil:
+		case x.Object == nil:
 			j.skip = "the object left the target directory before it was sent"
 		default:
-			j.obj = targetObject(o, refs)
+			j.obj = targetObject(x.Object, refs)
 		}
+		j.x.Object = nil // sent: not kept until the answer is recorded
 		out[i] = j
 	}
 	return out, nil
@@ -187,36 +184,35 @@ func references(o *store.TargetObject) []string {
 // targetObject is o as a writer takes it: members resolved to their source
 // DNs and links (members not in the copy left out), a manager kept as an
 // anchor resolved to its source DN (dropped when unknown), and whether
-// the account is enabled.
+// the account is enabled. It takes over o's attributes.
 func targetObject(o *store.TargetObject, refs map[string]store.TargetRef) *target.Object {
-	obj := &target.Object{Anchor: o.Anchor, Type: o.Type, DN: o.DN, Name: o.Name, Enabled: true,
-		Attributes: make(map[string][]string, len(o.Attributes))}
-	for name, vals := range o.Attributes {
-		switch {
-		case name == MembersAttr:
-			for _, a := range vals {
-				if ref, ok := refs[a]; ok {
-					obj.Members = append(obj.Members, target.Member{Anchor: a, DN: ref.DN, Link: ref.Link})
-				}
+	obj := &target.Object{Anchor: o.Anchor, Type: o.Type, DN: o.DN, Name: o.Name, Enabled: true, Attributes: o.Attributes}
+	for _, a := range o.Attributes[MembersAttr] {
+		if ref, ok := refs[a]; ok {
+			obj.Members = append(obj.Members, target.Member{Anchor: a, DN: ref.DN, Link: ref.Link})
+		}
+	}
+	delete(obj.Attributes, MembersAttr)
+	for name, vals := range obj.Attributes {
+		if !strings.EqualFold(name, "manager") {
+			continue
+		}
+		dns := vals[:0:0]
+		for _, v := range vals {
+			if !isAnchor(v) {
+				dns = append(dns, v)
+			} else if ref, ok := refs[v]; ok {
+				dns = append(dns, ref.DN)
 			}
-		case strings.EqualFold(name, "manager"):
-			var dns []string
-			for _, v := range vals {
-				if !isAnchor(v) {
-					dns = append(dns, v)
-				} else if ref, ok := refs[v]; ok {
-					dns = append(dns, ref.DN)
-				}
-			}
-			if len(dns) > 0 {
-				obj.Attributes[name] = dns
-			}
-		default:
-			obj.Attributes[name] = vals
+		}
+		if len(dns) > 0 {
+			obj.Attributes[name] = dns
+		} else {
+			delete(obj.Attributes, name)
 		}
 	}
 	if o.Type == TypeUser {
-		obj.Enabled = AccountEnabled(o.Attributes)
+		obj.Enabled = AccountEnabled(obj.Attributes)
 	}
 	return obj
 }
@@ -297,7 +293,7 @@ func (rc *recorder) loop(ctx context.Context) {
 			if len(buf) == 1 {
 				timer.Reset(recordEvery)
 			}
-			if len(buf) < rc.r.batch() {
+			if len(buf) < recordBatch {
 				continue
 			}
 		case <-timer.C:
@@ -315,7 +311,7 @@ func (rc *recorder) flush(ctx context.Context, buf []store.ExportResult, last bo
 	rep := &store.ExportReport{ConfigID: r.t.ConfigID, Epoch: r.t.Epoch, Holder: r.x.holder, At: r.x.Store.Now(), Results: buf}
 	if te := r.stopped.Load(); last && te != nil {
 		rc.retry = r.x.retryAt(r.state.Failures, te)
-		rep.Unreachable, rep.RetryAt = te.Message, rc.retry
+		rep.Unreachable, rep.RetryAt, rep.RetryAsked = te.Message, rc.retry, te.RetryAfter > 0
 		r.x.log().Warn("target unreachable", "config", r.t.ConfigID, "err", te.Message, "retry", rc.retry)
 	}
 	if len(buf) == 0 && rep.Unreachable == "" {

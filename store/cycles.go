@@ -75,8 +75,8 @@ type Changes interface{ outcome() string }
 
 // Applied is the changes of a cycle the guard let through. The store
 // writes, in this order: Creates, Upserts and Deletes to the target
-// directory, Log, and Digest. With a target, every entry is written
-// Pending (whatever its Status) and an export is queued for it.
+// directory, Log, and Digest. With a target, an export is queued for
+// every change logged as a Success (it reads Pending until it is sent).
 type Applied struct {
 	// Creates hands over the objects the cycle creates, in anchor order
 	// (the target directory's key order), each logged as CreateLog says
@@ -170,7 +170,7 @@ func (s *Store) ApplyCycle(ctx context.Context, w *CycleWrite) (int64, error) {
 // writeChanges writes what the cycle changes and returns the pending
 // quarantine after it. A cycle the guard lets through (Applied,
 // Unchanged) also feeds the configuration's target, if it has one
-// (exportCycle): its changes are logged Pending and queued.
+// (exportCycle): its changes are queued, and read Pending until sent.
 func writeChanges(ctx context.Context, tx *sql.Tx, c *Cycle, changes Changes, quarantine int64) (int64, error) {
 	var exporting, full bool
 	var mark int64
@@ -185,10 +185,6 @@ func writeChanges(ctx context.Context, tx *sql.Tx, c *Cycle, changes Changes, qu
 	}
 	switch ch := changes.(type) {
 	case Applied:
-		ch.CreateLog.Status = pending(ch.CreateLog.Status, exporting)
-		for i := range ch.Log {
-			ch.Log[i].Status = pending(ch.Log[i].Status, exporting)
-		}
 		err = applyTarget(ctx, tx, c, &ch)
 	case Quarantine:
 		if quarantine != 0 {

@@ -45,6 +45,9 @@ type Export struct {
 	// known to be there); Held, that it is disabled for the hold.
 	Link string
 	Held bool
+	// Object is, for a put, the object as the target directory copy has
+	// it now; nil when it is no longer there.
+	Object *TargetObject
 }
 
 // exportingTarget reads, inside a transaction, whether the configuration
@@ -66,21 +69,12 @@ func logMark(ctx context.Context, tx *sql.Tx) (int64, error) {
 	return mark, err
 }
 
-// pending returns the log status of a change: a Success is Pending when
-// the configuration exports (the target's answer will say).
-func pending(status string, exporting bool) string {
-	if exporting && status == LogSuccess {
-		return LogPending
-	}
-	return status
-}
-
-// queueExports queues one export for each Pending entry of configID's
-// log above mark, in the transaction that wrote them. An export still
-// queued for the same object is replaced (a put sends the object as it
-// is at send time, and the newest change decides between put and
-// delete): its entry is Skipped, and the new export inherits its attempts
-// so that an answer lost in a crash still makes it look first.
+// queueExports queues one export for each change (a Success entry of
+// configID's log above mark), in the transaction that wrote them. An
+// export still queued for the same object is replaced (a put sends the
+// object as it is at send time, and the newest change decides between
+// put and delete): its entry is Skipped, and the new export inherits its
+// attempts so that an answer lost in a crash still makes it look first.
 func queueExports(ctx context.Context, tx *sql.Tx, configID, mark int64) error {
 	var queued bool
 	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM exports WHERE config_id = ?)`, configID).Scan(&queued); err != nil {
@@ -95,7 +89,8 @@ func queueExports(ctx context.Context, tx *sql.Tx, configID, mark int64) error {
 			CASE l.action WHEN 'Delete' THEN 'delete' WHEN 'Disable' THEN 'disable' ELSE 'put' END,
 			CASE WHEN l.action IN ('Delete', 'Disable') THEN 3 WHEN l.object_type = 'group' THEN 2 ELSE 1 END,
 			`+attempts+`, l.details
-		FROM provisioning_log l WHERE l.id > ? AND l.config_id = ? AND l.status = 'Pending'`, mark, configID); err != nil {
+		FROM provisioning_log l WHERE l.id > ? AND l.config_id = ? AND l.status = 'Success'
+		AND l.action IN ('Create', 'Update', 'Delete', 'Restore', 'Disable')`, mark, configID); err != nil {
 		return err
 	}
 	if !queued {
@@ -105,7 +100,7 @@ func queueExports(ctx context.Context, tx *sql.Tx, configID, mark int64) error {
 		AND o.anchor IN (SELECT n.anchor FROM exports n WHERE n.config_id = ?1 AND n.log_id > ?2)`
 	if _, err := tx.ExecContext(ctx, `UPDATE provisioning_log SET status = 'Skipped',
 		details = details || '; not sent: replaced by a later change of the object'
-		WHERE id IN (`+replaced+`) AND status = 'Pending'`, configID, mark); err != nil {
+		WHERE id IN (`+replaced+`) AND status = 'Success'`, configID, mark); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `DELETE FROM exports WHERE log_id IN (`+replaced+`)`, configID, mark)
@@ -113,10 +108,10 @@ func queueExports(ctx context.Context, tx *sql.Tx, configID, mark int64) error {
 }
 
 // retryFailedExports queues again, once per cycle the guard lets
-// through, the exports the target refused: their entries are Pending
+// through, the exports the target refused: their entries read Pending
 // again, with their details as they were before the refusal.
 func retryFailedExports(ctx context.Context, tx *sql.Tx, configID int64) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE provisioning_log SET status = 'Pending',
+	if _, err := tx.ExecContext(ctx, `UPDATE provisioning_log SET status = 'Success',
 		details = (SELECT e.details FROM exports e WHERE e.log_id = provisioning_log.id)
 		WHERE id IN (SELECT log_id FROM exports WHERE config_id = ? AND state = 'failed')`, configID); err != nil {
 		return err
@@ -126,8 +121,8 @@ func retryFailedExports(ctx context.Context, tx *sql.Tx, configID int64) error {
 }
 
 // queueFullExport exports the whole target directory copy to a target
-// that was added or changed: a Create entry, Pending, for every object
-// no export is queued for, logged with cycle c.
+// that was added or changed: a Create entry for every object no export
+// is queued for, logged with cycle c.
 func queueFullExport(ctx context.Context, tx *sql.Tx, c *Cycle) error {
 	mark, err := logMark(ctx, tx)
 	if err != nil {
@@ -135,7 +130,7 @@ func queueFullExport(ctx context.Context, tx *sql.Tx, c *Cycle) error {
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO provisioning_log (config_id, cycle_id, time, action, status,
 		object_type, name, dn, anchor, details)
-		SELECT t.config_id, ?, ?, 'Create', 'Pending', t.type, t.name, t.dn, t.anchor, 'exported to the new target'
+		SELECT t.config_id, ?, ?, 'Create', 'Success', t.type, t.name, t.dn, t.anchor, 'exported to the new target'
 		FROM target_objects t WHERE t.config_id = ?
 		AND NOT EXISTS (SELECT 1 FROM exports e WHERE e.config_id = t.config_id AND e.anchor = t.anchor)
 		ORDER BY t.type DESC, t.anchor`, c.ID, ms(c.FinishedAt), c.ConfigID); err != nil {
@@ -172,7 +167,7 @@ func exportCycle(ctx context.Context, tx *sql.Tx, c *Cycle, exporting, full bool
 // were for is gone or another (why says which, in the dropped entries).
 func dropExports(ctx context.Context, tx *sql.Tx, configID int64, why string) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE provisioning_log SET status = 'Skipped', details = details || ?
-		WHERE id IN (SELECT log_id FROM exports WHERE config_id = ?) AND status IN ('Pending', 'Failure')`,
+		WHERE id IN (SELECT log_id FROM exports WHERE config_id = ?) AND status IN ('Success', 'Failure')`,
 		"; not sent: "+why, configID); err != nil {
 		return err
 	}
@@ -217,9 +212,13 @@ func (s *Store) ClaimExports(ctx context.Context, q ExportClaim) ([]Export, erro
 		if err := checkLease(ctx, tx, q.ConfigID, q.Epoch, q.Holder); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT e.log_id, e.anchor, e.kind, e.phase, e.attempts, l.object_type, l.name, l.dn,
+		// A put sends the object as the copy has it now; the others what
+		// their log entry knew.
+		rows, err := tx.QueryContext(ctx, `SELECT e.log_id, e.anchor, e.kind, e.phase, e.attempts,
+			coalesce(t.type, l.object_type, ''), coalesce(t.name, l.name, ''), coalesce(t.dn, l.dn, ''), t.attributes,
 			coalesce(k.link, ''), coalesce(k.held, 0)
-			FROM exports e JOIN provisioning_log l ON l.id = e.log_id
+			FROM exports e LEFT JOIN provisioning_log l ON e.kind <> 'put' AND l.id = e.log_id
+			LEFT JOIN target_objects t ON e.kind = 'put' AND t.config_id = e.config_id AND t.anchor = e.anchor
 			LEFT JOIN target_links k ON k.config_id = e.config_id AND k.anchor = e.anchor
 			WHERE e.config_id = ? AND e.state = 'pending' AND e.phase = ? AND e.log_id > ? ORDER BY e.log_id LIMIT ?`,
 			q.ConfigID, q.Phase, q.After, q.Limit)
@@ -228,16 +227,27 @@ func (s *Store) ClaimExports(ctx context.Context, q ExportClaim) ([]Export, erro
 		}
 		for rows.Next() {
 			var x Export
-			if err := rows.Scan(&x.LogID, &x.Anchor, &x.Kind, &x.Phase, &x.Attempts, &x.Type, &x.Name, &x.DN, &x.Link, &x.Held); err != nil {
+			var attrs sql.NullString
+			if err := rows.Scan(&x.LogID, &x.Anchor, &x.Kind, &x.Phase, &x.Attempts, &x.Type, &x.Name, &x.DN, &attrs,
+				&x.Link, &x.Held); err != nil {
 				rows.Close()
 				return err
+			}
+			if attrs.Valid {
+				x.Object = &TargetObject{Anchor: x.Anchor, Type: x.Type, DN: x.DN, Name: x.Name}
+				if x.Object.Attributes, err = decodeAttributes(attrs.String); err != nil {
+					rows.Close()
+					return fmt.Errorf("target object %s: %w", x.Anchor, err)
+				}
 			}
 			out = append(out, x)
 		}
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil || len(out) == 0 {
 			return err
 		}
-		return updateExports(ctx, tx, `UPDATE exports SET attempts = attempts + 1`, exportIDs(out, nil))
+		_, err = tx.ExecContext(ctx, `UPDATE exports SET attempts = attempts + 1 WHERE config_id = ? AND state = 'pending'
+			AND phase = ? AND log_id > ? AND log_id <= ?`, q.ConfigID, q.Phase, q.After, out[len(out)-1].LogID)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: claim exports of %d: %w", q.ConfigID, err)
@@ -255,16 +265,6 @@ func checkLease(ctx context.Context, tx *sql.Tx, configID, epoch int64, holder s
 		err = ErrExportLease
 	}
 	return err
-}
-
-func exportIDs(xs []Export, keep func(*Export) bool) []int64 {
-	ids := make([]int64, 0, len(xs))
-	for i := range xs {
-		if keep == nil || keep(&xs[i]) {
-			ids = append(ids, xs[i].LogID)
-		}
-	}
-	return ids
 }
 
 // updateExports runs stmt (an UPDATE or DELETE without WHERE) on the
@@ -322,9 +322,11 @@ type ExportReport struct {
 	At              time.Time
 	Results         []ExportResult
 	// Unreachable, when set, is the transient error that stopped the
-	// exporter: the target is tried again at RetryAt.
+	// exporter: the target is tried again at RetryAt (RetryAsked: as it
+	// asked).
 	Unreachable string
 	RetryAt     time.Time
+	RetryAsked  bool
 }
 
 // RecordExports records the target's answers in one transaction: a
@@ -397,7 +399,7 @@ func requeueGroups(ctx context.Context, tx *sql.Tx, configID int64, at time.Time
 		if _, err := tx.ExecContext(ctx, `INSERT INTO provisioning_log (config_id, cycle_id, time, action, status,
 			object_type, name, dn, anchor, details)
 			SELECT t.config_id, coalesce((SELECT max(id) FROM cycles WHERE config_id = t.config_id), 0), ?, 'Update',
-				'Pending', t.type, t.name, t.dn, t.anchor, 'its members follow their objects in the target'
+				'Success', t.type, t.name, t.dn, t.anchor, 'its members follow their objects in the target'
 			FROM target_objects t WHERE t.config_id = ? AND t.type = 'group'
 			AND NOT EXISTS (SELECT 1 FROM exports e WHERE e.config_id = t.config_id AND e.anchor = t.anchor AND e.state = 'pending')
 			AND EXISTS (SELECT 1 FROM json_each(t.attributes, '$.members') j WHERE j.value IN (?`+
@@ -419,7 +421,7 @@ func recordOutcomes(ctx context.Context, tx *sql.Tx, results []ExportResult) err
 			unsent = append(unsent, x.LogID)
 		case x.Skip != "":
 			if _, err := tx.ExecContext(ctx, `UPDATE provisioning_log SET status = 'Skipped', details = details || '; not sent: ' || ?
-				WHERE id = ? AND status = 'Pending'`, x.Skip, x.LogID); err != nil {
+				WHERE id = ? AND status = 'Success'`, x.Skip, x.LogID); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `DELETE FROM exports WHERE log_id = ?`, x.LogID); err != nil {
@@ -433,20 +435,14 @@ func recordOutcomes(ctx context.Context, tx *sql.Tx, results []ExportResult) err
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE provisioning_log SET status = 'Failure',
 				details = (SELECT e.details FROM exports e WHERE e.log_id = ?1) || '; the target refused it: ' || ?2
-				WHERE id = ?1 AND status = 'Pending'`, x.LogID, x.Err); err != nil {
+				WHERE id = ?1 AND status = 'Success'`, x.LogID, x.Err); err != nil {
 				return err
 			}
 		}
 	}
-	if err := inChunks(done, func(part []int64) error {
-		q := `(?` + strings.Repeat(",?", len(part)-1) + `)`
-		if _, err := tx.ExecContext(ctx, `UPDATE provisioning_log SET status = 'Success' WHERE status = 'Pending' AND id IN `+q,
-			int64Args(part)...); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM exports WHERE log_id IN `+q, int64Args(part)...)
-		return err
-	}); err != nil {
+	// A success leaves its entry as written: it was a Success that read
+	// Pending while its export waited.
+	if err := updateExports(ctx, tx, `DELETE FROM exports`, done); err != nil {
 		return err
 	}
 	return updateExports(ctx, tx, `UPDATE exports SET attempts = max(attempts - 1, 0)`, unsent)
@@ -474,12 +470,12 @@ func recordTargetState(ctx context.Context, tx *sql.Tx, r *ExportReport) error {
 		}
 	}
 	if r.Unreachable != "" {
-		return unreachable(ctx, tx, r.ConfigID, r.Epoch, r.Unreachable, r.At, r.RetryAt)
+		return unreachable(ctx, tx, r.ConfigID, r.Epoch, r.Unreachable, r.At, r.RetryAt, r.RetryAsked)
 	}
 	if !answered {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE targets SET unreachable_since = 0, failures = 0, retry_at = 0, last_error = ?
+	_, err := tx.ExecContext(ctx, `UPDATE targets SET unreachable_since = 0, failures = 0, retry_at = 0, retry_asked = 0, last_error = ?
 		WHERE config_id = ?`, lastErr, r.ConfigID)
 	return err
 }

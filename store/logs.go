@@ -14,6 +14,11 @@ import (
 
 // Provisioning log actions and statuses. An exported change is Pending
 // until the target answers: Success, or Failure with the target's words.
+//
+// Pending is not written in the log: an exported change is written as the
+// Success it becomes, and reads as Pending while its export waits in the
+// queue (a refusal writes the Failure). The cycle writes its entries as it
+// does without a target, and the exporter's answer costs no log write.
 const (
 	ActionCreate       = "Create"
 	ActionUpdate       = "Update"
@@ -121,6 +126,15 @@ func (s *Store) Logs(ctx context.Context, q LogQuery) ([]LogEntry, error) {
 	if err := CheckSearchText(q.Text); err != nil {
 		return nil, fmt.Errorf("store: logs: %w", err)
 	}
+	out, err := s.logsOf(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return out, s.pendingStatus(ctx, out)
+}
+
+// logsOf returns the entries q selects as they are written.
+func (s *Store) logsOf(ctx context.Context, q LogQuery) ([]LogEntry, error) {
 	if utf8.RuneCountInString(q.Text) < 3 {
 		return s.logs(ctx, q, logScan, 0)
 	}
@@ -143,6 +157,39 @@ func (s *Store) Logs(ctx context.Context, q LogQuery) ([]LogEntry, error) {
 	return append(out, more...), err
 }
 
+// pendingStatus marks Pending the entries whose export waits in the queue.
+func (s *Store) pendingStatus(ctx context.Context, entries []LogEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	var queued bool
+	if err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM exports WHERE config_id = ? AND state = 'pending')`,
+		entries[0].ConfigID).Scan(&queued); err != nil || !queued {
+		return err
+	}
+	at := make(map[int64]int, len(entries))
+	ids := make([]int64, len(entries))
+	for i := range entries {
+		at[entries[i].ID], ids[i] = i, entries[i].ID
+	}
+	return inChunks(ids, func(part []int64) error {
+		rows, err := s.r.QueryContext(ctx, `SELECT log_id FROM exports WHERE state = 'pending' AND log_id IN (?`+
+			strings.Repeat(",?", len(part)-1)+`)`, int64Args(part)...)
+		if err != nil {
+			return fmt.Errorf("store: logs: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return fmt.Errorf("store: logs: %w", err)
+			}
+			entries[at[id]].Status = LogPending
+		}
+		return rows.Err()
+	})
+}
+
 // How logs finds a text: by scanning the entries above an id, or through
 // the text index.
 const (
@@ -156,7 +203,14 @@ func (s *Store) logs(ctx context.Context, q LogQuery, how int, above int64) ([]L
 	if q.Action != "" {
 		where, args = append(where, "action = ?"), append(args, q.Action)
 	}
-	if q.Status != "" {
+	switch q.Status {
+	case "":
+	case LogPending:
+		where, args = append(where, "id IN (SELECT log_id FROM exports WHERE config_id = ? AND state = 'pending')"), append(args, q.ConfigID)
+	case LogSuccess:
+		where = append(where, "status = ?", "id NOT IN (SELECT log_id FROM exports WHERE config_id = ? AND state = 'pending')")
+		args = append(args, q.Status, q.ConfigID)
+	default:
 		where, args = append(where, "status = ?"), append(args, q.Status)
 	}
 	if q.Type != "" {
@@ -300,7 +354,11 @@ func (s *Store) LogEntry(ctx context.Context, configID, id int64) (*LogEntry, er
 	if err != nil {
 		return nil, fmt.Errorf("store: log entry %d: %w", id, err)
 	}
-	return e, nil
+	entries := []LogEntry{*e}
+	if err := s.pendingStatus(ctx, entries); err != nil {
+		return nil, err
+	}
+	return &entries[0], nil
 }
 
 func scanLog(row scanner) (*LogEntry, error) {

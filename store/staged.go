@@ -179,7 +179,8 @@ func (e *QuarantineMoved) Is(target error) bool { return target == ErrConflict }
 
 // AllowDeletes applies exactly the pending staged deletes of the confirmed
 // quarantine: each object leaves the target directory with a Delete/Success
-// log entry (Pending, and a delete export queued, with a target), the staged deletes are marked Applied by the actor, the
+// log entry (with a target, a delete export is queued: it reads Pending
+// until it is sent), the staged deletes are marked Applied by the actor, the
 // quarantine ends and the event is audited — in one transaction. It returns
 // how many objects it deleted.
 func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision) (int, error) {
@@ -206,7 +207,7 @@ func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision) (int, er
 		var entries []LogEntry
 		var anchors []string
 		for rows.Next() {
-			e := LogEntry{Time: now, Action: ActionDelete, Status: pending(LogSuccess, exporting),
+			e := LogEntry{Time: now, Action: ActionDelete, Status: LogSuccess,
 				Details: fmt.Sprintf("deletion staged by cycle %d, allowed by %s", d.Quarantine, d.Actor)}
 			if err := rows.Scan(&e.Anchor, &e.Type, &e.DN, &e.Name); err != nil {
 				rows.Close()

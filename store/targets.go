@@ -150,7 +150,7 @@ func writeTarget(ctx context.Context, tx *sql.Tx, s *Store, old, t *Target, move
 		ON CONFLICT (config_id) DO UPDATE SET url = excluded.url, base_dn = excluded.base_dn, bind_dn = excluded.bind_dn,
 		bind_password = excluded.bind_password, start_tls = excluded.start_tls, ca_file = excluded.ca_file,
 		token = excluded.token, epoch = excluded.epoch, contents = excluded.contents,
-		full_export = max(targets.full_export, excluded.full_export), retry_at = 0, updated_at = excluded.updated_at,
+		full_export = max(targets.full_export, excluded.full_export), retry_at = 0, retry_asked = 0, updated_at = excluded.updated_at,
 		unreachable_since = CASE WHEN ? THEN 0 ELSE unreachable_since END,
 		failures = CASE WHEN ? THEN 0 ELSE failures END,
 		last_error = CASE WHEN ? THEN '' ELSE last_error END`,
@@ -198,9 +198,11 @@ type TargetState struct {
 	Unreachable time.Time
 	LastError   string
 	// Failures counts the transient failures in a row (the backoff);
-	// RetryAt is when the exporter tries again.
-	Failures int
-	RetryAt  time.Time
+	// RetryAt is when the exporter tries again; RetryAsked, that the
+	// target asked for that wait (Retry-After).
+	Failures   int
+	RetryAt    time.Time
+	RetryAsked bool
 	// LastExport is when the target last took an export.
 	LastExport time.Time
 	// Pending and Failed count the exports waiting to be sent and those
@@ -213,11 +215,11 @@ type TargetState struct {
 func (s *Store) TargetState(ctx context.Context, configID int64) (TargetState, error) {
 	var st TargetState
 	var since, retry, last int64
-	err := s.r.QueryRowContext(ctx, `SELECT unreachable_since, last_error, failures, retry_at, last_export_at,
+	err := s.r.QueryRowContext(ctx, `SELECT unreachable_since, last_error, failures, retry_at, retry_asked, last_export_at,
 		(SELECT count(*) FROM exports WHERE config_id = ?1 AND state = 'pending'),
 		(SELECT count(*) FROM exports WHERE config_id = ?1 AND state = 'failed')
 		FROM targets WHERE config_id = ?1`, configID).
-		Scan(&since, &st.LastError, &st.Failures, &retry, &last, &st.Pending, &st.Failed)
+		Scan(&since, &st.LastError, &st.Failures, &retry, &st.RetryAsked, &last, &st.Pending, &st.Failed)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return st, fmt.Errorf("store: target state of %d: %w", configID, err)
 	}
@@ -237,10 +239,11 @@ func (s *Store) SetTargetContents(ctx context.Context, configID, epoch int64, co
 
 // TargetUnreachable records a transient failure of the target of epoch
 // that is not an export's (its writer could not be made, the first look
-// failed): since when, the error, and when to try again.
-func (s *Store) TargetUnreachable(ctx context.Context, configID, epoch int64, msg string, retry time.Time) error {
+// failed): since when, the error, and when to try again (asked: at the
+// target's request).
+func (s *Store) TargetUnreachable(ctx context.Context, configID, epoch int64, msg string, retry time.Time, asked bool) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		return unreachable(ctx, tx, configID, epoch, msg, s.now(), retry)
+		return unreachable(ctx, tx, configID, epoch, msg, s.now(), retry, asked)
 	})
 	if err != nil {
 		return fmt.Errorf("store: target of %d unreachable: %w", configID, err)
@@ -248,10 +251,10 @@ func (s *Store) TargetUnreachable(ctx context.Context, configID, epoch int64, ms
 	return nil
 }
 
-func unreachable(ctx context.Context, tx *sql.Tx, configID, epoch int64, msg string, now, retry time.Time) error {
+func unreachable(ctx context.Context, tx *sql.Tx, configID, epoch int64, msg string, now, retry time.Time, asked bool) error {
 	_, err := tx.ExecContext(ctx, `UPDATE targets SET unreachable_since = CASE WHEN unreachable_since = 0 THEN ? ELSE unreachable_since END,
-		last_error = ?, failures = failures + 1, retry_at = ? WHERE config_id = ? AND epoch = ?`,
-		ms(now), msg, ms(retry), configID, epoch)
+		last_error = ?, failures = failures + 1, retry_at = ?, retry_asked = ? WHERE config_id = ? AND epoch = ?`,
+		ms(now), msg, ms(retry), boolInt(asked), configID, epoch)
 	return err
 }
 

@@ -59,11 +59,13 @@ CREATE TABLE targets (
     -- the guard lets through (the target was added or changed).
     full_export       INTEGER NOT NULL DEFAULT 0,
     -- Transient failures: since when, the last one's words, how many in a
-    -- row (the backoff), and when to try again.
+    -- row (the backoff), and when to try again; retry_asked: that wait is
+    -- the target's own (Retry-After), which even a command run by hand obeys.
     unreachable_since INTEGER NOT NULL DEFAULT 0,
     last_error        TEXT    NOT NULL DEFAULT '',
     failures          INTEGER NOT NULL DEFAULT 0,
     retry_at          INTEGER NOT NULL DEFAULT 0,
+    retry_asked       INTEGER NOT NULL DEFAULT 0,
     last_export_at    INTEGER NOT NULL DEFAULT 0,
     -- One exporter at a time per configuration, across processes: a lease
     -- renewed by its holder, taken over when it expires or its process is
