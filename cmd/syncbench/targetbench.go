@@ -94,6 +94,9 @@ func (b *bench) ldapTarget(ctx context.Context, users, runs int) (section, error
 func (b *bench) exportToSlapd(ctx context.Context, full, entries string, run, objects int) ([2]sample, error) {
 	var out [2]sample
 	sdir := filepath.Join(b.dir, fmt.Sprintf("target-slapd-%d", run+1))
+	if err := os.MkdirAll(sdir, 0o700); err != nil {
+		return out, err
+	}
 	srv, tb, err := startSlapd(sdir, cloudBase, "")
 	if err != nil {
 		return out, err
@@ -153,6 +156,9 @@ func dumpTarget(ctx context.Context, srv *slapdtest.Server, path string) error {
 // ldapadd times ldapadd of entries into a fresh slapd.
 func (b *bench) ldapadd(ctx context.Context, ldapadd, entries string, run int) (sample, error) {
 	sdir := filepath.Join(b.dir, fmt.Sprintf("ldapadd-slapd-%d", run+1))
+	if err := os.MkdirAll(sdir, 0o700); err != nil {
+		return sample{}, err
+	}
 	srv, tb, err := startSlapd(sdir, cloudBase, "")
 	if err != nil {
 		return sample{}, err
