@@ -129,6 +129,9 @@ func TestExportLDAPServerDown(t *testing.T) {
 	if s.Code != StatusTargetUnreachable || s.Text != "Target unreachable" || s.Error == "" {
 		t.Errorf("status with slapd down = %+v", s)
 	}
+	if got := e.logStatuses(); got[store.LogFailure] != 0 || got[store.LogPending] != 1 {
+		t.Errorf("log statuses with slapd down %v: a transient error is no refusal; s0's update waits, Pending", got)
+	}
 	dir.remove("e1")
 	e.write(dir)
 	e.runWant(store.OutcomeSucceeded)
