@@ -168,7 +168,11 @@ func export(ctx context.Context, c *Config, st *store.Store, cfg *store.Configur
 		if d.Unreachable {
 			why = " (target unreachable: " + printable(d.LastError) + ")"
 		}
-		fmt.Fprintf(c.Stdout, "%d exports left pending%s: serve sends them, or the next sync\n", d.Pending, why)
+		what := "exports"
+		if d.Pending == 1 {
+			what = "export"
+		}
+		fmt.Fprintf(c.Stdout, "%d %s left pending%s: serve sends them, or the next sync\n", d.Pending, what, why)
 	}
 }
 
