@@ -436,3 +436,24 @@ func escapeDN(v string) string {
 	}
 	return b.String()
 }
+
+// OUs returns the LDIF of nested organizational units below base, one path
+// per argument: "Regions/EMEA/Paris" makes ou=Regions, ou=EMEA below it and
+// ou=Paris below that (each once, parents first). Appended to what Generate
+// writes, it gives the scope picker a deep or a wide tree to browse.
+func OUs(base string, paths ...string) []byte {
+	var b strings.Builder
+	seen := map[string]bool{}
+	for _, p := range paths {
+		dn := base
+		for _, name := range strings.Split(p, "/") {
+			dn = "ou=" + escapeDN(name) + "," + dn
+			if seen[dn] {
+				continue
+			}
+			seen[dn] = true
+			fmt.Fprintf(&b, "dn: %s\nobjectClass: organizationalUnit\nou: %s\n\n", dn, name)
+		}
+	}
+	return []byte(b.String())
+}
