@@ -134,8 +134,8 @@ func TestSource(ctx context.Context, c *store.Configuration, opts SourceOptions)
 	return b.test(ctx, c.BaseDN)
 }
 
-// rdnValue is the value of a DN's first RDN ("Sales" of ou=Sales,dc=corp).
-func rdnValue(dn string) string {
+// RDNName is the value of a DN's first RDN: Sales of ou=Sales,dc=corp.
+func RDNName(dn string) string {
 	d, err := goldap.ParseDN(dn)
 	if err != nil || len(d.RDNs) == 0 || len(d.RDNs[0].Attributes) == 0 {
 		return dn
@@ -161,7 +161,7 @@ func (s *ldifSource) children(ctx context.Context, parent string) ([]Container, 
 		up := ParentDN(norm)
 		parents[up], all[norm] = true, true
 		if isContainer(rec.Get("objectClass")) && (up == want || want == "" && up == "") {
-			out = append(out, Container{DN: rec.DN, Name: rdnValue(rec.DN)})
+			out = append(out, Container{DN: rec.DN, Name: RDNName(rec.DN)})
 		}
 		return nil
 	})
@@ -174,7 +174,7 @@ func (s *ldifSource) children(ctx context.Context, parent string) ([]Container, 
 		err = s.each(ctx, false, func(rec *ldif.Record) error {
 			norm, err := NormalizeDN(rec.DN)
 			if err == nil && !all[ParentDN(norm)] && isContainer(rec.Get("objectClass")) {
-				out = append(out, Container{DN: rec.DN, Name: rdnValue(rec.DN)})
+				out = append(out, Container{DN: rec.DN, Name: RDNName(rec.DN)})
 			}
 			return nil
 		})
@@ -276,7 +276,7 @@ func (s *ldapSource) children(ctx context.Context, parent string) ([]Container, 
 	var out []Container
 	err := ldap.SearchScope(ctx, cfg, ldap.ScopeOneLevel, containerFilter, []string{"objectClass", "hasSubordinates"},
 		func(e *ldap.Entry) error {
-			c := Container{DN: e.DN, Name: rdnValue(e.DN), Children: true}
+			c := Container{DN: e.DN, Name: RDNName(e.DN), Children: true}
 			if v := e.Get("hasSubordinates"); len(v) == 1 && strings.EqualFold(v[0], "FALSE") {
 				c.Children = false
 			}

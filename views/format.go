@@ -149,12 +149,6 @@ func progressText(p *Progress) string {
 	return fmt.Sprintf("read %s · planned %s · applied %s", num(p.Read), num(p.Planned), num(p.Applied))
 }
 
-// depthClass is the indentation class of an OU in the scope picker.
-func depthClass(depth int) string {
-	depth = max(0, min(depth, 6))
-	return "scope-ou depth-" + strconv.Itoa(depth)
-}
-
 // fieldError returns the message for key in errs ("" when none).
 func fieldError(errs map[string]string, key string) string {
 	return errs[key]
@@ -257,3 +251,27 @@ func outboxErrorClass(status string) string {
 	}
 	return "muted"
 }
+
+// bindMethods are the options of the bind method select.
+var bindMethods = []Prop{{Label: "Simple", Value: "simple"}, {Label: "NTLM (Active Directory)", Value: "ntlm"}}
+
+// bindMethodText names a bind method.
+func bindMethodText(m string) string {
+	for _, o := range bindMethods {
+		if o.Value == m {
+			return o.Label
+		}
+	}
+	return "Simple"
+}
+
+// passwordHint says what an empty password field does.
+func passwordHint(kept bool) string {
+	if kept {
+		return "A password is kept: leave this empty to keep it, or type another."
+	}
+	return "Never shown again once typed."
+}
+
+// roles are the options of a role select.
+var roles = []Prop{{Label: "viewer: may only look", Value: "viewer"}, {Label: "admin: may change things", Value: "admin"}}
