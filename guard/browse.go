@@ -62,6 +62,14 @@ type browser interface {
 }
 
 func openBrowser(c *store.Configuration, opts SourceOptions) (browser, error) {
+	if c.BaseDN == "" && (strings.HasPrefix(c.Source, "ldap://") || strings.HasPrefix(c.Source, "ldaps://")) {
+		// Test connection finds the base DN of a server that was given none.
+		cfg, err := ldapConfig(c, opts)
+		if err != nil {
+			return nil, err
+		}
+		return &ldapSource{cfg: cfg}, nil
+	}
 	src, err := OpenSource(c, opts)
 	if err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package guard
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -15,29 +14,11 @@ import (
 	"github.com/syncguard/syncguard/store"
 )
 
-// treeDirectory is 40 users in ou=Sales and ou=Engineering, two groups, a
-// branch three OUs deep (Regions/EMEA/Paris) and 600 OUs in one level
-// (Branches): more than the server's size limit of 500.
-func treeDirectory(t *testing.T) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := demo.Generate(&buf, demo.Options{OUs: []string{"Sales", "Engineering"}, Users: 40, Groups: 2,
-		MembersPerGroup: 4, Seed: 7, UUIDs: true}); err != nil {
-		t.Fatal(err)
-	}
-	paths := []string{"Regions/EMEA/Paris", "Regions/EMEA/Berlin", "Regions/APAC"}
-	for i := range 600 {
-		paths = append(paths, fmt.Sprintf("Branches/Branch %03d", i))
-	}
-	buf.Write(demo.OUs(demo.BaseDN, paths...))
-	return buf.Bytes()
-}
-
 // browseSources are the same tree as an LDIF file and behind a slapd,
 // read anonymously (so that the size limit of 500 holds).
 func browseSources(t *testing.T) map[string]*store.Configuration {
 	t.Helper()
-	data := treeDirectory(t)
+	data := demo.Tree()
 	path := filepath.Join(t.TempDir(), "tree.ldif")
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
@@ -115,7 +96,7 @@ func TestBrowseContainers(t *testing.T) {
 func TestTestSourceRefused(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := slapdtest.Start(t, slapdtest.Options{LDIF: treeDirectory(t)})
+	srv := slapdtest.Start(t, slapdtest.Options{LDIF: demo.Tree()})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

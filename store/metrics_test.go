@@ -63,7 +63,7 @@ func TestCycleStats(t *testing.T) {
 	if err := st.SignedIn(ctx, alice, ""); err != nil {
 		t.Fatal(err)
 	}
-	const want = "Failed 4 2h0m3.15s 100ms:2 5s:1"
+	const want = "Failed 4 2h0m3.15s 50ms:1 100ms:1 5s:1"
 	m, err := st.Metrics(ctx)
 	if err != nil {
 		t.Fatal(err)

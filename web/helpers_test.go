@@ -189,6 +189,7 @@ type setup struct {
 	// TrustedProxies is web.Options.TrustedProxies.
 	TrustedProxies []netip.Prefix
 	NoFirstCycle   bool // leave the configuration "Not run yet"
+	MetricsToken   string
 }
 
 // newTestServer serves the portal over a temporary SQLite database with one
@@ -254,7 +255,7 @@ func newTestServerWith(t *testing.T, s setup) *env {
 	}
 
 	e.Server, err = web.New(ctx, web.Options{Store: st, Engine: e.Engine, Scheduler: e.Sched, Secure: s.Secure,
-		TrustedProxies: s.TrustedProxies})
+		TrustedProxies: s.TrustedProxies, MetricsToken: s.MetricsToken})
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
 	}

@@ -203,11 +203,13 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"serve", "[--addr 127.0.0.1:8080] [--demo] [--log-retention 720h] [--trusted-proxy CIDR]...", "run the portal, the scheduler and the outbox", cmdServe},
+		{"serve", "[--addr 127.0.0.1:8080] [--demo] [--log-retention 720h] [--trusted-proxy CIDR]... [--metrics-token-file F]",
+			"run the portal, the scheduler and the outbox", cmdServe},
 		{"config add", "NAME --source ldif:PATH|ldap://HOST:PORT [flags]", "add a configuration", cmdConfigAdd},
 		{"config set", "NAME [flags of config add]", "change a configuration", cmdConfigSet},
 		{"config show", "NAME [--json]", "show a configuration", cmdConfigShow},
 		{"config list", "[--json]", "list configurations", cmdConfigList},
+		{"config delete", "NAME --yes", "delete a configuration (its objects in a target stay; the audit keeps the event)", cmdConfigDelete},
 		{"sync", "NAME", "run one cycle now; exit 0 Succeeded, 3 Quarantined, 1 Failed", cmdSync},
 		{"status", "NAME [--json]", "show a configuration's status", cmdStatus},
 		{"allow-deletes", "NAME --yes", "apply the staged deletions and run the next cycle", cmdAllowDeletes},
@@ -218,6 +220,7 @@ func commands() []command {
 		{"user passwd", "NAME", "set a user's password (read from stdin); the user's sessions end", cmdUserPasswd},
 		{"user set-role", "NAME admin|viewer", "change a user's role; the user's sessions end", cmdUserSetRole},
 		{"user remove", "NAME", "remove a portal user and end its sessions", cmdUserRemove},
+		{"user list", "[--json]", "list the portal users with their roles and last sign-in", cmdUserList},
 		{"outbox", "[--json]", "show the notification outbox", cmdOutbox},
 	}
 }

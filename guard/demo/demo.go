@@ -457,3 +457,22 @@ func OUs(base string, paths ...string) []byte {
 	}
 	return []byte(b.String())
 }
+
+// Tree is a directory with a deep and a wide tree of OUs, for tests of the
+// scope picker: 40 users in ou=Sales and ou=Engineering (20 each), two
+// groups, a branch three OUs deep (Regions/EMEA/Paris, Regions/EMEA/Berlin,
+// Regions/APAC) and 600 OUs in one level (Branches/Branch 000 to 599): more
+// than a server's usual size limit of 500.
+func Tree() []byte {
+	var b strings.Builder
+	if err := Generate(&b, Options{OUs: []string{"Sales", "Engineering"}, Users: 40, Groups: 2, MembersPerGroup: 4,
+		Seed: 7, UUIDs: true}); err != nil {
+		panic(err) // fixed, valid options
+	}
+	paths := []string{"Regions/EMEA/Paris", "Regions/EMEA/Berlin", "Regions/APAC"}
+	for i := range 600 {
+		paths = append(paths, fmt.Sprintf("Branches/Branch %03d", i))
+	}
+	b.Write(OUs(BaseDN, paths...))
+	return []byte(b.String())
+}
