@@ -70,7 +70,8 @@
     };
     var body = new URLSearchParams(new FormData(form, btn));
     picker.setAttribute("aria-busy", "true");
-    fetch(form.action, { method: "POST", body: body, credentials: "same-origin" })
+    // form.action would be the buttons named "action": read the attribute.
+    fetch(form.getAttribute("action"), { method: "POST", body: body, credentials: "same-origin" })
       .then(function (res) {
         return res.text().then(function (html) { return { url: res.url, html: html, ok: res.ok || res.status === 422 }; });
       })
