@@ -25,9 +25,10 @@ import (
 type Container struct {
 	DN   string // as the source spells it
 	Name string // the value of its first RDN: "Sales"
-	// Children is false when the source says nothing is below the
-	// container; a source that does not say (Active Directory) leaves it
-	// true.
+	// Children is false when the source says there is nothing to browse
+	// below the container: an LDIF file has no container below it, an LDAP
+	// server says hasSubordinates FALSE (nothing at all below it). A server
+	// that does not say (Active Directory) leaves it true.
 	Children bool
 }
 
@@ -159,7 +160,7 @@ func (s *ldifSource) children(ctx context.Context, parent string) ([]Container, 
 		return nil, invalid("%v", err)
 	}
 	var out []Container
-	parents := map[string]bool{} // DNs that have an entry below them
+	parents := map[string]bool{} // DNs with a container below them
 	all := map[string]bool{}
 	err = s.each(ctx, false, func(rec *ldif.Record) error {
 		norm, err := NormalizeDN(rec.DN)
@@ -167,8 +168,12 @@ func (s *ldifSource) children(ctx context.Context, parent string) ([]Container, 
 			return nil
 		}
 		up := ParentDN(norm)
-		parents[up], all[norm] = true, true
-		if isContainer(rec.Get("objectClass")) && (up == want || want == "" && up == "") {
+		container := isContainer(rec.Get("objectClass"))
+		all[norm] = true
+		if container {
+			parents[up] = true // an OU below up: there is something to browse
+		}
+		if container && (up == want || want == "" && up == "") {
 			out = append(out, Container{DN: rec.DN, Name: RDNName(rec.DN)})
 		}
 		return nil

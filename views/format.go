@@ -1,8 +1,12 @@
 package views
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strconv"
+
+	"github.com/a-h/templ"
 )
 
 // num formats n with thousands separators: 812, 1,204, -12,000.
@@ -275,3 +279,38 @@ func passwordHint(kept bool) string {
 
 // roles are the options of a role select.
 var roles = []Prop{{Label: "viewer: may only look", Value: "viewer"}, {Label: "admin: may change things", Value: "admin"}}
+
+// dnText writes a DN that a narrow screen breaks after its commas rather
+// than inside a name: the text is the DN itself (a <wbr> adds none), escaped.
+func dnText(dn string) templ.Component {
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		for i, part := range dnParts(dn) {
+			if i > 0 {
+				if _, err := io.WriteString(w, "<wbr>"); err != nil {
+					return err
+				}
+			}
+			if _, err := io.WriteString(w, templ.EscapeString(part)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// dnParts splits a DN after each comma, keeping the commas: the places a
+// line may break.
+func dnParts(dn string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(dn); i++ {
+		switch dn[i] {
+		case '\\':
+			i++
+		case ',':
+			out = append(out, dn[start:i+1])
+			start = i + 1
+		}
+	}
+	return append(out, dn[start:])
+}

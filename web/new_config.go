@@ -203,6 +203,10 @@ func (s *Server) basicsStep(c echo.Context, d *draft, errs map[string]string) vi
 	}
 	p.Basics = views.BasicsForm{Basics: b, Errors: errs}
 	cfg := &d.Config
+	if err := s.countTicked(c.Request().Context(), d); err != nil {
+		p.Error = "Could not count the users and groups of the ticked OUs: " + guard.Explain(err)
+	}
+	s.drafts.save(c, s, d)
 	p.Summary = []views.Prop{{Label: "Name", Value: cfg.Name}, {Label: "Source", Value: cfg.Source, Mono: true}}
 	if cfg.BaseDN != "" {
 		p.Summary = append(p.Summary, views.Prop{Label: "Base DN", Value: cfg.BaseDN, Mono: true})

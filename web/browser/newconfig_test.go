@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/syncguard/syncguard/guard/demo"
 	"github.com/syncguard/syncguard/store"
@@ -22,7 +23,7 @@ import (
 // LDIF export with a deep and a wide tree (Test connection, Browse OUs three
 // levels down and back, the Basics), Create configuration, and the first
 // cycle makes it Healthy.
-func TestNewConfigurationToHealthy(t *testing.T) {
+func TestNewConfigurationFromNothing(t *testing.T) {
 	modes(t, func(t *testing.T, js bool) {
 		p, b := signedIn(t, js)
 		tree := filepath.Join(t.TempDir(), "tree.ldif")
@@ -53,13 +54,16 @@ func TestNewConfigurationToHealthy(t *testing.T) {
 		if got := b.value("Base DN"); got != demo.BaseDN {
 			b.fatalf("Base DN = %q, want the file's top entry", got)
 		}
+		b.fitsWidth()
+		b.screenshot("new-configuration-source")
 		b.follow(find("button", "Browse OUs"))
 		b.wantText("In scope", "No OU ticked yet")
 		b.fitsWidth()
 
 		sales, paris := "ou=Sales,"+demo.BaseDN, "ou=Paris,ou=EMEA,ou=Regions,"+demo.BaseDN
 		b.setChecked(sales, true)
-		b.move(find("button", "Open ou=Regions,"+demo.BaseDN), "ou=EMEA,ou=Regions,"+demo.BaseDN)
+		b.tabTo("Open ou=Regions," + demo.BaseDN) // by keyboard
+		b.moveBy(func() { b.press(kb.Enter) }, func() { b.pressFollow(kb.Enter) }, "ou=EMEA,ou=Regions,"+demo.BaseDN)
 		b.move(find("button", "Open ou=EMEA,ou=Regions,"+demo.BaseDN), paris)
 		b.setChecked(paris, true)
 		eval[bool](b, `window.stayed = true`) // gone if a page loads
@@ -73,11 +77,13 @@ func TestNewConfigurationToHealthy(t *testing.T) {
 		if js && b.focused() != "Browse OUs" {
 			b.fatalf("after moving in place, the focus is on %q, want the list's heading", b.focused())
 		}
+		b.screenshot("new-configuration-scope")
 		b.move(find("button", "Open ou=Branches,"+demo.BaseDN), "Page 1 of 6 (600 OUs)")
 		b.fitsWidth()
 		b.move(find("button", "Next page"), "Page 2 of 6 (600 OUs)")
 		b.follow(find("button", "Next"))
 		b.wantText("Basics and schedule", "20 users and 0 groups")
+		b.screenshot("new-configuration-basics")
 
 		b.fill("Notification email", "ops@corp.example")
 		b.fill("Accidental deletion threshold", "5")
@@ -98,6 +104,7 @@ func TestNewConfigurationToHealthy(t *testing.T) {
 		if users, _, _ := p.Store.ObjectCounts(context.Background(), cfg.ID); users != 20 {
 			t.Errorf("%d users synced, want 20", users)
 		}
+		b.noText("Running")
 		b.screenshot("new-configuration-healthy")
 	})
 }
@@ -113,6 +120,7 @@ func TestUsersAndPasswords(t *testing.T) {
 		b.wantHeading("Users")
 		b.wantText("the last admin: cannot be demoted or removed")
 		b.fitsWidth()
+		b.screenshot("users-narrow")
 		b.follow(find("link", "Add user"))
 		b.fill("Username", "vera")
 		b.choose("Role", "viewer: may only look")
@@ -162,20 +170,27 @@ func (b *tab) fitsWidth() {
 	}
 }
 
-// move presses a button of the scope picker and waits until the page
+// move clicks a button of the scope picker and waits until the page
 // shows want: in place with JavaScript, as a new page without.
 func (b *tab) move(sel chromedp.JSPath, want string) {
 	b.t.Helper()
+	b.moveBy(func() { b.click(sel) }, func() { b.follow(sel) }, want)
+}
+
+// moveBy moves the scope picker with inPlace (JavaScript on) or load (off)
+// and waits until the page shows want.
+func (b *tab) moveBy(inPlace, load func(), want string) {
+	b.t.Helper()
 	if !b.js {
-		b.follow(sel)
+		load()
 		b.wantText(want)
 		return
 	}
-	b.click(sel)
+	inPlace()
 	deadline := time.Now().Add(stepTimeout)
 	for !strings.Contains(b.text(), want) {
 		if time.Now().After(deadline) {
-			b.fatalf("the picker did not show %q after %s", want, describe(sel))
+			b.fatalf("the picker did not show %q", want)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
