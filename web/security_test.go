@@ -332,7 +332,8 @@ func TestViewerSeesNoChangeButtons(t *testing.T) {
 	for _, path := range []string{e.path(""), e.path("/status"), "/configurations"} {
 		p := viewer.get(path)
 		p.wantStatus(http.StatusOK)
-		for _, name := range []string{"Edit Basics", "Edit Scope", "Allow deletes", "Restart sync", "Run sync now"} {
+		for _, name := range []string{"Edit Basics", "Edit Scope", "Edit Source", "Edit Schedule", "Allow deletes", "Restart sync",
+			"Run sync now", "Delete configuration", "New configuration", "Users"} {
 			if p.hasControl(name) {
 				t.Errorf("%s: a viewer sees %q", path, name)
 			}
