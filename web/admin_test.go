@@ -44,6 +44,13 @@ func TestEditSource(t *testing.T) {
 		t.Errorf("the typed source is not kept: %q", got)
 	}
 	e.assertUnchanged(before, "Test connection and a refused Save")
+	// A confirmation forged for settings that were refused changes nothing.
+	bad := admin.submit(res, "Save", map[string]string{"Source URL": "ftp://nowhere"})
+	bad.wantStatus(http.StatusUnprocessableEntity)
+	forged := admin.post(e.path("/source"), withToken(admin, url.Values{"draft": {bad.Doc.Find(`input[name="draft"]`).AttrOr("value", "")},
+		"action": {"confirm"}}))
+	forged.wantStatus(http.StatusUnprocessableEntity)
+	e.assertUnchanged(before, "a forged confirmation")
 
 	// Narrow the base DN to ou=Sales: that moves what is read.
 	res = admin.submit(res, "Save", map[string]string{"Source URL": "ldif:" + e.LDIF, "Base DN": salesOU})

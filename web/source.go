@@ -239,8 +239,11 @@ func (s *Server) storeSource(c echo.Context, cfg *store.Configuration, d *draft)
 	next.Source, next.BaseDN, next.BindDN, next.BindPassword = d.Config.Source, d.Config.BaseDN, d.Config.BindDN, d.Config.BindPassword
 	next.BindMethod, next.StartTLS, next.CAFile = d.Config.BindMethod, d.Config.StartTLS, d.Config.CAFile
 	next.TLSPin, next.TLSServer, next.Scope = d.Config.TLSPin, d.Config.TLSServer, d.Config.Scope
-	if err := guard.ValidateConfiguration(&next); err != nil {
-		next.Scope = nil
+	if guard.ValidateConfiguration(&next) != nil {
+		next.Scope = nil // a scope outside the new base DN: the base DN
+		if err := guard.ValidateConfiguration(&next); err != nil {
+			return err // settings that were never checked (a forged confirmation): Invalid
+		}
 	}
 	if err := s.store.UpdateConfiguration(c.Request().Context(), &next, currentUser(c).Name); err != nil {
 		return err
