@@ -38,6 +38,9 @@ type LogEntry struct {
 	DN       string
 	Anchor   string
 	Details  string
+	// Cause is why a StagedDelete entry (and the Delete entry that
+	// applied it) deletes its object; "" for every other entry.
+	Cause Cause
 }
 
 // LogQuery selects provisioning log entries of one configuration, newest first.
@@ -60,11 +63,12 @@ func insertLog(ctx context.Context, tx *sql.Tx, configID, cycleID int64, entries
 		return nil
 	}
 	b := newBatchInsert(ctx, tx, `INSERT INTO provisioning_log (config_id, cycle_id, time, action, status,
-		object_type, name, dn, anchor, details)`, "", 10)
+		object_type, name, dn, anchor, details, cause)`, "", 11)
 	for i := range entries {
 		e := &entries[i]
 		e.ConfigID, e.CycleID = configID, cycleID
-		if err := b.add(configID, cycleID, ms(e.Time), e.Action, e.Status, e.Type, e.Name, e.DN, e.Anchor, e.Details); err != nil {
+		if err := b.add(configID, cycleID, ms(e.Time), e.Action, e.Status, e.Type, e.Name, e.DN, e.Anchor, e.Details,
+			string(e.Cause)); err != nil {
 			return err
 		}
 	}
@@ -75,7 +79,7 @@ func insertLog(ctx context.Context, tx *sql.Tx, configID, cycleID int64, entries
 // (type, name, DN, anchor: what add takes).
 func newLogBatch(ctx context.Context, tx *sql.Tx, configID, cycleID int64, l *LogEntry) *batchInsert {
 	return newFixedBatchInsert(ctx, tx, `INSERT INTO provisioning_log (config_id, cycle_id, time, action, status, details,
-		object_type, name, dn, anchor)`, []any{configID, cycleID, ms(l.Time), l.Action, l.Status, l.Details}, 4)
+		cause, object_type, name, dn, anchor)`, []any{configID, cycleID, ms(l.Time), l.Action, l.Status, l.Details, string(l.Cause)}, 4)
 }
 
 // ErrSearchText means a log search text that cannot be searched for.
@@ -174,14 +178,14 @@ func (s *Store) logs(ctx context.Context, q LogQuery, how int, above int64) ([]L
 	if limit <= 0 {
 		limit = 50
 	}
-	cols := `id, config_id, cycle_id, time, action, status, object_type, name, dn, anchor, details`
+	cols := logColumns
 	switch {
 	case how == logIndexed:
 		// Walk the index's matches newest first; each is checked against
 		// the filters (and LIKE) until the page is full.
 		args = append([]any{trigramQuery(q.Text), q.Before}, args...)
 		rows, err := s.r.QueryContext(ctx, `SELECT l.id, l.config_id, l.cycle_id, l.time, l.action, l.status, l.object_type,
-			l.name, l.dn, l.anchor, l.details FROM provisioning_log_text f JOIN provisioning_log l ON l.id = f.rowid
+			l.name, l.dn, l.anchor, l.details, l.cause FROM provisioning_log_text f JOIN provisioning_log l ON l.id = f.rowid
 			WHERE f.provisioning_log_text MATCH ? AND f.rowid < ? AND `+strings.Join(prefix("l.", where), " AND ")+`
 			ORDER BY f.rowid DESC LIMIT ?`, append(args, limit)...)
 		return scanLogs(rows, err, limit)
@@ -284,7 +288,7 @@ func (s *Store) IndexLogText(ctx context.Context, max int) (int, error) {
 
 // LogEntry returns one entry of a configuration's provisioning log, or ErrNotFound.
 func (s *Store) LogEntry(ctx context.Context, configID, id int64) (*LogEntry, error) {
-	e, err := scanLog(s.r.QueryRowContext(ctx, `SELECT id, config_id, cycle_id, time, action, status, object_type, name, dn, anchor, details
+	e, err := scanLog(s.r.QueryRowContext(ctx, `SELECT `+logColumns+`
 		FROM provisioning_log WHERE config_id = ? AND id = ?`, configID, id))
 	if err != nil {
 		return nil, fmt.Errorf("store: log entry %d: %w", id, err)
@@ -292,10 +296,14 @@ func (s *Store) LogEntry(ctx context.Context, configID, id int64) (*LogEntry, er
 	return e, nil
 }
 
+// logColumns are the columns scanLog reads, in its order.
+const logColumns = `id, config_id, cycle_id, time, action, status, object_type, name, dn, anchor, details, cause`
+
 func scanLog(row scanner) (*LogEntry, error) {
 	var e LogEntry
 	var t int64
-	if err := row.Scan(&e.ID, &e.ConfigID, &e.CycleID, &t, &e.Action, &e.Status, &e.Type, &e.Name, &e.DN, &e.Anchor, &e.Details); err != nil {
+	if err := row.Scan(&e.ID, &e.ConfigID, &e.CycleID, &t, &e.Action, &e.Status, &e.Type, &e.Name, &e.DN, &e.Anchor, &e.Details,
+		&e.Cause); err != nil {
 		if err == sql.ErrNoRows {
 			return nil, ErrNotFound
 		}

@@ -109,6 +109,15 @@ func logStatusClass(status string) string {
 	return "badge badge-muted"
 }
 
+// accountClass is the badge class of an account's state: "Enabled" or
+// "Disabled".
+func accountClass(state string) string {
+	if state == "Disabled" {
+		return "badge badge-warn"
+	}
+	return "badge badge-muted"
+}
+
 // outboxClass is the badge class of an outbox message status.
 func outboxClass(status string) string {
 	switch status {

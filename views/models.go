@@ -221,6 +221,10 @@ type Count struct {
 // StagedObject is one object of a staged-deletions sample.
 type StagedObject struct {
 	Type, Name, DN, Anchor string
+	Cause                  string // why it would be deleted
+	// Account is "Enabled" or "Disabled" for a user in the target
+	// directory, "" otherwise.
+	Account string
 }
 
 // StatusInfoPage is the view model of StatusInfo (the sync status info).
@@ -237,6 +241,7 @@ type StatusInfoPage struct {
 	Pending     int
 	ByType      []Count
 	ByOU        []Count
+	ByCause     []Count
 	Sample      []StagedObject
 	SampleOf    int
 	LogURL      string // provisioning log filtered to StagedDelete of that cycle
@@ -273,6 +278,7 @@ type LogRow struct {
 	Time                                            string
 	Cycle                                           int64
 	Action, Status, Type, Name, DN, Anchor, Details string
+	Cause                                           string // a staged delete's cause, or ""
 	URL                                             string // the entry's page
 }
 

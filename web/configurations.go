@@ -144,12 +144,15 @@ func (s *Server) saveBasics(c echo.Context) error {
 	if basics == cfg.Basics {
 		return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "info", "Nothing changed.")
 	}
-	cfg.Basics = basics
-	if err := s.store.UpdateConfiguration(c.Request().Context(), cfg, currentUser(c).Name); err != nil {
+	saved, err := s.store.EditConfiguration(c.Request().Context(), cfg.ID, currentUser(c).Name, func(cur *store.Configuration) error {
+		cur.Basics = basics
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	msg := "Basics saved. They apply from the next cycle."
-	if cfg.QuarantineID != 0 {
+	if saved.QuarantineID != 0 {
 		msg += " The deletions already staged still wait for Allow deletes or Restart sync."
 	}
 	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success", msg)
@@ -224,7 +227,10 @@ func (s *Server) saveScope(c echo.Context) error {
 	if problem != "" {
 		return s.renderScope(c, http.StatusUnprocessableEntity, cfg, d, placeFrom(form), problem)
 	}
-	if err := s.store.UpdateConfiguration(c.Request().Context(), &next, currentUser(c).Name); err != nil {
+	if _, err := s.store.EditConfiguration(c.Request().Context(), cfg.ID, currentUser(c).Name, func(cur *store.Configuration) error {
+		cur.Scope = next.Scope
+		return nil
+	}); err != nil {
 		return err
 	}
 	s.drafts.drop(d.ID)

@@ -233,19 +233,19 @@ func orNone(s string) string {
 }
 
 // storeSource saves the source settings of the draft onto the
-// configuration as it is now.
+// configuration as it is now (a Basics or Scope saved meanwhile stays).
 func (s *Server) storeSource(c echo.Context, cfg *store.Configuration, d *draft) error {
-	next := *cfg
-	next.Source, next.BaseDN, next.BindDN, next.BindPassword = d.Config.Source, d.Config.BaseDN, d.Config.BindDN, d.Config.BindPassword
-	next.BindMethod, next.StartTLS, next.CAFile = d.Config.BindMethod, d.Config.StartTLS, d.Config.CAFile
-	next.TLSPin, next.TLSServer, next.Scope = d.Config.TLSPin, d.Config.TLSServer, d.Config.Scope
-	if guard.ValidateConfiguration(&next) != nil {
-		next.Scope = nil // a scope outside the new base DN: the base DN
-		if err := guard.ValidateConfiguration(&next); err != nil {
-			return err // settings that were never checked (a forged confirmation): Invalid
+	src := d.Config
+	_, err := s.store.EditConfiguration(c.Request().Context(), cfg.ID, currentUser(c).Name, func(cur *store.Configuration) error {
+		cur.Source, cur.BaseDN, cur.BindDN, cur.BindPassword = src.Source, src.BaseDN, src.BindDN, src.BindPassword
+		cur.BindMethod, cur.StartTLS, cur.CAFile, cur.TLSPin, cur.TLSServer = src.BindMethod, src.StartTLS, src.CAFile, src.TLSPin, src.TLSServer
+		if guard.ValidateConfiguration(cur) == nil {
+			return nil
 		}
-	}
-	if err := s.store.UpdateConfiguration(c.Request().Context(), &next, currentUser(c).Name); err != nil {
+		cur.Scope = nil // a scope outside the new base DN: the base DN
+		return guard.ValidateConfiguration(cur) // settings never checked (a forged confirmation): Invalid
+	})
+	if err != nil {
 		return err
 	}
 	s.drafts.drop(d.ID)
@@ -284,8 +284,10 @@ func (s *Server) saveSchedule(c echo.Context) error {
 	if d == cfg.Interval {
 		return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "info", "Nothing changed.")
 	}
-	cfg.Interval = d
-	if err := s.store.UpdateConfiguration(c.Request().Context(), cfg, currentUser(c).Name); err != nil {
+	if _, err := s.store.EditConfiguration(c.Request().Context(), cfg.ID, currentUser(c).Name, func(cur *store.Configuration) error {
+		cur.Interval = d
+		return nil
+	}); err != nil {
 		return err
 	}
 	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success", "Schedule saved: a cycle "+humanInterval(d)+".")

@@ -149,10 +149,11 @@ func cmdConfigSet(ctx context.Context, c *Config, args []string) error {
 		return err
 	}
 	defer st.Close()
-	if err := f.apply(fs, cfg); err != nil {
-		return err
-	}
-	if err := st.UpdateConfiguration(ctx, cfg, "cli"); err != nil {
+	// The flags apply to the configuration as it is when it is saved, so
+	// a change made meanwhile (a Basics save in the portal) is kept.
+	if _, err := st.EditConfiguration(ctx, cfg.ID, "cli", func(cur *store.Configuration) error {
+		return f.apply(fs, cur)
+	}); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.Stdout, "updated configuration %q\n", cfg.Name)

@@ -94,8 +94,8 @@ func TestUserList(t *testing.T) {
 	}
 }
 
-// serve --metrics-token-file serves /metrics to that bearer token: a
-// cycle run by `syncguard sync`, another process, counts.
+// serve --metrics-token-file serves /metrics to that bearer token: the
+// cycles run by `syncguard sync`, other processes, count.
 func TestServeMetrics(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -105,8 +105,9 @@ func TestServeMetrics(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	url, _ := startServe(t, "--db", h.db, "serve", "--metrics-token-file", tokenFile)
-	h.ok("sync", "corp")
+	h.ok("sync", "corp") // before serve: its scheduler finds nothing due
+	_, url := startServe(t, []string{"SYNCGUARD_DB=" + h.db}, "--metrics-token-file", tokenFile, "--tick", "1h")
+	h.ok("sync", "corp") // while serve runs
 
 	scrape := func(auth string) *http.Response {
 		req, _ := http.NewRequest(http.MethodGet, url+"/metrics", nil)
@@ -133,8 +134,8 @@ func TestServeMetrics(t *testing.T) {
 		t.Fatalf("parse: %v", err)
 	}
 	cycles := families["syncguard_cycles_total"]
-	if cycles == nil || len(cycles.Metric) != 1 || cycles.Metric[0].GetCounter().GetValue() != 1 {
-		t.Errorf("syncguard_cycles_total after one sync = %v", cycles)
+	if cycles == nil || len(cycles.Metric) != 1 || cycles.Metric[0].GetCounter().GetValue() != 2 {
+		t.Errorf("syncguard_cycles_total after two syncs = %v", cycles)
 	}
 
 	if r := h.run("serve", "--metrics-token-file", h.path("missing")); r.code != exitError || !strings.Contains(r.stderr, "metrics token file") {

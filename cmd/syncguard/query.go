@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/syncguard/syncguard/guard"
 	"github.com/syncguard/syncguard/store"
 )
 
@@ -35,6 +36,9 @@ type logJSON struct {
 	DN      string `json:"dn"`
 	Name    string `json:"name"`
 	Details string `json:"details"`
+	// Cause is why a staged delete (or the delete that applied it) deletes
+	// its object: one of store.Causes; absent from other entries.
+	Cause string `json:"cause,omitempty"`
 }
 
 func cmdLogs(ctx context.Context, c *Config, args []string) error {
@@ -75,7 +79,7 @@ func cmdLogs(ctx context.Context, c *Config, args []string) error {
 		out := make([]logJSON, 0, len(entries))
 		for _, e := range entries {
 			out = append(out, logJSON{ID: e.ID, Time: *jsonTime(e.Time), Cycle: e.CycleID, Action: e.Action, Status: e.Status,
-				Type: e.Type, Anchor: e.Anchor, DN: e.DN, Name: e.Name, Details: e.Details})
+				Type: e.Type, Anchor: e.Anchor, DN: e.DN, Name: e.Name, Details: e.Details, Cause: string(e.Cause)})
 		}
 		return writeJSON(c.Stdout, out)
 	}
@@ -94,6 +98,9 @@ type objectJSON struct {
 	DN         string              `json:"dn"`
 	Name       string              `json:"name"`
 	Attributes map[string][]string `json:"attributes"`
+	// Enabled is false for an account disabled at the source
+	// (guard.AccountEnabled); groups are enabled.
+	Enabled bool `json:"enabled"`
 }
 
 func cmdObjects(ctx context.Context, c *Config, args []string) error {
@@ -119,7 +126,8 @@ func cmdObjects(ctx context.Context, c *Config, args []string) error {
 			}
 			first = false
 			w.WriteString("\n")
-			encErr = writeCompactJSON(w, objectJSON{Anchor: o.Anchor, Type: o.Type, DN: o.DN, Name: o.Name, Attributes: o.Attributes})
+			encErr = writeCompactJSON(w, objectJSON{Anchor: o.Anchor, Type: o.Type, DN: o.DN, Name: o.Name, Attributes: o.Attributes,
+				Enabled: guard.AccountEnabled(o.Attributes)})
 		})
 		w.WriteString("\n]\n")
 		if err := errors.Join(err, encErr); err != nil {

@@ -13,20 +13,24 @@ import (
 	"github.com/syncguard/syncguard/store"
 )
 
-// startServe runs syncguard with args (a serve command) on a free port
-// until stop, which checks that it ends without error; it returns the URL
-// serve printed.
-func startServe(t *testing.T, args ...string) (url string, stop func()) {
-	t.Helper()
+// serve --demo on a new folder: the folder is its owner's only, and so is
+// every file in it (database, WAL, SHM, secret key, demo directory).
+func TestServeMakesOwnerOnlyFiles(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	dir := filepath.Join(h.dir, "data")
+	db := filepath.Join(dir, "syncguard.db")
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append(args, "--addr", "127.0.0.1:0", "--tick", "1h"), func(string) string { return "" },
-			strings.NewReader(""), pw, io.Discard)
+		done <- run(ctx, []string{"--db", db, "serve", "--demo", "--addr", "127.0.0.1:0", "--trusted-proxy", "10.0.0.0/8",
+			"--trusted-proxy", "192.0.2.1", "--tick", "1h"}, func(string) string { return "" }, strings.NewReader(""), pw, io.Discard)
 		pw.Close()
 	}()
 	lines := bufio.NewScanner(pr)
+	var url string
 	for url == "" && lines.Scan() {
 		if _, u, ok := strings.Cut(lines.Text(), " is running at "); ok {
 			url = u
@@ -37,29 +41,6 @@ func startServe(t *testing.T, args ...string) (url string, stop func()) {
 		cancel()
 		t.Fatalf("serve did not start: %v", <-done)
 	}
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}
-	t.Cleanup(stop)
-	return url, stop
-}
-
-// serve --demo on a new folder: the folder is its owner's only, and so is
-// every file in it (database, WAL, SHM, secret key, demo directory).
-func TestServeMakesOwnerOnlyFiles(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t)
-	dir := filepath.Join(h.dir, "data")
-	db := filepath.Join(dir, "syncguard.db")
-	url, stop := startServe(t, "--db", db, "serve", "--demo", "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "192.0.2.1")
 	resp, err := http.Get(url + "/healthz")
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +61,10 @@ func TestServeMakesOwnerOnlyFiles(t *testing.T) {
 			t.Errorf("%s has mode %04o, want 0600", name, fi.Mode().Perm())
 		}
 	}
-	stop()
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
+	}
 	if r := h.run("--db", db, "serve", "--trusted-proxy", "not-a-network"); r.code != exitUsage || !strings.Contains(r.stderr, "not an address or a CIDR") {
 		t.Errorf("serve --trusted-proxy not-a-network: %s", r)
 	}
