@@ -242,7 +242,7 @@ func (s *Server) storeSource(c echo.Context, cfg *store.Configuration, d *draft)
 		if guard.ValidateConfiguration(cur) == nil {
 			return nil
 		}
-		cur.Scope = nil // a scope outside the new base DN: the base DN
+		cur.Scope = nil                         // a scope outside the new base DN: the base DN
 		return guard.ValidateConfiguration(cur) // settings never checked (a forged confirmation): Invalid
 	})
 	if err != nil {
