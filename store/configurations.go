@@ -383,3 +383,41 @@ func nonNil(s []string) []string {
 func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
+
+// DeleteConfiguration removes a configuration and all syncguard keeps of
+// it: its copy of the target directory, cycles, provisioning log, staged
+// deletes and statistics. The audit log keeps the configuration's events
+// and records the deletion; the outbox keeps its mail. holder must hold
+// the configuration's cycle lock (so that no cycle runs, here or in another
+// process), else it is a Conflict.
+func (s *Store) DeleteConfiguration(ctx context.Context, id int64, holder, actor string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var name string
+		var users, groups int
+		err := tx.QueryRowContext(ctx, `SELECT name, object_users, object_groups FROM configurations WHERE id = ?`, id).
+			Scan(&name, &users, &groups)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var held string
+		err = tx.QueryRowContext(ctx, `SELECT holder FROM cycle_locks WHERE config_id = ?`, id).Scan(&held)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if held != holder {
+			return Errorf(Conflict, "A cycle of %s is running: try again when it has finished.", name)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM configurations WHERE id = ?`, id); err != nil {
+			return err
+		}
+		return addAudit(ctx, tx, &AuditEvent{Time: s.now(), Actor: actor, Action: "Deleted configuration", ConfigID: id,
+			ConfigName: name, Details: fmt.Sprintf("%d users and %d groups synced; objects in a target are left in place", users, groups)})
+	})
+	if err != nil {
+		return fmt.Errorf("store: delete configuration %d: %w", id, err)
+	}
+	return nil
+}

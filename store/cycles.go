@@ -185,6 +185,9 @@ func (s *Store) ApplyCycle(ctx context.Context, w *CycleWrite) (int64, error) {
 		if err := s.finishCycle(ctx, tx, c); err != nil {
 			return err
 		}
+		if err := countCycle(ctx, tx, c); err != nil {
+			return err
+		}
 		return queueNotification(ctx, tx, c, w.Notify)
 	})
 	if err != nil {

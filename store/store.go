@@ -195,6 +195,7 @@ func (s *Store) migrationSteps() map[int]func(context.Context, *sql.Tx) error {
 			}
 			return renameControlNames(ctx, tx, s.now())
 		},
+		10: countPastCycles,
 	}
 }
 

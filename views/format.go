@@ -1,8 +1,12 @@
 package views
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strconv"
+
+	"github.com/a-h/templ"
 )
 
 // num formats n with thousands separators: 812, 1,204, -12,000.
@@ -158,12 +162,6 @@ func progressText(p *Progress) string {
 	return fmt.Sprintf("read %s · planned %s · applied %s", num(p.Read), num(p.Planned), num(p.Applied))
 }
 
-// depthClass is the indentation class of an OU in the scope picker.
-func depthClass(depth int) string {
-	depth = max(0, min(depth, 6))
-	return "scope-ou depth-" + strconv.Itoa(depth)
-}
-
 // fieldError returns the message for key in errs ("" when none).
 func fieldError(errs map[string]string, key string) string {
 	return errs[key]
@@ -265,4 +263,63 @@ func outboxErrorClass(status string) string {
 		return "status-error"
 	}
 	return "muted"
+}
+
+// bindMethods are the options of the bind method select.
+var bindMethods = []Prop{{Label: "Simple", Value: "simple"}, {Label: "NTLM (Active Directory)", Value: "ntlm"}}
+
+// bindMethodText names a bind method.
+func bindMethodText(m string) string {
+	for _, o := range bindMethods {
+		if o.Value == m {
+			return o.Label
+		}
+	}
+	return "Simple"
+}
+
+// passwordHint says what an empty password field does.
+func passwordHint(kept bool) string {
+	if kept {
+		return "A password is kept: leave this empty to keep it, or type another."
+	}
+	return "Never shown again once typed."
+}
+
+// roles are the options of a role select.
+var roles = []Prop{{Label: "viewer: may only look", Value: "viewer"}, {Label: "admin: may change things", Value: "admin"}}
+
+// dnText writes a DN that a narrow screen breaks after its commas rather
+// than inside a name: the text is the DN itself (a <wbr> adds none), escaped.
+func dnText(dn string) templ.Component {
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		for i, part := range dnParts(dn) {
+			if i > 0 {
+				if _, err := io.WriteString(w, "<wbr>"); err != nil {
+					return err
+				}
+			}
+			if _, err := io.WriteString(w, templ.EscapeString(part)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// dnParts splits a DN after each comma, keeping the commas: the places a
+// line may break.
+func dnParts(dn string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(dn); i++ {
+		switch dn[i] {
+		case '\\':
+			i++
+		case ',':
+			out = append(out, dn[start:i+1])
+			start = i + 1
+		}
+	}
+	return append(out, dn[start:])
 }

@@ -273,33 +273,31 @@ func onOff(b bool) string {
 }
 
 func cmdConfigList(ctx context.Context, c *Config, args []string) error {
-	fs := newFlags(c, "config list")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args, 0); err != nil {
-		return err
-	}
-	st, err := c.openStore(ctx)
+	return listing(ctx, c, "config list", args, (*store.Store).Configurations, toConfigJSON,
+		"NAME\tSTATUS\tSOURCE\tTHRESHOLD\tINTERVAL", func(cfg *store.Configuration) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%d\t%s", printable(cfg.Name), guard.StatusText(cfg.Status), printable(cfg.Source),
+				cfg.Basics.Threshold, cfg.Interval)
+		})
+}
+
+func cmdConfigDelete(ctx context.Context, c *Config, args []string) error {
+	fs := newFlags(c, "config delete")
+	yes := fs.Bool("yes", false, "confirm: delete the configuration")
+	st, cfg, err := c.parseConfiguration(ctx, fs, args)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cfgs, err := st.Configurations(ctx)
-	if err != nil {
+	if !*yes {
+		return usageError("config delete: this deletes %s, its cycles, provisioning log and staged deletions "+
+			"(objects in a target stay; the audit keeps the event); add --yes to confirm", printable(cfg.Name))
+	}
+	e := &guard.Engine{Store: st}
+	if err := e.DeleteConfiguration(ctx, cfg.ID, "cli"); err != nil {
 		return err
 	}
-	if *asJSON {
-		out := make([]configJSON, 0, len(cfgs))
-		for _, cfg := range cfgs {
-			out = append(out, toConfigJSON(cfg))
-		}
-		return writeJSON(c.Stdout, out)
-	}
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATUS\tSOURCE\tTHRESHOLD\tINTERVAL")
-	for _, cfg := range cfgs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", printable(cfg.Name), guard.StatusText(cfg.Status), printable(cfg.Source), cfg.Basics.Threshold, cfg.Interval)
-	}
-	return tw.Flush()
+	fmt.Fprintf(c.Stdout, "deleted configuration %s; objects it provisioned to a target stay in place\n", printable(cfg.Name))
+	return nil
 }
 
 func writeCompactJSON(w io.Writer, v any) error {

@@ -349,12 +349,13 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"serve", "[--addr 127.0.0.1:8080] [--demo] [--log-retention 720h] [--trusted-proxy CIDR]... [--backup-every 24h --backup-keep 7 [--backup-dir DIR]]",
+		{"serve", "[--addr 127.0.0.1:8080] [--demo] [--log-retention 720h] [--trusted-proxy CIDR]... [--backup-every 24h --backup-keep 7 [--backup-dir DIR]] [--metrics-token-file F]",
 			"run the portal, the scheduler and the outbox (and rolling backups)", cmdServe},
 		{"config add", "NAME --source ldif:PATH|ldap://HOST:PORT [flags]", "add a configuration", cmdConfigAdd},
 		{"config set", "NAME [flags of config add]", "change a configuration", cmdConfigSet},
 		{"config show", "NAME [--json]", "show a configuration", cmdConfigShow},
 		{"config list", "[--json]", "list configurations", cmdConfigList},
+		{"config delete", "NAME --yes", "delete a configuration (its objects in a target stay; the audit keeps the event)", cmdConfigDelete},
 		{"sync", "NAME", "run one cycle now; exit 0 Succeeded, 3 Quarantined, 1 Failed", cmdSync},
 		{"status", "NAME [--json]", "show a configuration's status", cmdStatus},
 		{"allow-deletes", "NAME --yes", "apply the staged deletions and run the next cycle", cmdAllowDeletes},
@@ -365,6 +366,7 @@ func commands() []command {
 		{"user passwd", "NAME", "set a user's password (read from stdin); the user's sessions end", cmdUserPasswd},
 		{"user set-role", "NAME admin|viewer", "change a user's role; the user's sessions end", cmdUserSetRole},
 		{"user remove", "NAME", "remove a portal user and end its sessions", cmdUserRemove},
+		{"user list", "[--json]", "list the portal users with their roles and last sign-in", cmdUserList},
 		{"outbox", "[--json]", "show the notification outbox", cmdOutbox},
 		{"backup", "--to FILE [--force]", "write a consistent copy of the database, also while serve runs (the secret key is not in it)", cmdBackup},
 		{"restore-backup", "--from FILE", "replace the database with a backup; every syncguard using it must be stopped", cmdRestoreBackup},

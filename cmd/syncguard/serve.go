@@ -34,6 +34,9 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate `file` (PEM)")
 	tlsKey := fs.String("tls-key", "", "private key `file` of --tls-cert (PEM)")
 	tick := fs.Duration("tick", time.Second, "how often schedules are checked")
+	metricsTokenFile := fs.String("metrics-token-file", envOr(c, "SYNCGUARD_METRICS_TOKEN_FILE", ""),
+		"serve /metrics (Prometheus) to scrapers sending this `file`'s token as a bearer token; without it there is no /metrics "+
+			"(env SYNCGUARD_METRICS_TOKEN_FILE)")
 	var bk backupFlags
 	if err := bk.register(c, fs); err != nil {
 		return err
@@ -57,6 +60,10 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return usageError("serve: --tls-cert and --tls-key go together")
+	}
+	metricsToken, err := readToken(*metricsTokenFile)
+	if err != nil {
+		return err
 	}
 	if err := bk.check(); err != nil {
 		return err
@@ -107,7 +114,8 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	}
 	sched := &guard.Scheduler{Engine: e, Log: logger, Tick: *tick, Grace: c.ShutdownTimeout, Phases: guard.TrackPhases(e)}
 	srv, err := web.New(ctx, web.Options{Store: st, Engine: e, Scheduler: sched, Log: logger,
-		Secure: scheme == "https" || strings.HasPrefix(e.PublicURL, "https://"), PublicURL: e.PublicURL, TrustedProxies: proxies})
+		Secure: scheme == "https" || strings.HasPrefix(e.PublicURL, "https://"), PublicURL: e.PublicURL, TrustedProxies: proxies,
+		MetricsToken: metricsToken})
 	if err != nil {
 		return err
 	}
@@ -125,6 +133,9 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	}
 	if sender == nil {
 		fmt.Fprintln(c.Stdout, "Notifications are queued in the outbox but not sent: no --smtp-host is set.")
+	}
+	if metricsToken != "" {
+		fmt.Fprintf(c.Stdout, "Prometheus metrics at %s/metrics, for the bearer token of %s.\n", url, *metricsTokenFile)
 	}
 
 	// serve's background loops. Each stops taking work when its context
@@ -216,6 +227,25 @@ func serveUntilStopped(ctx context.Context, c *Config, hs *http.Server, ln net.L
 		return err
 	}
 	return nil
+}
+
+// readToken reads the metrics bearer token from path ("" with no path).
+func readToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("metrics token file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	switch {
+	case tok == "":
+		return "", usageError("serve: --metrics-token-file %s is empty: put a long random token in it", path)
+	case len(tok) < 16 || strings.ContainsAny(tok, " \t\r\n"):
+		return "", usageError("serve: the token of --metrics-token-file must be one word of at least 16 characters")
+	}
+	return tok, nil
 }
 
 // backupFlags are serve's rolling backup settings.
