@@ -44,6 +44,9 @@ func (e *Engine) cycle(ctx context.Context, configID int64, trigger string, prog
 		return e.recordUnchanged(ctx, run, digest, replan)
 	}
 	plan, digest, err := e.readAndPlan(rctx, run)
+	if errors.Is(err, store.ErrConflict) && replan {
+		return nil, errReplan
+	}
 	if err != nil {
 		return e.fail(ctx, run, err)
 	}
@@ -115,8 +118,16 @@ func (e *Engine) readAndPlan(ctx context.Context, run *cycleRun) (*Plan, *store.
 	var sums recordSums
 	pipe := newPipeline(p.Add)
 	err = run.src.Read(ctx, run.bases, sums.wrap(pipe.Add))
+	var gone *ScopeGoneError
+	if errors.As(err, &gone) {
+		err = nil
+	}
 	if perr := pipe.Close(); err == nil {
 		err = perr
+	}
+	if err == nil && gone != nil {
+		e.log().Warn("scope OU not found at the source", "config", cfg.Name, "ous", gone.Bases)
+		err = p.ScopeGone(gone.Bases)
 	}
 	if err != nil {
 		p.plan.Close()
@@ -169,6 +180,9 @@ func appliedChanges(plan *Plan, d Decision, digest *store.SourceDigest, now time
 		ch.CreateLog = store.LogEntry{Time: now, Action: store.ActionCreate, Status: store.LogSuccess, Details: "created"}
 	}
 	for _, c := range plan.Updates {
+		if c.Reanchored != "" {
+			ch.Reanchors = append(ch.Reanchors, store.Reanchor{From: c.Reanchored, To: c.Object.Anchor})
+		}
 		ch.Upserts = append(ch.Upserts, c.Object)
 		ch.Log = append(ch.Log, store.LogEntry{Time: now, Action: store.ActionUpdate, Status: store.LogSuccess,
 			Type: c.Object.Type, Name: c.Object.Name, DN: c.Object.DN, Anchor: c.Object.Anchor, Details: c.Details})
@@ -176,7 +190,8 @@ func appliedChanges(plan *Plan, d Decision, digest *store.SourceDigest, now time
 	for _, del := range plan.Deletes {
 		ch.Deletes = append(ch.Deletes, del.Anchor)
 		ch.Log = append(ch.Log, store.LogEntry{Time: now, Action: store.ActionDelete, Status: store.LogSuccess,
-			Type: del.Type, Name: del.Name, DN: del.DN, Anchor: del.Anchor, Details: "no longer in scope; " + d.Reason})
+			Type: del.Type, Name: del.Name, DN: del.DN, Anchor: del.Anchor, Cause: del.Cause,
+			Details: "no longer in scope: " + string(del.Cause) + "; " + d.Reason})
 	}
 	return ch
 }
@@ -185,8 +200,16 @@ func appliedChanges(plan *Plan, d Decision, digest *store.SourceDigest, now time
 // staged. The store writes each staged delete's log entry itself: a
 // quarantine of a million objects builds no list of entries.
 func stagedChanges(plan *Plan, d Decision, now time.Time) store.Quarantine {
-	return store.Quarantine{Staged: plan.Deletes, Log: store.LogEntry{Time: now, Action: store.ActionStagedDelete,
-		Status: store.LogStaged, Details: fmt.Sprintf("no longer in scope; staged: %s", d.Reason)}}
+	q := store.Quarantine{Staged: plan.Deletes, Log: store.LogEntry{Time: now, Action: store.ActionStagedDelete,
+		Status: store.LogStaged}, Details: map[store.Cause]string{}}
+	for _, c := range store.Causes {
+		q.Details[c] = fmt.Sprintf("no longer in scope: %s; staged: %s", c, d.Reason)
+	}
+	if len(plan.Gone) > 0 {
+		q.Details[store.CauseScopeOUGone] = fmt.Sprintf("no longer in scope: %s: %s; staged: %s", store.CauseScopeOUGone,
+			goneWords(plan.Gone), d.Reason)
+	}
+	return q
 }
 
 // record writes the cycle. A plan gone stale (Allow deletes or Restart sync
@@ -194,6 +217,7 @@ func stagedChanges(plan *Plan, d Decision, now time.Time) store.Quarantine {
 func (e *Engine) record(ctx context.Context, run *cycleRun, w *store.CycleWrite, replan bool) (*store.Cycle, error) {
 	w.Generation, w.AgentID = run.cfg.Generation, e.AgentID
 	w.Cycle.FinishedAt = e.Store.Now()
+	e.noticeRecovery(ctx, run.cfg, w)
 	if _, err := e.Store.ApplyCycle(ctx, w); err != nil {
 		if !errors.Is(err, store.ErrConflict) {
 			return nil, err
@@ -231,14 +255,20 @@ func (e *Engine) fail(ctx context.Context, run *cycleRun, cause error) (*store.C
 	}
 	rec.Error = cause.Error()
 	rec.Creates, rec.Updates, rec.Deletes, rec.StagedDeletes, rec.Discarded = 0, 0, 0, 0, 0
+	// What it had read before it failed (entries of the source, or
+	// records compared with the last digest), not nothing.
+	rec.Read = int(run.prog.Read.Load())
 	rec.FinishedAt = e.Store.Now()
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	w := &store.CycleWrite{Cycle: rec, Changes: store.Failed{}, AgentID: e.AgentID}
+	w.Notify = e.failingNotice(wctx, run.cfg, &w.Cycle)
 	if _, err := e.Store.ApplyCycle(wctx, w); err != nil {
 		return nil, err
 	}
-	e.log().Warn("cycle failed", "config", rec.ConfigID, "cycle", w.Cycle.ID, "err", rec.Error)
+	// The same line as a cycle that succeeds, at warning level.
+	e.log().Warn("cycle", "config", run.cfg.Name, "cycle", w.Cycle.ID, "outcome", w.Cycle.Outcome, "read", rec.Read,
+		"creates", 0, "updates", 0, "deletes", 0, "staged", 0, "err", rec.Error)
 	return &w.Cycle, nil
 }
 

@@ -47,3 +47,39 @@ func TestDecideAtThreshold(t *testing.T) {
 		})
 	}
 }
+
+// TestDecideScopeOUGone: one deletion of an object below a scope OU gone
+// quarantines whatever the threshold, prevention off included; deletions
+// of other causes are counted against the threshold as ever.
+func TestDecideScopeOUGone(t *testing.T) {
+	t.Parallel()
+	plan := func(gone, deleted int) *Plan {
+		p := &Plan{Gone: []string{"ou=Sales,dc=corp,dc=example"}}
+		for range gone {
+			p.Deletes = append(p.Deletes, store.StagedDelete{Cause: store.CauseScopeOUGone})
+		}
+		for range deleted {
+			p.Deletes = append(p.Deletes, store.StagedDelete{Cause: store.CauseDeleted})
+		}
+		return p
+	}
+	for _, tt := range []struct {
+		name          string
+		gone, deleted int
+		basics        store.Basics
+		want          bool
+	}{
+		{"one gone, threshold 500", 1, 0, store.Basics{Prevent: true, Threshold: 500}, true},
+		{"one gone, prevention off", 1, 0, store.Basics{Prevent: false, Threshold: 500}, true},
+		{"none gone, below the threshold", 0, 499, store.Basics{Prevent: true, Threshold: 500}, false},
+		{"none gone, prevention off", 0, 5000, store.Basics{Prevent: false, Threshold: 500}, false},
+	} {
+		d := Decide(plan(tt.gone, tt.deleted), tt.basics)
+		if got := d.Verdict == Quarantine; got != tt.want || d.ScopeGone != tt.gone {
+			t.Errorf("%s: quarantines %v with %d gone (%s), want %v", tt.name, got, d.ScopeGone, d.Reason, tt.want)
+		}
+		if tt.gone > 0 && d.Reason != fmt.Sprintf("%d deletions of objects below a scope OU gone stop sync whatever the threshold (%d deletions in all)", tt.gone, tt.gone+tt.deleted) {
+			t.Errorf("%s: reason %q", tt.name, d.Reason)
+		}
+	}
+}

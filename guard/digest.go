@@ -42,7 +42,7 @@ type fingerprinter interface {
 // could plan differently from the same records, so that the first cycle
 // after an upgrade plans in full. TestPlannerGolden fails when the plan of
 // testdata/planner.ldif changes and this does not.
-const plannerVersion = "1"
+const plannerVersion = "2"
 
 // digestFingerprint names everything besides the records that decides a
 // plan: the planner, the source and how it is read, and the scope.
@@ -179,9 +179,14 @@ func (s *ldifSource) Sums(ctx context.Context, _ []string, fn func(Sum) error) e
 }
 
 // Sums fingerprints the entries under every base, in the order Read reads
-// them, as the server encoded them, without decoding them.
+// them, as the server encoded them, without decoding them. A scope OU gone
+// is passed over as Read passes over it.
 func (s *ldapSource) Sums(ctx context.Context, bases []string, fn func(Sum) error) error {
-	return s.eachBase(bases, func(cfg ldap.Config) error {
-		return ldap.SearchRaw(ctx, cfg, objectFilter, objectAttrs, func(raw []byte) error { return fn(sumOf(raw)) })
+	_, err := s.eachBase(bases, func(cfg ldap.Config, seen *int) error {
+		return ldap.SearchRaw(ctx, cfg, objectFilter, objectAttrs, func(raw []byte) error {
+			*seen++
+			return fn(sumOf(raw))
+		})
 	})
+	return err
 }

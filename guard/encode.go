@@ -75,7 +75,7 @@ func (c *encoder) load(e *Entry) {
 			continue
 		}
 		low := c.low(a.Name)
-		if skipped[low] {
+		if skippedName(low, a.Name) {
 			continue
 		}
 		vals := textValues(a.Values)

@@ -135,3 +135,27 @@ func TestExportMatchesSCIM(t *testing.T) {
 		t.Errorf("%d users in the service, want 7 (6 synced and the boss)", len(users))
 	}
 }
+
+// TestExportReanchored: a user deleted and made anew at the source (same
+// DN, a new entryUUID) is one Update that re-anchors it; in the target it
+// is the same object, updated in place and taking the new anchor, never
+// created a second time.
+func TestExportReanchored(t *testing.T) {
+	srv, tgt := scimTarget(t, scimtest.Options{})
+	dir := newDirectory(3)
+	e := newTargetEnv(t, dir, defaultBasics, tgt)
+	e.runWant(store.OutcomeSucceeded)
+	e.drain()
+	old := scimUsers(srv)["uuid:"+dir.user("s1").UUID]
+	dir.user("s1").UUID = uuidFor(9001)
+	e.write(dir)
+	e.runWant(store.OutcomeSucceeded)
+	e.drain()
+	users := scimUsers(srv)
+	if u, ok := users["uuid:"+uuidFor(9001)]; !ok || u.ID != old.ID || len(srv.Users()) != 6 {
+		t.Errorf("s1 re-anchored is %+v (was %s); %d users in the service, want 6", u, old.ID, len(srv.Users()))
+	}
+	if n := srv.Requests(http.MethodPost, "/Users"); n != 6 {
+		t.Errorf("%d POST /Users, want the 6 of the first export", n)
+	}
+}

@@ -35,6 +35,13 @@ func Backoff(attempts int) time.Duration {
 
 // DeliverDue tries every due notification once and reports how many were sent.
 func (o *Outbox) DeliverDue(ctx context.Context) (int, error) {
+	return o.DeliverDueUntil(ctx, ctx)
+}
+
+// DeliverDueUntil tries the due notifications one by one, sending each
+// with ctx, until there are none left or stop ends: a message being sent
+// when stop ends is sent (or fails) and recorded, the next is not taken.
+func (o *Outbox) DeliverDueUntil(stop, ctx context.Context) (int, error) {
 	now := o.Store.Now()
 	due, err := o.Store.DueNotifications(ctx, now, 50)
 	if err != nil {
@@ -43,6 +50,9 @@ func (o *Outbox) DeliverDue(ctx context.Context) (int, error) {
 	sent := 0
 	var errs []error
 	for _, n := range due {
+		if stop.Err() != nil {
+			break
+		}
 		ok, err := o.Store.ClaimNotification(ctx, n.ID, now.Add(2*time.Minute))
 		if err != nil {
 			return sent, err
@@ -96,10 +106,13 @@ func (o *Outbox) deliver(ctx context.Context, n *store.Notification) error {
 }
 
 // Run delivers the outbox until ctx ends, waking for each due message and
-// at least every poll interval (new messages from other processes).
+// at least every poll interval (new messages from other processes). The
+// message being sent when ctx ends is finished (the sender's own timeouts
+// bound it) and recorded before Run returns.
 func (o *Outbox) Run(ctx context.Context, poll time.Duration, wake <-chan struct{}) {
+	send := context.WithoutCancel(ctx)
 	for {
-		if _, err := o.DeliverDue(ctx); err != nil && ctx.Err() == nil && o.Log != nil {
+		if _, err := o.DeliverDueUntil(ctx, send); err != nil && ctx.Err() == nil && o.Log != nil {
 			o.Log.Debug("outbox", "err", err)
 		}
 		wait := poll

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,12 +15,18 @@ import (
 
 // Plan is what one cycle would change in the target directory.
 type Plan struct {
-	Read     int      // entries read from the source
-	InScope  int      // users and groups in scope
-	Creates  []Change // creates held in memory (see NumCreates)
-	Updates  []Change
-	Deletes  []store.StagedDelete // objects no longer in scope (OU is where they were)
-	Returned []string             // anchors of pending staged deletes whose object is back in scope
+	Read    int      // entries read from the source
+	InScope int      // users and groups in scope
+	Creates []Change // creates held in memory (see NumCreates)
+	Updates []Change
+	// Deletes are the objects no longer in scope (OU is where they were),
+	// each with its cause.
+	Deletes  []store.StagedDelete
+	Returned []string // anchors of pending staged deletes whose object is back in scope
+	// Gone are the scope OUs the source no longer has (deleted, moved, or
+	// hidden from the bind account), as the scope names them: the synced
+	// objects below them are deletions of cause store.CauseScopeOUGone.
+	Gone []string
 	// created holds the creates of a planner that spools them, besides
 	// Creates.
 	created *spool
@@ -53,6 +60,9 @@ func (p *Plan) Close() {
 type Change struct {
 	Object  store.TargetObject
 	Details string
+	// Reanchored, on an update, is the anchor the target directory knew
+	// the object by: it was recreated at the source (see recreated).
+	Reanchored string
 }
 
 // Progress counts a cycle's work for whoever watches it.
@@ -67,6 +77,7 @@ type group struct {
 	normDN  string
 	members []string // member/uniqueMember DNs, normalized
 	uids    []string // memberUid values
+	sid     string   // objectSid (Active Directory), for the members by primary group
 	old     string   // hash in the target directory
 	known   bool     // in the target directory
 }
@@ -90,9 +101,20 @@ type Planner struct {
 	dns    []keyAnchor
 	uids   []keyAnchor
 	groups []group
-	plan   Plan
-	prog   *Progress
-	enc    *encoder
+	// managed are the users with a manager, planned once the manager's
+	// anchor is known (plan_links.go).
+	managed []managedUser
+	// managerOnly are the users whose manager alone changed, with their
+	// managers' anchors: describeUpdates rewrites them from the target.
+	managerOnly map[string][]string
+	// primary are the users whose primary group (AD's primaryGroupID)
+	// may be a group read: the group's objectSid, and the user's anchor.
+	primary []keyAnchor
+	sids    map[string]string // interned objectSids of primary
+	gone    []string          // Plan.Gone, normalized
+	plan    Plan
+	prog    *Progress
+	enc     *encoder
 }
 
 // NewPlanner returns a planner for the normalized scope, the content hashes
@@ -107,12 +129,13 @@ func NewPlanner(scope []string, index map[string]string, pending map[string]bool
 
 // Add takes one source entry. It fails on an entry that cannot be trusted
 // (a DN that does not parse, two entries with one anchor): the source is
-// then malformed and the cycle must fail.
+// then malformed and the cycle must fail. Entries that are no user or group
+// syncguard syncs (Classify, critical system objects) are passed over.
 func (p *Planner) Add(e *Entry) error {
 	p.plan.Read++
 	p.prog.Read.Add(1)
 	typ := Classify(e.Get("objectClass"))
-	if typ == "" {
+	if typ == "" || critical(e) {
 		return nil
 	}
 	norm, err := NormalizeDN(e.DN)
@@ -123,7 +146,25 @@ func (p *Planner) Add(e *Entry) error {
 		return nil
 	}
 	anchor := Anchor(e, norm)
-	old, known := p.index[anchor]
+	old, known, err := p.see(anchor, e.DN)
+	if err != nil {
+		return err
+	}
+	p.dns = append(p.dns, keyAnchor{norm, anchor})
+	p.plan.InScope++
+	obj := store.TargetObject{Anchor: anchor, Type: typ, DN: e.DN, Name: displayName(e, e.DN)}
+	if typ == TypeGroup {
+		p.addGroup(obj, norm, e, old, known)
+		return nil
+	}
+	return p.addUser(obj, norm, e, old, known)
+}
+
+// see records that anchor was read and returns its hash in the target
+// directory (known: the target has it). Two entries with one anchor are an
+// error.
+func (p *Planner) see(anchor, dn string) (old string, known bool, err error) {
+	old, known = p.index[anchor]
 	dup := known && old == ""
 	if !known {
 		_, dup = p.created[anchor]
@@ -135,46 +176,88 @@ func (p *Planner) Add(e *Entry) error {
 				prev = d.key
 			}
 		}
-		return fmt.Errorf("source: two entries share the anchor %s: %q and %q", anchor, prev, e.DN)
+		return "", false, fmt.Errorf("source: two entries share the anchor %s: %q and %q", anchor, prev, dn)
 	}
 	if known {
 		p.index[anchor] = "" // seen
 	} else {
 		p.created[anchor] = struct{}{}
 	}
-	p.dns = append(p.dns, keyAnchor{norm, anchor})
-	p.plan.InScope++
-	obj := store.TargetObject{Anchor: anchor, Type: typ, DN: e.DN, Name: displayName(e, e.DN)}
-	if typ == TypeGroup {
-		obj.Attributes = attributes(e)
-		g := group{obj: obj, normDN: norm, old: old, known: known}
-		for _, attr := range []string{"member", "uniqueMember"} {
-			for _, m := range e.Get(attr) {
-				if attr == "uniqueMember" {
-					// uniqueMember may carry an optional UID: "dn#'0101'B".
-					if i := strings.LastIndex(m, "#'"); i > 0 {
-						m = m[:i]
-					}
-				}
-				if nm, err := NormalizeDN(m); err == nil {
-					g.members = append(g.members, nm)
+	return old, known, nil
+}
+
+// addGroup keeps a group until every object is known: its members are
+// resolved then (planGroups).
+func (p *Planner) addGroup(obj store.TargetObject, norm string, e *Entry, old string, known bool) {
+	obj.Attributes = attributes(e)
+	g := group{obj: obj, normDN: norm, old: old, known: known}
+	for _, attr := range []string{"member", "uniqueMember"} {
+		for _, m := range e.Get(attr) {
+			if attr == "uniqueMember" {
+				// uniqueMember may carry an optional UID: "dn#'0101'B".
+				if i := strings.LastIndex(m, "#'"); i > 0 {
+					m = m[:i]
 				}
 			}
+			if nm, err := NormalizeDN(m); err == nil {
+				g.members = append(g.members, nm)
+			}
 		}
-		g.uids = slices.Clone(e.Get("memberUid"))
-		p.groups = append(p.groups, g)
-		return nil
 	}
+	g.uids = slices.Clone(e.Get("memberUid"))
+	if sid := e.Get("objectSid"); len(sid) > 0 {
+		g.sid, _ = sidString(sid[0])
+	}
+	p.groups = append(p.groups, g)
+}
+
+// addUser plans a user, or keeps it until its manager's anchor is known.
+func (p *Planner) addUser(obj store.TargetObject, norm string, e *Entry, old string, known bool) error {
 	if uid := e.Get("uid"); len(uid) > 0 {
-		p.uids = append(p.uids, keyAnchor{strings.ToLower(uid[0]), anchor})
+		p.uids = append(p.uids, keyAnchor{strings.ToLower(uid[0]), obj.Anchor})
+	}
+	if sid, ok := primaryGroupSID(e); ok {
+		p.primary = append(p.primary, keyAnchor{p.intern(sid), obj.Anchor})
 	}
 	// The attributes are encoded once, and only for an object that
 	// changed; no map of them is built.
 	obj.Hash = p.enc.entryHash(obj.Type, norm, e)
+	if managers := e.Get("manager"); len(managers) > 0 {
+		p.deferManaged(obj, managers, old, known)
+		return nil
+	}
 	if !known || old != obj.Hash {
 		obj.Encoded = p.enc.encoded()
 	}
 	return p.compare(obj, old, known)
+}
+
+// intern returns s, or the equal string kept before: every user of a
+// domain has one of a few primary groups.
+func (p *Planner) intern(s string) string {
+	if k, ok := p.sids[s]; ok {
+		return k
+	}
+	if p.sids == nil {
+		p.sids = map[string]string{}
+	}
+	p.sids[s] = s
+	return s
+}
+
+// ScopeGone tells the planner which scope OUs (as the scope names them)
+// the source no longer has: the synced objects below them are deletions of
+// cause store.CauseScopeOUGone.
+func (p *Planner) ScopeGone(bases []string) error {
+	for _, b := range bases {
+		norm, err := NormalizeDN(b)
+		if err != nil {
+			return err
+		}
+		p.gone = append(p.gone, norm)
+		p.plan.Gone = append(p.plan.Gone, b)
+	}
+	return nil
 }
 
 // SpoolCreates makes the planner keep the objects it creates in a
@@ -219,18 +302,31 @@ type IndexLookup func(ctx context.Context, anchors []string, member func(string)
 // (store.TargetObjectsByAnchor).
 type ObjectLookup func(ctx context.Context, anchors []string) (map[string]*store.TargetObject, error)
 
-// Finish resolves group members, lists the deletions and returns the plan.
-// index loads the type, DN and name of the target objects no longer in the
-// source (the deletions). oldAttrs loads the target objects that are
-// updated, to describe what changed (a move, attributes); it may be nil.
+// Finish resolves group members and managers, lists the deletions and
+// their causes, finds the objects recreated at the source, and returns the
+// plan. index loads the type, DN and name of the target objects no longer
+// in the source (the deletions). oldAttrs loads target objects: those
+// updated, to describe what changed (a move, attributes) and to rewrite
+// those whose manager alone changed, and those deleted, to find the
+// recreated ones; it may be nil only when the target directory is empty.
 func (p *Planner) Finish(ctx context.Context, index IndexLookup, oldAttrs ObjectLookup) (*Plan, error) {
-	if err := p.planGroups(); err != nil {
+	dnAnc, uidAnc := p.resolveLinks()
+	if err := p.planGroups(dnAnc, uidAnc); err != nil {
+		return nil, err
+	}
+	if err := p.planManaged(dnAnc); err != nil {
 		return nil, err
 	}
 	if err := p.listDeletes(ctx, index); err != nil {
 		return nil, err
 	}
-	if oldAttrs != nil && len(p.plan.Updates) > 0 {
+	if err := p.recreated(ctx, oldAttrs); err != nil {
+		return nil, err
+	}
+	if len(p.plan.Updates) > 0 {
+		if oldAttrs == nil {
+			return nil, fmt.Errorf("plan: %d updates and no way to look up the target objects", len(p.plan.Updates))
+		}
 		if err := p.describeUpdates(ctx, oldAttrs); err != nil {
 			return nil, err
 		}
@@ -243,62 +339,8 @@ func (p *Planner) Finish(ctx context.Context, index IndexLookup, oldAttrs Object
 	return &p.plan, nil
 }
 
-// planGroups resolves the members of the groups read, now that every
-// object is known, and plans the groups.
-func (p *Planner) planGroups() error {
-	// The members the groups name, then their anchors in one pass over
-	// the objects read (the last object with a DN or uid wins, as a map
-	// filled in reading order would have it).
-	dnAnc, uidAnc := map[string]string{}, map[string]string{}
-	for i := range p.groups {
-		for _, m := range p.groups[i].members {
-			dnAnc[m] = ""
-		}
-		for _, u := range p.groups[i].uids {
-			uidAnc[strings.ToLower(u)] = ""
-		}
-	}
-	resolve := func(want map[string]string, list []keyAnchor) {
-		if len(want) == 0 {
-			return
-		}
-		for _, d := range list {
-			if _, ok := want[d.key]; ok {
-				want[d.key] = d.anchor
-			}
-		}
-	}
-	resolve(dnAnc, p.dns)
-	resolve(uidAnc, p.uids)
-	p.dns, p.uids, p.created = nil, nil, nil
-	for i := range p.groups {
-		g := &p.groups[i]
-		var members []string
-		for _, m := range g.members {
-			if a := dnAnc[m]; a != "" {
-				members = append(members, a)
-			}
-		}
-		for _, u := range g.uids {
-			if a := uidAnc[strings.ToLower(u)]; a != "" {
-				members = append(members, a)
-			}
-		}
-		slices.Sort(members)
-		members = slices.Compact(members)
-		if len(members) > 0 {
-			g.obj.Attributes[MembersAttr] = members
-		}
-		g.obj.Hash, g.obj.Encoded = p.enc.object(g.obj.Type, g.normDN, g.obj.Attributes)
-		if err := p.compare(g.obj, g.old, g.known); err != nil {
-			return err
-		}
-	}
-	p.groups = nil
-	return nil
-}
-
-// listDeletes lists the target objects the source no longer has, by DN.
+// listDeletes lists the target objects the source no longer has, by DN,
+// each with its cause.
 func (p *Planner) listDeletes(ctx context.Context, index IndexLookup) error {
 	var gone []string
 	for anchor, h := range p.index {
@@ -318,7 +360,8 @@ func (p *Planner) listDeletes(ctx context.Context, index IndexLookup) error {
 		err := index(ctx, gone, member, func(anchor string, e store.IndexEntry) {
 			// The OU keeps the directory's own spelling: it is shown to admins.
 			ou := strings.TrimSpace(ParentDN(e.DN))
-			p.plan.Deletes = append(p.plan.Deletes, store.StagedDelete{Anchor: anchor, Type: e.Type, DN: e.DN, Name: e.Name, OU: ou})
+			p.plan.Deletes = append(p.plan.Deletes, store.StagedDelete{Anchor: anchor, Type: e.Type, DN: e.DN, Name: e.Name,
+				OU: ou, Cause: p.cause(e.DN)})
 		})
 		if err != nil {
 			return err
@@ -328,11 +371,26 @@ func (p *Planner) listDeletes(ctx context.Context, index IndexLookup) error {
 	return nil
 }
 
-// describeUpdates says what changed in each update: a move, the attributes.
+// cause says why the target object at dn is deleted: below a scope OU the
+// source no longer has, that OU is gone; else it was deleted at the source
+// (telling the other causes of store.Causes apart needs more than the
+// source's answer).
+func (p *Planner) cause(dn string) store.Cause {
+	if len(p.gone) > 0 {
+		if norm, err := NormalizeDN(dn); err == nil && InScope(norm, p.gone) {
+			return store.CauseScopeOUGone
+		}
+	}
+	return store.CauseDeleted
+}
+
+// describeUpdates says what changed in each update (a re-anchoring, a
+// move, the attributes), and gives the updates whose manager alone changed
+// the rest of their attributes, as the target holds them.
 func (p *Planner) describeUpdates(ctx context.Context, oldAttrs ObjectLookup) error {
 	anchors := make([]string, len(p.plan.Updates))
 	for i, u := range p.plan.Updates {
-		anchors[i] = u.Object.Anchor
+		anchors[i] = cmp.Or(u.Reanchored, u.Object.Anchor)
 	}
 	olds, err := oldAttrs(ctx, anchors)
 	if err != nil {
@@ -340,25 +398,44 @@ func (p *Planner) describeUpdates(ctx context.Context, oldAttrs ObjectLookup) er
 	}
 	for i := range p.plan.Updates {
 		u := &p.plan.Updates[i]
-		old, ok := olds[u.Object.Anchor]
-		if !ok {
+		old, ok := olds[anchors[i]]
+		managers, managerOnly := p.managerOnly[u.Object.Anchor]
+		switch {
+		case !ok && managerOnly:
+			// Gone from the target since it was planned: Allow deletes
+			// landed; the store refuses this plan, planned again.
+			return store.Errorf(store.Conflict, "plan: %s left the target directory while the cycle planned", u.Object.DN)
+		case !ok:
 			continue
+		case managerOnly:
+			u.Object.Attributes = withManager(old.Attributes, managers)
 		}
-		if old.DN != u.Object.DN {
-			u.Details = fmt.Sprintf("moved: %s → %s", old.DN, u.Object.DN)
-		}
-		cur := u.Object.Attributes
-		if cur == nil {
-			if err := json.Unmarshal([]byte(u.Object.Encoded), &cur); err != nil {
-				return fmt.Errorf("plan: attributes of %s: %w", u.Object.DN, err)
-			}
-		}
-		if changed := changedAttributes(old.Attributes, cur); len(changed) > 0 {
-			if u.Details != "" {
-				u.Details += "; "
-			}
-			u.Details += "changed: " + strings.Join(changed, ", ")
+		if err := describe(u, old); err != nil {
+			return err
 		}
 	}
+	p.managerOnly = nil
+	return nil
+}
+
+// describe words what changed in u from the target object old.
+func describe(u *Change, old *store.TargetObject) error {
+	var parts []string
+	if u.Reanchored != "" {
+		parts = append(parts, fmt.Sprintf("re-anchored: %s → %s", u.Reanchored, u.Object.Anchor))
+	}
+	if old.DN != u.Object.DN {
+		parts = append(parts, fmt.Sprintf("moved: %s → %s", old.DN, u.Object.DN))
+	}
+	cur := u.Object.Attributes
+	if cur == nil {
+		if err := json.Unmarshal([]byte(u.Object.Encoded), &cur); err != nil {
+			return fmt.Errorf("plan: attributes of %s: %w", u.Object.DN, err)
+		}
+	}
+	if changed := changedAttributes(old.Attributes, cur); len(changed) > 0 {
+		parts = append(parts, "changed: "+strings.Join(changed, ", "))
+	}
+	u.Details = strings.Join(parts, "; ")
 	return nil
 }

@@ -14,6 +14,12 @@ import (
 //   - A cycle's plan is quarantined when its deletions reach one of the
 //     limits in force (Limits, Decide); nothing of it is applied, its
 //     deletions are staged, and a mail goes to the notification address.
+//   - A plan that would delete the objects of a scope OU the source no
+//     longer has (store.CauseScopeOUGone) is quarantined whatever the
+//     limits, prevention off included: an OU that vanishes is as likely an
+//     OU moved, or hidden from the bind account by a permission changed,
+//     as one deleted on purpose, and such cycles were Failed before (they
+//     deleted nothing): turning prevention off never made them delete.
 //   - While a quarantine is pending, every cycle is held (decideCycle):
 //     nothing is applied, and only the staged deletes of objects back in
 //     scope are released. No digest lets a cycle skip that look.
@@ -80,16 +86,20 @@ type Decision struct {
 	Verdict   Verdict
 	Deletions int
 	Threshold int
+	// ScopeGone counts the deletions of objects below a scope OU gone:
+	// any quarantines.
+	ScopeGone int
 	// Limits are the limits in force, each with the plan's count.
 	Limits []LimitCheck
 	Reason string
 }
 
 // Decide applies the accidental deletion guard: a plan whose count reaches
-// one of the limits in force (deletions ≥ threshold, with prevention on) is
-// quarantined; any other plan is applied.
+// one of the limits in force (deletions ≥ threshold, with prevention on),
+// or that deletes objects below a scope OU gone, is quarantined; any other
+// plan is applied.
 func Decide(p *Plan, b store.Basics) Decision {
-	d := Decision{Verdict: Apply, Deletions: len(p.Deletes), Threshold: b.Threshold}
+	d := Decision{Verdict: Apply, Deletions: len(p.Deletes), Threshold: b.Threshold, ScopeGone: p.countCause(store.CauseScopeOUGone)}
 	for _, l := range Limits(b) {
 		c := LimitCheck{Limit: l, Count: p.count(l.Kind)}
 		if c.Reached = c.Count >= l.Limit; c.Reached {
@@ -97,7 +107,13 @@ func Decide(p *Plan, b store.Basics) Decision {
 		}
 		d.Limits = append(d.Limits, c)
 	}
+	if d.ScopeGone > 0 {
+		d.Verdict = Quarantine
+	}
 	switch {
+	case d.ScopeGone > 0:
+		d.Reason = fmt.Sprintf("%d deletions of objects below a scope OU gone stop sync whatever the threshold (%d deletions in all)",
+			d.ScopeGone, d.Deletions)
 	case !b.Prevent:
 		d.Reason = "prevention of accidental deletions is off"
 	case d.Verdict == Quarantine:
@@ -106,6 +122,25 @@ func Decide(p *Plan, b store.Basics) Decision {
 		d.Reason = fmt.Sprintf("%d deletions are below the threshold of %d", d.Deletions, b.Threshold)
 	}
 	return d
+}
+
+// countCause counts the plan's deletions of cause c.
+func (p *Plan) countCause(c store.Cause) int {
+	n := 0
+	for i := range p.Deletes {
+		if p.Deletes[i].Cause == c {
+			n++
+		}
+	}
+	return n
+}
+
+// goneWords says which scope OUs the source no longer has.
+func goneWords(ous []string) string {
+	if len(ous) == 1 {
+		return fmt.Sprintf("the scope OU %s no longer exists at the source, or the bind account cannot see it", ous[0])
+	}
+	return fmt.Sprintf("the scope OUs %s no longer exist at the source, or the bind account cannot see them", strings.Join(ous, "; "))
 }
 
 // decideCycle is the guard's verdict on a cycle's plan: Hold while a
@@ -192,17 +227,26 @@ func (e *Engine) quarantineNotice(cfg *store.Configuration, plan *Plan, d Decisi
 
 // quarantineMail words the email of a quarantine.
 func (e *Engine) quarantineMail(cfg *store.Configuration, plan *Plan, d Decision) (subject, body string) {
-	byType := map[string]int{}
-	byOU := map[string]int{}
+	byType, byOU, byCause := map[string]int{}, map[string]int{}, map[string]int{}
 	for _, del := range plan.Deletes {
 		byType[del.Type]++
 		byOU[del.OU]++
+		byCause[string(del.Cause)]++
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "syncguard stopped synchronizing %q: this cycle would delete %d objects from the target directory,\n", cfg.Name, d.Deletions)
-	fmt.Fprintf(&b, "which reaches the accidental deletion threshold of %d.\n\n", d.Threshold)
+	if d.ScopeGone > 0 {
+		fmt.Fprintf(&b, "%d of them because %s.\n", d.ScopeGone, goneWords(plan.Gone))
+		b.WriteString("An OU that vanishes stops sync whatever the threshold: moved, or hidden by a changed permission, its objects are not gone.\n\n")
+	} else {
+		fmt.Fprintf(&b, "which reaches the accidental deletion threshold of %d.\n\n", d.Threshold)
+	}
 	b.WriteString("Nothing was changed. The deletions are staged, and sync stays stopped until an admin decides.\n\n")
-	b.WriteString("Staged deletions by object type:\n")
+	b.WriteString("Staged deletions by cause:\n")
+	for _, c := range topCounts(byCause, len(byCause)) {
+		fmt.Fprintf(&b, "  %6d  %s\n", c.N, c.Label)
+	}
+	b.WriteString("\nStaged deletions by object type:\n")
 	for _, t := range []string{TypeUser, TypeGroup} {
 		if byType[t] > 0 {
 			fmt.Fprintf(&b, "  %-6s %d\n", t+"s", byType[t])

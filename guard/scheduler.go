@@ -21,12 +21,18 @@ type Scheduler struct {
 	// Grace is how long a running cycle may finish after shutdown starts
 	// before it is cancelled (and rolled back); 0 → 30s.
 	Grace time.Duration
+	// Phases, when set, tells which cycles are applying when shutdown
+	// starts: the others are abandoned at once rather than waited for.
+	Phases *Phases
 
-	mu      sync.Mutex
-	running map[int64]bool
-	wg      sync.WaitGroup
-	ctx     context.Context // cycles' context: outlives Run's by Grace
-	stop    context.CancelFunc
+	mu       sync.Mutex
+	running  map[int64]bool
+	stopping bool
+	wg       sync.WaitGroup
+	ctx      context.Context // cycles' context: outlives Run's by Grace
+	stop     context.CancelFunc
+	soft     context.Context // ends when shutdown starts
+	stopSoft context.CancelFunc
 }
 
 func (s *Scheduler) log() *slog.Logger {
@@ -42,6 +48,7 @@ func (s *Scheduler) init() {
 	if s.running == nil {
 		s.running = map[int64]bool{}
 		s.ctx, s.stop = context.WithCancel(context.Background())
+		s.soft, s.stopSoft = context.WithCancel(context.Background())
 	}
 }
 
@@ -66,13 +73,26 @@ func (s *Scheduler) Run(ctx context.Context) {
 	}
 }
 
-// Shutdown waits for running cycles, cancelling them once the grace period is over.
+// Shutdown starts no more cycles and waits for the running ones,
+// cancelling them once the grace period is over (with Phases, those not
+// applying at once).
 func (s *Scheduler) Shutdown() {
 	s.init()
 	grace := s.Grace
 	if grace == 0 {
 		grace = 30 * time.Second
 	}
+	s.mu.Lock()
+	s.stopping = true
+	for id := range s.running {
+		if phase := s.Phases.Phase(id); phase == "applying" {
+			s.log().Info("shutdown: letting the running cycle commit", "config_id", id, "grace", grace.String())
+		} else {
+			s.log().Info("shutdown: abandoning the running cycle; it has written nothing", "config_id", id, "phase", phase)
+		}
+	}
+	s.mu.Unlock()
+	s.stopSoft()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
@@ -111,11 +131,11 @@ func (s *Scheduler) startDue(ctx context.Context) {
 }
 
 // Trigger starts a cycle of a configuration now, in the background. It
-// reports false when this process is already running one.
+// reports false when this process is already running one, or shutting down.
 func (s *Scheduler) Trigger(configID int64, trigger string) bool {
 	s.init()
 	s.mu.Lock()
-	if s.running[configID] {
+	if s.running[configID] || s.stopping {
 		s.mu.Unlock()
 		return false
 	}
@@ -129,7 +149,12 @@ func (s *Scheduler) Trigger(configID int64, trigger string) bool {
 			delete(s.running, configID)
 			s.mu.Unlock()
 		}()
-		_, err := s.Engine.RunCycle(s.ctx, configID, trigger)
+		ctx, cancel := s.ctx, context.CancelFunc(func() {})
+		if s.Phases != nil {
+			ctx, cancel = s.Phases.CycleContext(s.ctx, s.soft, configID)
+		}
+		defer cancel()
+		_, err := s.Engine.RunCycle(ctx, configID, trigger)
 		switch {
 		case errors.Is(err, context.Canceled):
 			s.log().Info("scheduler: cycle cancelled by shutdown; nothing was written", "config", configID)

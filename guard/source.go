@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	goldap "github.com/go-ldap/ldap/v3"
+
 	"github.com/syncguard/syncguard/guard/ldap"
 	"github.com/syncguard/syncguard/guard/ldif"
 	"github.com/syncguard/syncguard/store"
@@ -252,8 +254,9 @@ var objectAttrs = []string{"*", "entryUUID"}
 
 func (s *ldapSource) Read(ctx context.Context, bases []string, fn func(*Entry) error) error {
 	var e Entry
-	return s.eachBase(bases, func(cfg ldap.Config) error {
+	gone, err := s.eachBase(bases, func(cfg ldap.Config, seen *int) error {
 		return ldap.Search(ctx, cfg, objectFilter, objectAttrs, func(le *ldap.Entry) error {
+			*seen++
 			e.DN = le.DN
 			e.Sum = sumOf(le.Raw)
 			e.Attrs = e.Attrs[:0]
@@ -263,22 +266,57 @@ func (s *ldapSource) Read(ctx context.Context, bases []string, fn func(*Entry) e
 			return fn(&e)
 		})
 	})
+	if err == nil && len(gone) > 0 {
+		return &ScopeGoneError{Bases: gone}
+	}
+	return err
+}
+
+// ScopeGoneError is the error of a read that found scope OUs missing at the
+// source and read every other base to its end: the read is complete but
+// for those OUs. An OU below the configuration's base DN that the server
+// says does not exist (LDAP noSuchObject on the search base, before any
+// entry) is one: deleted, moved, or hidden from the bind account (a
+// directory answers alike for an entry the account may not see). The base
+// DN itself missing is a failure like any other: a wrong base or server.
+type ScopeGoneError struct {
+	Bases []string // as the scope names them
+}
+
+func (e *ScopeGoneError) Error() string {
+	return "source: the scope names OUs the source does not have: " + strings.Join(e.Bases, "; ")
 }
 
 // eachBase calls search with the source's settings for each base in turn
-// (the base DN when there is none).
-func (s *ldapSource) eachBase(bases []string, search func(ldap.Config) error) error {
+// (the base DN when there is none); search counts in seen the entries it
+// saw. A scope OU the server says does not exist (see ScopeGoneError) is
+// passed over and returned in gone.
+func (s *ldapSource) eachBase(bases []string, search func(cfg ldap.Config, seen *int) error) (gone []string, err error) {
 	if len(bases) == 0 {
 		bases = []string{s.cfg.BaseDN}
 	}
 	for _, base := range bases {
 		cfg := s.cfg
 		cfg.BaseDN = base
-		if err := search(cfg); err != nil {
-			return pinHint(err)
+		seen := 0
+		err := search(cfg, &seen)
+		var le *ldap.Error
+		switch {
+		case err == nil:
+		case seen == 0 && errors.As(err, &le) && le.Op == "search" && le.Code == goldap.LDAPResultNoSuchObject && s.belowBase(base):
+			gone = append(gone, base)
+		default:
+			return gone, pinHint(err)
 		}
 	}
-	return nil
+	return gone, nil
+}
+
+// belowBase reports whether dn is strictly below the source's base DN.
+func (s *ldapSource) belowBase(dn string) bool {
+	norm, err := NormalizeDN(dn)
+	base, berr := NormalizeDN(s.cfg.BaseDN)
+	return err == nil && berr == nil && norm != base && InScope(norm, []string{base})
 }
 
 func (s *ldapSource) Containers(ctx context.Context) ([]string, error) {

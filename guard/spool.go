@@ -100,6 +100,25 @@ func (s *spool) all() iter.Seq2[*store.TargetObject, error] {
 	}
 }
 
+// take removes the objects of the given anchors from the spool and returns
+// them.
+func (s *spool) take(anchors map[string]bool) ([]store.TargetObject, error) {
+	if s.len() == 0 || len(anchors) == 0 {
+		return nil, nil
+	}
+	var out []store.TargetObject
+	for o, err := range s.all() {
+		if err != nil {
+			return nil, err
+		}
+		if anchors[o.Anchor] {
+			out = append(out, *o)
+		}
+	}
+	s.recs = slices.DeleteFunc(s.recs, func(r spoolRec) bool { return anchors[r.anchor] })
+	return out, nil
+}
+
 // decodeSpooled decodes a record put wrote into o. The record is one
 // string; the fields are slices of it.
 func decodeSpooled(o *store.TargetObject, rec string) error {

@@ -1,7 +1,9 @@
 // syncguard portal: progressive enhancement only. Every page works without
-// this file; it makes the <details class="menu"> dropdowns behave like menus:
+// this file. It makes the <details class="menu"> dropdowns behave like menus:
 // opening one focuses its first item and closes the others, Escape closes it
 // and returns focus to its summary, a click outside or tabbing away closes it.
+// It moves through the scope picker's tree in place, and hides the LDAP
+// settings of a source that is an LDIF file.
 (function () {
   "use strict";
 
@@ -51,4 +53,53 @@
       if (!menu.contains(e.target)) close(menu, false);
     });
   });
+
+  // The scope picker: its buttons (open an OU, go up, another page,
+  // filter, remove) post the form as they would without this script, and
+  // the picker of the page that comes back replaces this one: the page
+  // does not jump, and focus goes to the list that changed.
+  var moves = { browse: 1, goto: 1, remove: 1 };
+  document.addEventListener("submit", function (e) {
+    var btn = e.submitter, form = e.target;
+    var picker = btn && !form.dataset.plain && btn.closest("[data-ou-browser]");
+    if (!picker || !(moves[btn.name] || (btn.name === "action" && (btn.value === "filter" || btn.value === "stay")))) return;
+    e.preventDefault();
+    var plain = function () { // let the server answer with a page, as without this script
+      form.dataset.plain = "1";
+      form.requestSubmit(btn);
+    };
+    var body = new URLSearchParams(new FormData(form, btn));
+    picker.setAttribute("aria-busy", "true");
+    // form.action would be the buttons named "action": read the attribute.
+    fetch(form.getAttribute("action"), { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (res) {
+        return res.text().then(function (html) { return { url: res.url, html: html, ok: res.ok || res.status === 422 }; });
+      })
+      .then(function (r) {
+        var fresh = r.ok && new DOMParser().parseFromString(r.html, "text/html").getElementById("ou-browser");
+        if (!fresh) {
+          plain();
+          return;
+        }
+        picker.replaceWith(fresh);
+        history.replaceState(null, "", r.url);
+        var target = fresh.querySelector(btn.name === "remove" ? "#selected-heading" : "#ou-level-heading");
+        if (target) {
+          target.setAttribute("tabindex", "-1");
+          target.focus();
+        }
+      })
+      .catch(plain);
+  });
+
+  // A source that is an LDIF file has no bind or TLS settings.
+  function ldapOnly() {
+    var src = document.getElementById("source");
+    var set = document.querySelector("[data-ldap-only]");
+    if (src && set) set.hidden = /^\s*ldif:/i.test(src.value);
+  }
+  document.addEventListener("input", function (e) {
+    if (e.target.id === "source") ldapOnly();
+  });
+  ldapOnly();
 })();

@@ -147,50 +147,87 @@ func (s *Store) CreateConfiguration(ctx context.Context, c *Configuration, actor
 	return nil
 }
 
-// UpdateConfiguration saves the editable fields of c (source, scope, schedule,
-// Basics) and records what changed in the audit log. Status, quarantine and
-// generation are not touched.
+// UpdateConfiguration replaces every editable field of the configuration
+// c.ID with c's (see EditConfiguration, which changes only what it means to).
 func (s *Store) UpdateConfiguration(ctx context.Context, c *Configuration, actor string) error {
-	scope, err := json.Marshal(nonNil(c.Scope))
+	saved, err := s.EditConfiguration(ctx, c.ID, actor, func(cur *Configuration) error {
+		cur.Name, cur.Source, cur.BaseDN, cur.BindDN, cur.BindPassword = c.Name, c.Source, c.BaseDN, c.BindDN, c.BindPassword
+		cur.StartTLS, cur.CAFile, cur.BindMethod, cur.TLSPin, cur.TLSServer = c.StartTLS, c.CAFile, c.BindMethod, c.TLSPin, c.TLSServer
+		cur.Scope, cur.Interval, cur.Basics = c.Scope, c.Interval, c.Basics
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("store: update configuration: %w", err)
+		return err
 	}
+	c.UpdatedAt = saved.UpdatedAt
+	return nil
+}
+
+// EditConfiguration changes the configuration id in one transaction: edit
+// gets the configuration as it is now and changes the editable fields it
+// means to (source, scope, schedule, Basics); a field it leaves alone keeps
+// whatever was saved meanwhile, so a Basics save and a source change made
+// at the same time never undo each other. An error from edit changes
+// nothing and is returned as it is. What changed goes to the audit log.
+// Status, quarantine and generation are not touched. It returns the
+// configuration as saved.
+func (s *Store) EditConfiguration(ctx context.Context, id int64, actor string, edit func(*Configuration) error) (*Configuration, error) {
 	now := s.now()
-	err = s.tx(ctx, func(tx *sql.Tx) error {
-		old, err := s.scanConfiguration(tx.QueryRowContext(ctx, `SELECT `+configColumns+` FROM configurations WHERE id = ?`, c.ID))
+	var saved *Configuration
+	var editErr error
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		old, err := s.scanConfiguration(tx.QueryRowContext(ctx, `SELECT `+configColumns+` FROM configurations WHERE id = ?`, id))
 		if err != nil {
 			return err
 		}
-		changes := describeChanges(old, c)
+		c := *old
+		c.Scope = slices.Clone(old.Scope)
+		if editErr = edit(&c); editErr != nil {
+			return editErr
+		}
+		saved = &c
+		changes := describeChanges(old, &c)
 		if len(changes) == 0 {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE configurations SET name = ?, source = ?, base_dn = ?, bind_dn = ?,
-			bind_password = ?, start_tls = ?, ca_file = ?, scope = ?, interval_ms = ?, email = ?, prevent = ?,
-			threshold = ?, updated_at = ?, bind_method = ?, tls_pin = ?, tls_server_name = ? WHERE id = ?`,
-			c.Name, c.Source, c.BaseDN, c.BindDN, s.sealed(c.BindPassword), boolInt(c.StartTLS), c.CAFile, string(scope),
-			c.Interval.Milliseconds(), c.Basics.Email, boolInt(c.Basics.Prevent), c.Basics.Threshold, ms(now),
-			bindMethod(c), c.TLSPin, c.TLSServer, c.ID); err != nil {
-			if isUnique(err) {
-				return Errorf(Conflict, "a configuration named %q already exists", c.Name)
-			}
-			return err
-		}
-		action := "Edited configuration"
-		switch {
-		case onlyBasics(old, c):
-			action = "Edited Basics"
-		case onlyScope(old, c):
-			action = "Edited Scope"
-		}
-		return addAudit(ctx, tx, &AuditEvent{Time: now, Actor: actor, Action: action,
-			ConfigID: c.ID, ConfigName: c.Name, Details: strings.Join(changes, "; ")})
+		c.UpdatedAt = now
+		return s.saveEdit(ctx, tx, old, &c, actor, changes)
 	})
-	if err != nil {
-		return fmt.Errorf("store: update configuration %d: %w", c.ID, err)
+	switch {
+	case editErr != nil:
+		return nil, editErr
+	case err != nil:
+		return nil, fmt.Errorf("store: update configuration %d: %w", id, err)
 	}
-	c.UpdatedAt = now
-	return nil
+	return saved, nil
+}
+
+// saveEdit writes c's editable fields and audits the changes from old.
+func (s *Store) saveEdit(ctx context.Context, tx *sql.Tx, old, c *Configuration, actor string, changes []string) error {
+	scope, err := json.Marshal(nonNil(c.Scope))
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE configurations SET name = ?, source = ?, base_dn = ?, bind_dn = ?,
+		bind_password = ?, start_tls = ?, ca_file = ?, scope = ?, interval_ms = ?, email = ?, prevent = ?,
+		threshold = ?, updated_at = ?, bind_method = ?, tls_pin = ?, tls_server_name = ? WHERE id = ?`,
+		c.Name, c.Source, c.BaseDN, c.BindDN, s.sealed(c.BindPassword), boolInt(c.StartTLS), c.CAFile, string(scope),
+		c.Interval.Milliseconds(), c.Basics.Email, boolInt(c.Basics.Prevent), c.Basics.Threshold, ms(c.UpdatedAt),
+		bindMethod(c), c.TLSPin, c.TLSServer, c.ID); err != nil {
+		if isUnique(err) {
+			return Errorf(Conflict, "a configuration named %q already exists", c.Name)
+		}
+		return err
+	}
+	action := "Edited configuration"
+	switch {
+	case onlyBasics(old, c):
+		action = "Edited Basics"
+	case onlyScope(old, c):
+		action = "Edited Scope"
+	}
+	return addAudit(ctx, tx, &AuditEvent{Time: c.UpdatedAt, Actor: actor, Action: action,
+		ConfigID: c.ID, ConfigName: c.Name, Details: strings.Join(changes, "; ")})
 }
 
 // describeChanges lists "field: old → new" for each changed field; the bind
@@ -349,4 +386,42 @@ func nonNil(s []string) []string {
 
 func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// DeleteConfiguration removes a configuration and all syncguard keeps of
+// it: its copy of the target directory, cycles, provisioning log, staged
+// deletes and statistics. The audit log keeps the configuration's events
+// and records the deletion; the outbox keeps its mail. holder must hold
+// the configuration's cycle lock (so that no cycle runs, here or in another
+// process), else it is a Conflict.
+func (s *Store) DeleteConfiguration(ctx context.Context, id int64, holder, actor string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var name string
+		var users, groups int
+		err := tx.QueryRowContext(ctx, `SELECT name, object_users, object_groups FROM configurations WHERE id = ?`, id).
+			Scan(&name, &users, &groups)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var held string
+		err = tx.QueryRowContext(ctx, `SELECT holder FROM cycle_locks WHERE config_id = ?`, id).Scan(&held)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if held != holder {
+			return Errorf(Conflict, "A cycle of %s is running: try again when it has finished.", name)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM configurations WHERE id = ?`, id); err != nil {
+			return err
+		}
+		return addAudit(ctx, tx, &AuditEvent{Time: s.now(), Actor: actor, Action: "Deleted configuration", ConfigID: id,
+			ConfigName: name, Details: fmt.Sprintf("%d users and %d groups synced; objects in a target are left in place", users, groups)})
+	})
+	if err != nil {
+		return fmt.Errorf("store: delete configuration %d: %w", id, err)
+	}
+	return nil
 }

@@ -74,9 +74,9 @@ type CycleWrite struct {
 type Changes interface{ outcome() string }
 
 // Applied is the changes of a cycle the guard let through. The store
-// writes, in this order: Creates, Upserts and Deletes to the target
-// directory, Log, and Digest. With a target, an export is queued for
-// every change logged as a Success (it reads Pending until it is sent).
+// writes, in this order: Creates, Reanchors, Upserts and Deletes to the
+// target directory, Log, and Digest. With a target, an export is queued
+// for every change logged as a Success (it reads Pending until it is sent).
 type Applied struct {
 	// Creates hands over the objects the cycle creates, in anchor order
 	// (the target directory's key order), each logged as CreateLog says
@@ -85,12 +85,23 @@ type Applied struct {
 	// hand (a plan's spool), never read a source. Nil when none.
 	Creates   iter.Seq2[*TargetObject, error]
 	CreateLog LogEntry
+	// Reanchors give target objects the new anchor of the object
+	// recreated at the source in their place (an Upsert then writes what
+	// it holds now, under the new anchor).
+	Reanchors []Reanchor
 	Upserts   []TargetObject // objects written as they are (updates), logged in Log
 	Deletes   []string       // anchors deleted from the target directory, logged in Log
 	Log       []LogEntry     // ConfigID and CycleID are filled in
 	// Digest fingerprints the source the target directory is now equal
 	// to, for the next cycle; nil when the source gives no fingerprints.
 	Digest *SourceDigest
+}
+
+// Reanchor is a target object that keeps its place but takes another
+// anchor: the object was recreated at the source (deleted, then added
+// again with a new objectGUID or entryUUID).
+type Reanchor struct {
+	From, To string
 }
 
 // Unchanged is the changes of a cycle whose source gave exactly the records
@@ -104,8 +115,11 @@ type Unchanged struct{}
 type Quarantine struct {
 	Staged []StagedDelete
 	// Log is the entry written for each staged delete, with its type,
-	// name, DN and anchor filled in.
+	// name, DN, anchor and cause filled in.
 	Log LogEntry
+	// Details, when it has the cause of a staged delete, replaces
+	// Log.Details in its entry.
+	Details map[Cause]string
 }
 
 // Held is the changes of a cycle run while a quarantine is pending: nothing
@@ -157,6 +171,9 @@ func (s *Store) ApplyCycle(ctx context.Context, w *CycleWrite) (int64, error) {
 			}
 		}
 		if err := s.finishCycle(ctx, tx, c); err != nil {
+			return err
+		}
+		if err := countCycle(ctx, tx, c); err != nil {
 			return err
 		}
 		return queueNotification(ctx, tx, c, w.Notify)
@@ -233,6 +250,12 @@ func applyTarget(ctx context.Context, tx *sql.Tx, c *Cycle, ch *Applied) error {
 		if err := createObjects(ctx, tx, c.ConfigID, c.ID, ch.Creates, &ch.CreateLog); err != nil {
 			return err
 		}
+	}
+	if err := reanchorObjects(ctx, tx, c.ConfigID, ch.Reanchors); err != nil {
+		return err
+	}
+	if err := reanchorLinks(ctx, tx, c.ConfigID, ch.Reanchors); err != nil {
+		return err
 	}
 	if err := upsertObjects(ctx, tx, c.ConfigID, ch.Upserts); err != nil {
 		return err
@@ -318,6 +341,20 @@ func (s *Store) Cycle(ctx context.Context, configID, id int64) (*Cycle, error) {
 func (s *Store) Cycles(ctx context.Context, configID int64, limit int) ([]*Cycle, error) {
 	return queryRows(ctx, s.r, "cycles", scanCycle,
 		`SELECT `+cycleColumns+` FROM cycles WHERE config_id = ? ORDER BY id DESC LIMIT ?`, configID, limit)
+}
+
+// FailedStreak returns how many of a configuration's newest cycles failed
+// in a row (0 when the newest did not fail, or there is none) and when the
+// first of them started.
+func (s *Store) FailedStreak(ctx context.Context, configID int64) (n int, since time.Time, err error) {
+	var first int64
+	err = s.r.QueryRowContext(ctx, `SELECT count(*), coalesce(min(started_at), 0) FROM cycles
+		WHERE config_id = ?1 AND id > coalesce((SELECT max(id) FROM cycles WHERE config_id = ?1 AND outcome <> 'Failed'), 0)`,
+		configID).Scan(&n, &first)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("store: failed cycles of %d: %w", configID, err)
+	}
+	return n, fromMS(first), nil
 }
 
 // LastCycle returns a configuration's newest cycle, or ErrNotFound.

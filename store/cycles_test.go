@@ -119,3 +119,94 @@ func TestApplyCycleStaleGeneration(t *testing.T) {
 			after.Config.Status, after.Config.StatusError, after.Config.Generation)
 	}
 }
+
+// TestStagedCauses: each staged delete keeps its cause, and so do its log
+// entry and the Delete entry that applies it; a staged delete without one
+// is "deleted at the source"; the database refuses a cause outside the set.
+func TestStagedCauses(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	c := &Configuration{Name: "corp", Source: "ldif:/x.ldif", BaseDN: "dc=corp,dc=example", Interval: time.Minute,
+		Basics: Basics{Prevent: true, Threshold: 2}}
+	if err := s.CreateConfiguration(ctx, c, "test"); err != nil {
+		t.Fatal(err)
+	}
+	now := s.Now()
+	staged := []StagedDelete{{Anchor: "a", Type: "user", DN: "uid=a,ou=Sales,dc=corp,dc=example", Cause: CauseScopeOUGone},
+		{Anchor: "b", Type: "user", DN: "uid=b,ou=Sales,dc=corp,dc=example", Cause: CauseScopeOUGone},
+		{Anchor: "c", Type: "group", DN: "cn=c,dc=corp,dc=example"}}
+	w := &CycleWrite{Cycle: Cycle{ConfigID: c.ID, Trigger: "manual", StartedAt: now, FinishedAt: now},
+		Changes: Quarantine{Staged: staged, Log: LogEntry{Time: now, Action: ActionStagedDelete, Status: LogStaged, Details: "staged"},
+			Details: map[Cause]string{CauseScopeOUGone: "ou=Sales gone"}}}
+	id, err := s.ApplyCycle(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byCause, err := s.StagedByCause(ctx, c.ID, id, StagedPending)
+	if want := []Count{{string(CauseScopeOUGone), 2}, {string(CauseDeleted), 1}}; err != nil || !reflect.DeepEqual(byCause, want) {
+		t.Errorf("StagedByCause = %v, %v; want %v", byCause, err, want)
+	}
+	logs, err := s.Logs(ctx, LogQuery{ConfigID: c.ID})
+	if err != nil || len(logs) != 3 {
+		t.Fatalf("Logs = %d entries, %v", len(logs), err)
+	}
+	for _, l := range logs {
+		want, details := CauseScopeOUGone, "ou=Sales gone"
+		if l.Anchor == "c" {
+			want, details = CauseDeleted, "staged"
+		}
+		if l.Cause != want || l.Details != details {
+			t.Errorf("log entry of %s: cause %q, details %q; want %q, %q", l.Anchor, l.Cause, l.Details, want, details)
+		}
+	}
+	if _, err := s.AllowDeletes(ctx, QuarantineDecision{ConfigID: c.ID, Quarantine: id, Actor: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	deletes, err := s.Logs(ctx, LogQuery{ConfigID: c.ID, Action: ActionDelete})
+	if err != nil || len(deletes) != 3 || deletes[0].Cause == "" {
+		t.Errorf("Delete entries %+v, %v; want 3 with their causes", deletes, err)
+	}
+	if _, err := s.w.ExecContext(ctx, `UPDATE staged_deletes SET cause = 'gone fishing'`); err == nil {
+		t.Error("the database took a cause outside the set")
+	}
+}
+
+// TestFailedStreak: how many of the newest cycles failed in a row, and
+// since when.
+func TestFailedStreak(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	c := &Configuration{Name: "corp", Source: "ldif:/x.ldif", BaseDN: "dc=corp,dc=example", Interval: time.Minute,
+		Basics: Basics{Prevent: true, Threshold: 2}}
+	if err := s.CreateConfiguration(ctx, c, "test"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
+	record := func(i int, ch Changes) {
+		at := start.Add(time.Duration(i) * time.Minute)
+		cfg, err := s.Configuration(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := &CycleWrite{Generation: cfg.Generation, Cycle: Cycle{ConfigID: c.ID, Trigger: "manual", StartedAt: at, FinishedAt: at}, Changes: ch}
+		if _, err := s.ApplyCycle(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(wantN int, wantSince time.Time) {
+		t.Helper()
+		n, since, err := s.FailedStreak(ctx, c.ID)
+		if err != nil || n != wantN || !since.Equal(wantSince) {
+			t.Errorf("FailedStreak = %d since %v, %v; want %d since %v", n, since, err, wantN, wantSince)
+		}
+	}
+	check(0, time.Time{})
+	for i, ch := range []Changes{Failed{}, Unchanged{}, Failed{}, Failed{}} {
+		record(i, ch)
+	}
+	check(2, start.Add(2*time.Minute))
+	record(4, Unchanged{})
+	check(0, time.Time{})
+}

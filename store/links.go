@@ -91,3 +91,19 @@ func (s *Store) TargetLinks(ctx context.Context, configID int64) (int, error) {
 	}
 	return n, nil
 }
+
+// reanchorLinks moves what is known of a re-anchored object in the target
+// (its link, its queued export) to its new anchor: the object recreated
+// at the source is the one syncguard wrote, updated in place (SCIM takes
+// the new externalId), never created a second time.
+func reanchorLinks(ctx context.Context, tx *sql.Tx, configID int64, re []Reanchor) error {
+	for _, r := range re {
+		for _, q := range []string{`UPDATE target_links SET anchor = ? WHERE config_id = ? AND anchor = ?`,
+			`UPDATE exports SET anchor = ? WHERE config_id = ? AND anchor = ?`} {
+			if _, err := tx.ExecContext(ctx, q, r.To, configID, r.From); err != nil {
+				return fmt.Errorf("re-anchor %s in the target: %w", r.From, err)
+			}
+		}
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -54,6 +55,9 @@ type LogEntry struct {
 	DN       string
 	Anchor   string
 	Details  string
+	// Cause is why a StagedDelete entry (and the Delete entry that
+	// applied it) deletes its object; "" for every other entry.
+	Cause Cause
 }
 
 // LogQuery selects provisioning log entries of one configuration, newest first.
@@ -76,11 +80,12 @@ func insertLog(ctx context.Context, tx *sql.Tx, configID, cycleID int64, entries
 		return nil
 	}
 	b := newBatchInsert(ctx, tx, `INSERT INTO provisioning_log (config_id, cycle_id, time, action, status,
-		object_type, name, dn, anchor, details)`, "", 10)
+		object_type, name, dn, anchor, details, cause)`, "", 11)
 	for i := range entries {
 		e := &entries[i]
 		e.ConfigID, e.CycleID = configID, cycleID
-		if err := b.add(configID, cycleID, ms(e.Time), e.Action, e.Status, e.Type, e.Name, e.DN, e.Anchor, e.Details); err != nil {
+		if err := b.add(configID, cycleID, ms(e.Time), e.Action, e.Status, e.Type, e.Name, e.DN, e.Anchor, e.Details,
+			string(e.Cause)); err != nil {
 			return err
 		}
 	}
@@ -91,7 +96,7 @@ func insertLog(ctx context.Context, tx *sql.Tx, configID, cycleID int64, entries
 // (type, name, DN, anchor: what add takes).
 func newLogBatch(ctx context.Context, tx *sql.Tx, configID, cycleID int64, l *LogEntry) *batchInsert {
 	return newFixedBatchInsert(ctx, tx, `INSERT INTO provisioning_log (config_id, cycle_id, time, action, status, details,
-		object_type, name, dn, anchor)`, []any{configID, cycleID, ms(l.Time), l.Action, l.Status, l.Details}, 4)
+		cause, object_type, name, dn, anchor)`, []any{configID, cycleID, ms(l.Time), l.Action, l.Status, l.Details, string(l.Cause)}, 4)
 }
 
 // ErrSearchText means a log search text that cannot be searched for.
@@ -239,14 +244,14 @@ func (s *Store) logs(ctx context.Context, q LogQuery, how int, above int64) ([]L
 	if limit <= 0 {
 		limit = 50
 	}
-	cols := `id, config_id, cycle_id, time, action, status, object_type, name, dn, anchor, details`
+	cols := logColumns
 	switch {
 	case how == logIndexed:
 		// Walk the index's matches newest first; each is checked against
 		// the filters (and LIKE) until the page is full.
 		args = append([]any{trigramQuery(q.Text), q.Before}, args...)
 		rows, err := s.r.QueryContext(ctx, `SELECT l.id, l.config_id, l.cycle_id, l.time, l.action, l.status, l.object_type,
-			l.name, l.dn, l.anchor, l.details FROM provisioning_log_text f JOIN provisioning_log l ON l.id = f.rowid
+			l.name, l.dn, l.anchor, l.details, l.cause FROM provisioning_log_text f JOIN provisioning_log l ON l.id = f.rowid
 			WHERE f.provisioning_log_text MATCH ? AND f.rowid < ? AND `+strings.Join(prefix("l.", where), " AND ")+`
 			ORDER BY f.rowid DESC LIMIT ?`, append(args, limit)...)
 		return scanLogs(rows, err, limit)
@@ -349,7 +354,7 @@ func (s *Store) IndexLogText(ctx context.Context, max int) (int, error) {
 
 // LogEntry returns one entry of a configuration's provisioning log, or ErrNotFound.
 func (s *Store) LogEntry(ctx context.Context, configID, id int64) (*LogEntry, error) {
-	e, err := scanLog(s.r.QueryRowContext(ctx, `SELECT id, config_id, cycle_id, time, action, status, object_type, name, dn, anchor, details
+	e, err := scanLog(s.r.QueryRowContext(ctx, `SELECT `+logColumns+`
 		FROM provisioning_log WHERE config_id = ? AND id = ?`, configID, id))
 	if err != nil {
 		return nil, fmt.Errorf("store: log entry %d: %w", id, err)
@@ -361,10 +366,14 @@ func (s *Store) LogEntry(ctx context.Context, configID, id int64) (*LogEntry, er
 	return &entries[0], nil
 }
 
+// logColumns are the columns scanLog reads, in its order.
+const logColumns = `id, config_id, cycle_id, time, action, status, object_type, name, dn, anchor, details, cause`
+
 func scanLog(row scanner) (*LogEntry, error) {
 	var e LogEntry
 	var t int64
-	if err := row.Scan(&e.ID, &e.ConfigID, &e.CycleID, &t, &e.Action, &e.Status, &e.Type, &e.Name, &e.DN, &e.Anchor, &e.Details); err != nil {
+	if err := row.Scan(&e.ID, &e.ConfigID, &e.CycleID, &t, &e.Action, &e.Status, &e.Type, &e.Name, &e.DN, &e.Anchor, &e.Details,
+		&e.Cause); err != nil {
 		if err == sql.ErrNoRows {
 			return nil, ErrNotFound
 		}
@@ -390,4 +399,50 @@ func (s *Store) PruneLogs(ctx context.Context, before time.Time) (int64, error) 
 
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// The actions and statuses the provisioning log takes since migration 007.
+const (
+	logActionCheck = `CHECK (action IN ('Create', 'Update', 'Delete', 'StagedDelete', 'StagedUpdate', 'Restore', 'Disable'))`
+	logStatusCheck = `CHECK (status IN ('Success', 'Failure', 'Skipped', 'Staged', 'Pending'))`
+)
+
+var (
+	actionCheck = regexp.MustCompile(`CHECK \(action IN \([^)]*\)\)`)
+	statusCheck = regexp.MustCompile(`CHECK \(status IN \([^)]*\)\)`)
+)
+
+// widenLogChecks is the step of migration 007: it rebuilds the
+// provisioning log with the wider CHECK constraints of its action and
+// status. SQLite cannot change a constraint in place; the table is made
+// again from its own definition, whatever columns later migrations added,
+// and its rows (ids kept), indexes and triggers copied over.
+func widenLogChecks(ctx context.Context, tx *sql.Tx) error {
+	var def string
+	if err := tx.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'provisioning_log'`).
+		Scan(&def); err != nil {
+		return err
+	}
+	if !actionCheck.MatchString(def) || !statusCheck.MatchString(def) {
+		return fmt.Errorf("provisioning_log: unexpected definition %q", def)
+	}
+	def = statusCheck.ReplaceAllLiteralString(actionCheck.ReplaceAllLiteralString(def, logActionCheck), logStatusCheck)
+	def = strings.Replace(def, "provisioning_log", "provisioning_log_widened", 1)
+	// The indexes and triggers go with the old table; they are made again.
+	keep, err := queryRows(ctx, tx, "provisioning log schema", func(row scanner) (string, error) {
+		var q string
+		return q, row.Scan(&q)
+	}, `SELECT sql FROM sqlite_master WHERE tbl_name = 'provisioning_log' AND type IN ('index', 'trigger')
+		AND sql IS NOT NULL ORDER BY type, name`)
+	if err != nil {
+		return err
+	}
+	steps := []string{def, `INSERT INTO provisioning_log_widened SELECT * FROM provisioning_log`,
+		`DROP TABLE provisioning_log`, `ALTER TABLE provisioning_log_widened RENAME TO provisioning_log`}
+	for _, q := range append(steps, keep...) {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("widen the provisioning log: %w", err)
+		}
+	}
+	return nil
 }

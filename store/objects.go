@@ -323,6 +323,24 @@ func upsertObjects(ctx context.Context, tx *sql.Tx, configID int64, objects []Ta
 	return b.flush()
 }
 
+// reanchorObjects gives target objects their new anchors.
+func reanchorObjects(ctx context.Context, tx *sql.Tx, configID int64, re []Reanchor) error {
+	if len(re) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `UPDATE target_objects SET anchor = ? WHERE config_id = ? AND anchor = ?`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, r := range re {
+		if _, err := stmt.ExecContext(ctx, r.To, configID, r.From); err != nil {
+			return fmt.Errorf("re-anchor %s: %w", r.From, err)
+		}
+	}
+	return nil
+}
+
 // deleteObjects deletes the objects of the given anchors.
 func deleteObjects(ctx context.Context, tx *sql.Tx, configID int64, anchors []string) error {
 	var full *sql.Stmt

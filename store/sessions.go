@@ -84,6 +84,10 @@ func (s *Store) CreateSession(ctx context.Context, id string, sess *Session) err
 // SessionIdle or alive for SessionLifetime is ErrNotFound.
 func (s *Store) Session(ctx context.Context, id string) (*Session, error) {
 	sess := Session{IDHash: HashSessionID(id)}
+	// A use still being written is looked at before the row is read: it
+	// leaves the pending set only once its write has committed, so either
+	// it is seen here or the row read below already holds it.
+	pending := s.touches.latest(sess.IDHash, time.Time{})
 	var created, seen int64
 	err := s.r.QueryRowContext(ctx, `SELECT user_id, csrf_token, address, user_agent, created_at, seen_at
 		FROM sessions WHERE id_hash = ?`, sess.IDHash).Scan(&sess.UserID, &sess.CSRFToken, &sess.Address, &sess.UserAgent, &created, &seen)
@@ -93,7 +97,10 @@ func (s *Store) Session(ctx context.Context, id string) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: session: %w", err)
 	}
-	sess.CreatedAt, sess.SeenAt = fromMS(created), s.touches.latest(sess.IDHash, fromMS(seen))
+	sess.CreatedAt, sess.SeenAt = fromMS(created), fromMS(seen)
+	if pending.After(sess.SeenAt) {
+		sess.SeenAt = pending
+	}
 	now := s.now()
 	if now.Sub(sess.CreatedAt) >= SessionLifetime || now.Sub(sess.SeenAt) >= SessionIdle {
 		return nil, fmt.Errorf("store: session: expired: %w", ErrNotFound)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -14,6 +15,33 @@ const (
 	StagedApplied   = "applied"
 	StagedDiscarded = "discarded"
 )
+
+// Cause says why a cycle would delete an object (SPEC section 9): every
+// staged delete has one, from a closed set (the database refuses others).
+type Cause string
+
+// The causes.
+const (
+	// CauseDeleted: the source no longer has the object (the default
+	// when nothing more precise is known).
+	CauseDeleted Cause = "deleted at the source"
+	// CauseMovedOut: the object is at the source, outside every in-scope OU.
+	CauseMovedOut Cause = "moved out of scope"
+	// CauseScopeChanged: an admin removed the object's OU from the scope.
+	CauseScopeChanged Cause = "scope changed"
+	// CauseScopeOUGone: an in-scope OU no longer exists at the source
+	// (deleted, moved, or hidden from the bind account).
+	CauseScopeOUGone Cause = "scope OU gone"
+	// CauseNotSynced: the object is still in scope but no longer a user or
+	// a group syncguard syncs (its object classes changed).
+	CauseNotSynced Cause = "no longer a user or group"
+)
+
+// Causes lists every cause.
+var Causes = []Cause{CauseDeleted, CauseMovedOut, CauseScopeChanged, CauseScopeOUGone, CauseNotSynced}
+
+// Valid reports whether c is one of Causes.
+func (c Cause) Valid() bool { return slices.Contains(Causes, c) }
 
 // StagedDelete is a deletion held back by the guard.
 type StagedDelete struct {
@@ -25,6 +53,7 @@ type StagedDelete struct {
 	DN        string
 	Name      string
 	OU        string // the parent of DN: where the object was
+	Cause     Cause  // why it would be deleted; "" is CauseDeleted
 	State     string
 	Reason    string
 	DecidedBy string
@@ -38,28 +67,48 @@ type Count struct {
 }
 
 // stage writes a Quarantine cycle's staged deletes, pending, each with its
-// log entry.
+// log entry. The entries are written cause by cause, each cause's entries
+// sharing everything but their object.
 func stage(ctx context.Context, tx *sql.Tx, c *Cycle, q *Quarantine) error {
-	b := newFixedBatchInsert(ctx, tx, `INSERT INTO staged_deletes (config_id, cycle_id, anchor, type, dn, name, ou)`,
-		[]any{c.ConfigID, c.ID}, 5)
-	logs := newLogBatch(ctx, tx, c.ConfigID, c.ID, &q.Log)
+	b := newFixedBatchInsert(ctx, tx, `INSERT INTO staged_deletes (config_id, cycle_id, anchor, type, dn, name, ou, cause)`,
+		[]any{c.ConfigID, c.ID}, 6)
+	causes := map[Cause]bool{}
 	for i := range q.Staged {
 		d := &q.Staged[i]
 		d.ConfigID, d.CycleID, d.State = c.ConfigID, c.ID, StagedPending
-		if err := b.add(d.Anchor, d.Type, d.DN, d.Name, d.OU); err != nil {
+		if d.Cause == "" {
+			d.Cause = CauseDeleted
+		}
+		causes[d.Cause] = true
+		if err := b.add(d.Anchor, d.Type, d.DN, d.Name, d.OU, string(d.Cause)); err != nil {
 			return err
 		}
 	}
 	if err := b.flush(); err != nil {
 		return err
 	}
-	for i := range q.Staged {
-		d := &q.Staged[i]
-		if err := logs.add(d.Type, d.Name, d.DN, d.Anchor); err != nil {
+	for _, cause := range Causes {
+		if !causes[cause] {
+			continue
+		}
+		l := q.Log
+		l.Cause = cause
+		if d, ok := q.Details[cause]; ok {
+			l.Details = d
+		}
+		logs := newLogBatch(ctx, tx, c.ConfigID, c.ID, &l)
+		for i := range q.Staged {
+			if d := &q.Staged[i]; d.Cause == cause {
+				if err := logs.add(d.Type, d.Name, d.DN, d.Anchor); err != nil {
+					return err
+				}
+			}
+		}
+		if err := logs.flush(); err != nil {
 			return err
 		}
 	}
-	return logs.flush()
+	return nil
 }
 
 // discardReturned discards the pending staged deletes of the given anchors:
@@ -85,8 +134,8 @@ func discardReturned(ctx context.Context, tx *sql.Tx, c *Cycle, anchors []string
 // StagedDeletes returns up to limit staged deletes of a cycle in state (all
 // states when empty), ordered by DN.
 func (s *Store) StagedDeletes(ctx context.Context, configID, cycleID int64, state string, limit int) ([]StagedDelete, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, config_id, cycle_id, anchor, type, dn, name, ou, state, reason, decided_by, decided_at
-		FROM staged_deletes WHERE config_id = ? AND cycle_id = ? AND (? = '' OR state = ?) ORDER BY dn LIMIT ?`,
+	rows, err := s.r.QueryContext(ctx, `SELECT id, config_id, cycle_id, anchor, type, dn, name, ou, cause, state, reason,
+		decided_by, decided_at FROM staged_deletes WHERE config_id = ? AND cycle_id = ? AND (? = '' OR state = ?) ORDER BY dn LIMIT ?`,
 		configID, cycleID, state, state, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: staged deletes: %w", err)
@@ -96,7 +145,7 @@ func (s *Store) StagedDeletes(ctx context.Context, configID, cycleID int64, stat
 	for rows.Next() {
 		var d StagedDelete
 		var at int64
-		if err := rows.Scan(&d.ID, &d.ConfigID, &d.CycleID, &d.Anchor, &d.Type, &d.DN, &d.Name, &d.OU, &d.State,
+		if err := rows.Scan(&d.ID, &d.ConfigID, &d.CycleID, &d.Anchor, &d.Type, &d.DN, &d.Name, &d.OU, &d.Cause, &d.State,
 			&d.Reason, &d.DecidedBy, &at); err != nil {
 			return nil, fmt.Errorf("store: staged deletes: %w", err)
 		}
@@ -108,33 +157,41 @@ func (s *Store) StagedDeletes(ctx context.Context, configID, cycleID int64, stat
 
 // StagedSummary counts a cycle's staged deletes in state by object type and by OU.
 func (s *Store) StagedSummary(ctx context.Context, configID, cycleID int64, state string) (total int, byType, byOU []Count, err error) {
-	q := func(col string) ([]Count, error) {
-		rows, err := s.r.QueryContext(ctx, `SELECT `+col+`, count(*) FROM staged_deletes
-			WHERE config_id = ? AND cycle_id = ? AND state = ? GROUP BY 1 ORDER BY 2 DESC, 1`, configID, cycleID, state)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		var out []Count
-		for rows.Next() {
-			var c Count
-			if err := rows.Scan(&c.Label, &c.N); err != nil {
-				return nil, err
-			}
-			out = append(out, c)
-		}
-		return out, rows.Err()
+	if byType, err = s.stagedCounts(ctx, configID, cycleID, state, "type"); err != nil {
+		return 0, nil, nil, err
 	}
-	if byType, err = q("type"); err != nil {
-		return 0, nil, nil, fmt.Errorf("store: staged summary: %w", err)
-	}
-	if byOU, err = q("ou"); err != nil {
-		return 0, nil, nil, fmt.Errorf("store: staged summary: %w", err)
+	if byOU, err = s.stagedCounts(ctx, configID, cycleID, state, "ou"); err != nil {
+		return 0, nil, nil, err
 	}
 	for _, c := range byType {
 		total += c.N
 	}
 	return total, byType, byOU, nil
+}
+
+// StagedByCause counts a cycle's staged deletes in state by cause, most first.
+func (s *Store) StagedByCause(ctx context.Context, configID, cycleID int64, state string) ([]Count, error) {
+	return s.stagedCounts(ctx, configID, cycleID, state, "cause")
+}
+
+// stagedCounts counts a cycle's staged deletes in state by the column col
+// (a name of this file, never input), most first.
+func (s *Store) stagedCounts(ctx context.Context, configID, cycleID int64, state, col string) ([]Count, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+col+`, count(*) FROM staged_deletes
+		WHERE config_id = ? AND cycle_id = ? AND state = ? GROUP BY 1 ORDER BY 2 DESC, 1`, configID, cycleID, state)
+	if err != nil {
+		return nil, fmt.Errorf("store: staged deletes by %s: %w", col, err)
+	}
+	defer rows.Close()
+	var out []Count
+	for rows.Next() {
+		var c Count
+		if err := rows.Scan(&c.Label, &c.N); err != nil {
+			return nil, fmt.Errorf("store: staged deletes by %s: %w", col, err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 // PendingStaged returns how many staged deletes of a configuration are pending.
@@ -199,7 +256,7 @@ func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision) (int, er
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT anchor, type, dn, name FROM staged_deletes
+		rows, err := tx.QueryContext(ctx, `SELECT anchor, type, dn, name, cause FROM staged_deletes
 			WHERE config_id = ? AND cycle_id = ? AND state = 'pending' ORDER BY id`, d.ConfigID, d.Quarantine)
 		if err != nil {
 			return err
@@ -209,7 +266,7 @@ func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision) (int, er
 		for rows.Next() {
 			e := LogEntry{Time: now, Action: ActionDelete, Status: LogSuccess,
 				Details: fmt.Sprintf("deletion staged by cycle %d, allowed by %s", d.Quarantine, d.Actor)}
-			if err := rows.Scan(&e.Anchor, &e.Type, &e.DN, &e.Name); err != nil {
+			if err := rows.Scan(&e.Anchor, &e.Type, &e.DN, &e.Name, &e.Cause); err != nil {
 				rows.Close()
 				return err
 			}

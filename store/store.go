@@ -16,9 +16,6 @@ import (
 	"net/url"
 	"path"
 	"runtime"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -34,6 +31,9 @@ type Store struct {
 	now     func() time.Time
 	keys    *keyring // encrypts the secrets at rest
 	touches touches  // sessions seen, not yet written
+	lock    *useLock // held, shared, while the database is open
+	path    string   // the database file
+	dsn     string   // its data source name, without the writer's and readers' options
 }
 
 // Options tune OpenWith.
@@ -59,6 +59,21 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("store: empty database path")
 	}
+	lock, err := sharedUse(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := openLocked(ctx, path, opts)
+	if err != nil {
+		lock.release()
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+// openLocked opens the database once its use lock is held.
+func openLocked(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := ownerOnlyFiles(path); err != nil {
 		return nil, err
 	}
@@ -76,10 +91,16 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w, now: time.Now}
+	s := &Store{w: w, now: time.Now, path: path, dsn: base}
 	if err := w.PingContext(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	// A database written by a newer syncguard is refused before anything
+	// is written to it (no key made, no migration applied).
+	if _, err := checkSchema(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: %s: %w", path, err)
 	}
 	if s.keys, err = s.loadKeyring(ctx, opts.SecretKeyFile); err != nil {
 		w.Close()
@@ -105,7 +126,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 // written are written.
 func (s *Store) Close() error {
 	s.touches.wg.Wait()
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.r.Close(), s.w.Close(), s.lock.release())
 }
 
 // SetClock replaces the clock (tests).
@@ -128,20 +149,15 @@ func (s *Store) migrate(ctx context.Context) error {
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("store: migrations table: %w", err)
 	}
-	names, err := migrations.ReadDir("migrations")
+	known, err := knownMigrations()
 	if err != nil {
-		return fmt.Errorf("store: read migrations: %w", err)
+		return err
 	}
-	sort.Slice(names, func(i, j int) bool { return names[i].Name() < names[j].Name() })
-	for _, e := range names {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		version, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return fmt.Errorf("store: migration %q has no number", e.Name())
-		}
-		body, err := migrations.ReadFile(path.Join("migrations", e.Name()))
+	for _, m := range known {
+		version, name := m.version, m.name
+		body, err := migrations.ReadFile(path.Join("migrations", name))
 		if err != nil {
-			return fmt.Errorf("store: read migration %s: %w", e.Name(), err)
+			return fmt.Errorf("store: read migration %s: %w", name, err)
 		}
 		if err := s.tx(ctx, func(tx *sql.Tx) error {
 			var n int
@@ -160,10 +176,10 @@ func (s *Store) migrate(ctx context.Context) error {
 				}
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				version, e.Name(), ms(s.now()))
+				version, name, ms(s.now()))
 			return err
 		}); err != nil {
-			return fmt.Errorf("store: migration %s: %w", e.Name(), err)
+			return fmt.Errorf("store: migration %s: %w", name, err)
 		}
 	}
 	return nil
@@ -179,6 +195,8 @@ func (s *Store) migrationSteps() map[int]func(context.Context, *sql.Tx) error {
 			}
 			return renameControlNames(ctx, tx, s.now())
 		},
+		7:  widenLogChecks,
+		10: countPastCycles,
 	}
 }
 
@@ -220,7 +238,7 @@ func boolInt(b bool) int {
 
 // queryRows runs q on the read pool and scans every row with scan; what
 // names the query in errors.
-func queryRows[T any](ctx context.Context, db *sql.DB, what string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+func queryRows[T any](ctx context.Context, db querier, what string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", what, err)

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -61,19 +62,32 @@ func TestMigrationWidensTheLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := `CREATE TABLE provisioning_log_old (id INTEGER PRIMARY KEY, config_id INTEGER NOT NULL REFERENCES configurations (id) ON DELETE CASCADE,
-		cycle_id INTEGER NOT NULL, time INTEGER NOT NULL,
-		action TEXT NOT NULL CHECK (action IN ('Create', 'Update', 'Delete', 'StagedDelete')),
-		status TEXT NOT NULL CHECK (status IN ('Success', 'Failure', 'Skipped', 'Staged')),
-		object_type TEXT NOT NULL, name TEXT NOT NULL, dn TEXT NOT NULL, anchor TEXT NOT NULL, details TEXT NOT NULL DEFAULT '')`
-	for _, q := range []string{`DROP TABLE target_links`, `DROP TABLE exports`, `DROP TABLE targets`,
-		`DROP TRIGGER provisioning_log_text_delete`, old, `INSERT INTO provisioning_log_old SELECT * FROM provisioning_log`,
-		`DROP TABLE provisioning_log`, `ALTER TABLE provisioning_log_old RENAME TO provisioning_log`,
-		`CREATE INDEX log_config ON provisioning_log (config_id, id)`,
-		`CREATE TRIGGER provisioning_log_text_delete AFTER DELETE ON provisioning_log
-		WHEN old.id <= (SELECT indexed_id FROM log_text_state) BEGIN
-		INSERT INTO provisioning_log_text (provisioning_log_text, rowid, name, dn) VALUES ('delete', old.id, old.name, old.dn); END`,
-		`DELETE FROM schema_migrations WHERE version = 7`} {
+	// The table as migration 007 found it: today's, with the CHECKs of
+	// before (later migrations' columns, such as cause, stay).
+	var def string
+	if err := db.QueryRow(`SELECT sql FROM sqlite_master WHERE name = 'provisioning_log'`).Scan(&def); err != nil {
+		t.Fatal(err)
+	}
+	def = regexp.MustCompile(`CHECK \(action IN \([^)]*\)\)`).ReplaceAllLiteralString(def,
+		`CHECK (action IN ('Create', 'Update', 'Delete', 'StagedDelete'))`)
+	def = regexp.MustCompile(`CHECK \(status IN \([^)]*\)\)`).ReplaceAllLiteralString(def,
+		`CHECK (status IN ('Success', 'Failure', 'Skipped', 'Staged'))`)
+	def = strings.Replace(def, "provisioning_log", "provisioning_log_old", 1)
+	var rebuild []string
+	rows, err := db.Query(`SELECT sql FROM sqlite_master WHERE tbl_name = 'provisioning_log' AND type IN ('index', 'trigger') AND sql IS NOT NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var q string
+		rows.Scan(&q)
+		rebuild = append(rebuild, q)
+	}
+	rows.Close()
+	steps := append([]string{`DROP TABLE target_links`, `DROP TABLE exports`, `DROP TABLE targets`, def,
+		`INSERT INTO provisioning_log_old SELECT * FROM provisioning_log`, `DROP TABLE provisioning_log`,
+		`ALTER TABLE provisioning_log_old RENAME TO provisioning_log`}, rebuild...)
+	for _, q := range append(steps, `DELETE FROM schema_migrations WHERE version = 7`) {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

@@ -1,8 +1,12 @@
 package views
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strconv"
+
+	"github.com/a-h/templ"
 )
 
 // num formats n with thousands separators: 812, 1,204, -12,000.
@@ -120,6 +124,15 @@ func logStatusClass(status string) string {
 	return "badge badge-muted"
 }
 
+// accountClass is the badge class of an account's state: "Enabled" or
+// "Disabled".
+func accountClass(state string) string {
+	if state == "Disabled" {
+		return "badge badge-warn"
+	}
+	return "badge badge-muted"
+}
+
 // outboxClass is the badge class of an outbox message status.
 func outboxClass(status string) string {
 	switch status {
@@ -162,12 +175,6 @@ func flashClass(f *Flash) string {
 // progressText is "read N · planned N · applied N".
 func progressText(p *Progress) string {
 	return fmt.Sprintf("read %s · planned %s · applied %s", num(p.Read), num(p.Planned), num(p.Applied))
-}
-
-// depthClass is the indentation class of an OU in the scope picker.
-func depthClass(depth int) string {
-	depth = max(0, min(depth, 6))
-	return "scope-ou depth-" + strconv.Itoa(depth)
 }
 
 // fieldError returns the message for key in errs ("" when none).
@@ -271,4 +278,63 @@ func outboxErrorClass(status string) string {
 		return "status-error"
 	}
 	return "muted"
+}
+
+// bindMethods are the options of the bind method select.
+var bindMethods = []Prop{{Label: "Simple", Value: "simple"}, {Label: "NTLM (Active Directory)", Value: "ntlm"}}
+
+// bindMethodText names a bind method.
+func bindMethodText(m string) string {
+	for _, o := range bindMethods {
+		if o.Value == m {
+			return o.Label
+		}
+	}
+	return "Simple"
+}
+
+// passwordHint says what an empty password field does.
+func passwordHint(kept bool) string {
+	if kept {
+		return "A password is kept: leave this empty to keep it, or type another."
+	}
+	return "Never shown again once typed."
+}
+
+// roles are the options of a role select.
+var roles = []Prop{{Label: "viewer: may only look", Value: "viewer"}, {Label: "admin: may change things", Value: "admin"}}
+
+// dnText writes a DN that a narrow screen breaks after its commas rather
+// than inside a name: the text is the DN itself (a <wbr> adds none), escaped.
+func dnText(dn string) templ.Component {
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		for i, part := range dnParts(dn) {
+			if i > 0 {
+				if _, err := io.WriteString(w, "<wbr>"); err != nil {
+					return err
+				}
+			}
+			if _, err := io.WriteString(w, templ.EscapeString(part)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// dnParts splits a DN after each comma, keeping the commas: the places a
+// line may break.
+func dnParts(dn string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(dn); i++ {
+		switch dn[i] {
+		case '\\':
+			i++
+		case ',':
+			out = append(out, dn[start:i+1])
+			start = i + 1
+		}
+	}
+	return append(out, dn[start:])
 }

@@ -1,13 +1,11 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -56,6 +54,7 @@ func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (vi
 	p := views.ConfigurationPage{Base: s.base(c, cfg.Name, "configurations"), ID: cfg.ID, Name: cfg.Name,
 		Basics: views.Basics{Email: cfg.Basics.Email, Prevent: cfg.Basics.Prevent, Threshold: strconv.Itoa(cfg.Basics.Threshold)},
 		Scope:  cfg.EffectiveScope(), Source: cfg.Source, BaseDN: cfg.BaseDN, BindDN: cfg.BindDN,
+		BindMethod: guard.BindMethod(cfg), StartTLS: cfg.StartTLS, CAFile: cfg.CAFile, TLSPin: cfg.TLSPin, TLSServer: cfg.TLSServer,
 		Interval: humanInterval(cfg.Interval), AgentID: cfg.AgentID, QuarantineID: cfg.QuarantineID}
 	o, err := guard.OverviewOf(ctx, s.store, cfg)
 	if err != nil {
@@ -147,66 +146,43 @@ func (s *Server) saveBasics(c echo.Context) error {
 	if basics == cfg.Basics {
 		return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "info", "Nothing changed.")
 	}
-	cfg.Basics = basics
-	if err := s.store.UpdateConfiguration(c.Request().Context(), cfg, currentUser(c).Name); err != nil {
+	saved, err := s.store.EditConfiguration(c.Request().Context(), cfg.ID, currentUser(c).Name, func(cur *store.Configuration) error {
+		cur.Basics = basics
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	msg := "Basics saved. They apply from the next cycle."
-	if cfg.QuarantineID != 0 {
+	if saved.QuarantineID != 0 {
 		msg += " The deletions already staged still wait for Allow deletes or Restart sync."
 	}
 	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success", msg)
 }
 
-// scopeForm lists the source's OUs under the base DN as a tree, ticking the
-// in-scope ones.
-func (s *Server) scopeForm(ctx context.Context, cfg *store.Configuration, ticked []string) *views.ScopeForm {
-	form := &views.ScopeForm{}
-	base, _ := guard.NormalizeDN(cfg.BaseDN)
-	src, err := guard.OpenSource(cfg, s.engine.Source)
-	var dns []string
-	if err == nil {
-		dns, err = src.Containers(ctx)
+// scopeDraft is the draft of Edit Scope the form or URL names, or a new
+// one from the configuration's scope.
+func (s *Server) scopeDraft(c echo.Context, cfg *store.Configuration, id string) *draft {
+	if d, ok := s.drafts.get(c, s, id); ok && d.ConfigID == cfg.ID {
+		return d
 	}
+	d := &draft{ConfigID: cfg.ID, Config: *cfg}
+	d.Config.Scope = slices.Clone(cfg.EffectiveScope())
+	return d
+}
+
+// renderScope renders the configuration page with the OU picker.
+func (s *Server) renderScope(c echo.Context, status int, cfg *store.Configuration, d *draft, at browsePlace, problem string) error {
+	p, err := s.configurationPage(c, cfg)
 	if err != nil {
-		form.Error = "Could not read the OUs from the source: " + err.Error()
+		return err
 	}
-	if cfg.BaseDN != "" && !slices.Contains(dns, cfg.BaseDN) {
-		dns = append([]string{cfg.BaseDN}, dns...)
-	}
-	// Keep ticked DNs that the source no longer lists, so saving does not drop them silently.
-	for _, t := range ticked {
-		if !slices.Contains(dns, t) {
-			dns = append(dns, t)
-		}
-	}
-	tickedNorm, _ := guard.NormalizeScope(ticked)
-	type ou struct {
-		dn, norm string
-		key      []string
-	}
-	var ous []ou
-	seen := map[string]bool{}
-	for _, dn := range dns {
-		norm, err := guard.NormalizeDN(dn)
-		if err != nil || seen[norm] || (base != "" && !guard.InScope(norm, []string{base})) {
-			continue
-		}
-		seen[norm] = true
-		parts := strings.Split(norm, ",")
-		slices.Reverse(parts)
-		ous = append(ous, ou{dn: dn, norm: norm, key: parts})
-	}
-	slices.SortFunc(ous, func(a, b ou) int { return slices.Compare(a.key, b.key) })
-	baseDepth := strings.Count(base, ",") + 1
-	if base == "" {
-		baseDepth = 0
-	}
-	for _, o := range ous {
-		depth := len(o.key) - baseDepth
-		form.OUs = append(form.OUs, views.ScopeOU{DN: o.dn, Depth: min(max(depth, 0), 6), Checked: slices.Contains(tickedNorm, o.norm)})
-	}
-	return form
+	p.Base.Title = "Edit Scope · " + cfg.Name
+	b := s.ouBrowser(c.Request().Context(), d, at)
+	s.drafts.save(c, s, d)
+	b.Draft = d.ID
+	p.ScopeForm, p.ScopeErr = &b, problem
+	return render(c, status, views.Configuration(p))
 }
 
 func (s *Server) editScope(c echo.Context) error {
@@ -214,25 +190,28 @@ func (s *Server) editScope(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.configurationPage(c, cfg)
-	if err != nil {
-		return err
-	}
-	p.Base.Title = "Edit Scope · " + cfg.Name
-	p.ScopeForm = s.scopeForm(c.Request().Context(), cfg, cfg.EffectiveScope())
-	return render(c, http.StatusOK, views.Configuration(p))
+	d := s.scopeDraft(c, cfg, c.QueryParam("draft"))
+	return s.renderScope(c, http.StatusOK, cfg, d, placeFrom(c.QueryParams()), "")
 }
 
+// saveScope keeps the ticks of the level shown, then moves to another
+// level or page, or saves.
 func (s *Server) saveScope(c echo.Context) error {
 	cfg, err := s.configParam(c)
 	if err != nil {
 		return err
 	}
-	form, err := c.FormParams()
+	form, err := formParams(c)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+		return err
 	}
-	picked := form["ou"]
+	d := s.scopeDraft(c, cfg, form.Get("draft"))
+	applyTicks(d, form)
+	if a := form.Get("action"); a != "save" && (a != "" || len(form["shown"]) > 0) {
+		s.drafts.save(c, s, d)
+		return c.Redirect(http.StatusSeeOther, views.ConfigURL(cfg.ID, "/scope/edit?"+placeFrom(form).query(d.ID)))
+	}
+	picked := d.Config.Scope
 	var problem string
 	switch {
 	case len(picked) == 0:
@@ -248,18 +227,15 @@ func (s *Server) saveScope(c echo.Context) error {
 		}
 	}
 	if problem != "" {
-		p, err := s.configurationPage(c, cfg)
-		if err != nil {
-			return err
-		}
-		p.Base.Title = "Edit Scope · " + cfg.Name
-		p.ScopeForm = s.scopeForm(c.Request().Context(), cfg, picked)
-		p.ScopeForm.Error = problem
-		return render(c, http.StatusUnprocessableEntity, views.Configuration(p))
+		return s.renderScope(c, http.StatusUnprocessableEntity, cfg, d, placeFrom(form), problem)
 	}
-	if err := s.store.UpdateConfiguration(c.Request().Context(), &next, currentUser(c).Name); err != nil {
+	if _, err := s.store.EditConfiguration(c.Request().Context(), cfg.ID, currentUser(c).Name, func(cur *store.Configuration) error {
+		cur.Scope = next.Scope
+		return nil
+	}); err != nil {
 		return err
 	}
+	s.drafts.drop(d.ID)
 	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success",
 		fmt.Sprintf("Scope saved: %d OU(s) in scope. It applies from the next cycle.", len(picked)))
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/syncguard/syncguard/guard"
 	"github.com/syncguard/syncguard/store"
 )
 
@@ -175,9 +176,12 @@ func TestTrippedGuardStatusInfo(t *testing.T) {
 	}
 	for i, d := range staged {
 		typ := map[string]string{"user": "User", "group": "Group"}[d.Type]
-		if want := []string{typ, d.Name, d.DN}; !slices.Equal(sample[i], want) {
+		if want := []string{typ, d.Name, "Enabled", d.DN, "deleted at the source"}; !slices.Equal(sample[i], want) {
 			t.Errorf("sample row %d = %q, want %q", i, sample[i], want)
 		}
+	}
+	if got, want := info.rows("#by-cause-heading ~ .table-wrap table"), [][]string{{"deleted at the source", strconv.Itoa(usersPerOU)}}; !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("by cause = %q, want %q", got, want)
 	}
 
 	// The link to the StagedDelete log of that cycle.
@@ -730,5 +734,52 @@ func restartAndCheck(t *testing.T, e *env, admin *client, quarantine int64) {
 	}
 	if n := len(e.logs(store.LogQuery{Action: store.ActionDelete})); n != 0 {
 		t.Errorf("%d Delete log entries, want none", n)
+	}
+}
+
+// TestStatusInfoAccountsAndCauses: the sample of staged objects says which
+// accounts are disabled at the source, and each staged delete's cause; the
+// log entry of a staged delete names its cause.
+func TestStatusInfoAccountsAndCauses(t *testing.T) {
+	t.Parallel()
+	full := generate(t, testDirectoryOptions)
+	recs := ldifRecords(full)
+	var disabled string
+	for i, rec := range recs {
+		if dn := recordDN(rec); strings.HasSuffix(strings.ToLower(dn), ","+strings.ToLower(salesOU)) && disabled == "" {
+			recs[i], disabled = rec+"\nuserAccountControl: 514", dn
+		}
+	}
+	e := newTestServerWith(t, setup{LDIF: []byte(strings.Join(recs, "\n\n") + "\n\n")})
+	ctx := context.Background()
+	if c, err := e.Engine.RunCycle(ctx, e.ConfigID, guard.TriggerManual); err != nil || c.Outcome != store.OutcomeSucceeded {
+		t.Fatalf("first cycle: %+v, %v", c, err)
+	}
+	e.writeLDIF(withoutBelow(full, salesOU))
+	if c, err := e.Engine.RunCycle(ctx, e.ConfigID, guard.TriggerManual); err != nil || c.Outcome != store.OutcomeQuarantined {
+		t.Fatalf("cycle without Sales: %+v, %v", c, err)
+	}
+	admin := e.signIn(store.RoleAdmin)
+	info := admin.get(e.path("/status"))
+	found := 0
+	for _, row := range info.rows("#sample-heading ~ .table-wrap table") {
+		want := "Enabled"
+		if row[3] == disabled {
+			want, found = "Disabled", found+1
+		}
+		if row[2] != want || row[4] != "deleted at the source" {
+			t.Errorf("sample row %q: want account %s, cause deleted at the source", row, want)
+		}
+	}
+	if found != 1 {
+		t.Errorf("the disabled user %s is not in the sample", disabled)
+	}
+	entries, err := e.Store.Logs(ctx, store.LogQuery{ConfigID: e.ConfigID, Action: store.ActionStagedDelete, Limit: 1})
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("Logs = %v, %v", entries, err)
+	}
+	entry := admin.get(e.path("/logs/" + strconv.FormatInt(entries[0].ID, 10)))
+	if got := entry.prop("main", "Cause"); got != "deleted at the source" {
+		t.Errorf("log entry page: Cause = %q", got)
 	}
 }

@@ -102,7 +102,7 @@ func filterQuery(f views.LogFilter) url.Values {
 
 func logRow(configID int64, e *store.LogEntry) views.LogRow {
 	return views.LogRow{ID: e.ID, Time: formatTime(e.Time), Cycle: e.CycleID, Action: e.Action, Status: e.Status, Type: e.Type,
-		Name: e.Name, DN: e.DN, Anchor: e.Anchor, Details: e.Details,
+		Name: e.Name, DN: e.DN, Anchor: e.Anchor, Details: e.Details, Cause: string(e.Cause),
 		URL: views.ConfigURL(configID, "/logs/"+strconv.FormatInt(e.ID, 10))}
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -44,12 +45,11 @@ func (s *Server) statusInfo(c echo.Context) error {
 		for _, c := range byOU {
 			p.ByOU = append(p.ByOU, views.Count{Label: c.Label, N: c.N})
 		}
-		sample, err := s.store.StagedDeletes(ctx, cfg.ID, cy.ID, store.StagedPending, 25)
-		if err != nil {
+		if p.ByCause, err = s.stagedCauses(ctx, cfg.ID, cy.ID); err != nil {
 			return err
 		}
-		for _, d := range sample {
-			p.Sample = append(p.Sample, views.StagedObject{Type: typeWord(d.Type, false), Name: d.Name, DN: d.DN, Anchor: d.Anchor})
+		if p.Sample, err = s.stagedSample(ctx, cfg.ID, cy.ID); err != nil {
+			return err
 		}
 		p.SampleOf = total
 		p.LogURL = views.ConfigURL(cfg.ID, "/logs?action=StagedDelete&cycle="+strconv.FormatInt(cy.ID, 10))
@@ -58,6 +58,54 @@ func (s *Server) statusInfo(c echo.Context) error {
 		p.LastCycle = &v
 	}
 	return render(c, http.StatusOK, views.StatusInfo(p))
+}
+
+// stagedCauses counts the pending staged deletes of a quarantine by cause.
+func (s *Server) stagedCauses(ctx context.Context, configID, cycleID int64) ([]views.Count, error) {
+	counts, err := s.store.StagedByCause(ctx, configID, cycleID, store.StagedPending)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]views.Count, 0, len(counts))
+	for _, c := range counts {
+		out = append(out, views.Count{Label: c.Label, N: c.N})
+	}
+	return out, nil
+}
+
+// stagedSample is a sample of the pending staged deletes of a quarantine,
+// each with its cause and, for a user still in the target directory,
+// whether its account is enabled.
+func (s *Server) stagedSample(ctx context.Context, configID, cycleID int64) ([]views.StagedObject, error) {
+	sample, err := s.store.StagedDeletes(ctx, configID, cycleID, store.StagedPending, 25)
+	if err != nil {
+		return nil, err
+	}
+	anchors := make([]string, len(sample))
+	for i, d := range sample {
+		anchors[i] = d.Anchor
+	}
+	objs, err := s.store.TargetObjectsByAnchor(ctx, configID, anchors)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]views.StagedObject, 0, len(sample))
+	for _, d := range sample {
+		o := views.StagedObject{Type: typeWord(d.Type, false), Name: d.Name, DN: d.DN, Anchor: d.Anchor, Cause: string(d.Cause)}
+		if obj, ok := objs[d.Anchor]; ok && d.Type == guard.TypeUser {
+			o.Account = accountWord(guard.AccountEnabled(obj.Attributes))
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// accountWord words whether an account is enabled.
+func accountWord(enabled bool) string {
+	if enabled {
+		return "Enabled"
+	}
+	return "Disabled"
 }
 
 // typeWord words an object type as the breakdown does: "User", or

@@ -90,6 +90,13 @@ func TestTargetUnreachableStatus(t *testing.T) {
 	if p, err := x.Export(t.Context(), e.ConfigID); err != nil || p.RetryAt.IsZero() {
 		t.Fatalf("Export = %+v, %v; want it stopped by the 503", p, err)
 	}
+	m, err := e.Store.Metrics(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := m.Configurations[0].Gauges; g["exports_pending"] != 62 || g["target_unreachable"] != 1 || g["exports_failed"] != 0 {
+		t.Errorf("metrics of the queue = %v, want 62 pending and the target unreachable", g)
+	}
 	admin := e.signIn(store.RoleAdmin)
 	for _, path := range []string{"/configurations", e.path(""), e.path("") + "/status"} {
 		p := admin.get(path)

@@ -179,18 +179,20 @@ func cmdConfigSet(ctx context.Context, c *Config, args []string) error {
 		return err
 	}
 	defer st.Close()
-	if err := f.apply(fs, cfg); err != nil {
-		return err
-	}
 	t, err := st.Target(ctx, cfg.ID)
 	if err != nil {
 		return err
 	}
-	retarget, err := f.applyTarget(fs, cfg, t)
-	if err != nil {
+	// The flags apply to the configuration as it is when it is saved, so
+	// a change made meanwhile (a Basics save in the portal) is kept.
+	var retarget bool
+	if _, err := st.EditConfiguration(ctx, cfg.ID, "cli", func(cur *store.Configuration) error {
+		if err := f.apply(fs, cur); err != nil {
+			return err
+		}
+		retarget, err = f.applyTarget(fs, cur, t)
 		return err
-	}
-	if err := st.UpdateConfiguration(ctx, cfg, "cli"); err != nil {
+	}); err != nil {
 		return err
 	}
 	if retarget {
@@ -253,8 +255,9 @@ type configJSON struct {
 	Email         string   `json:"email"`
 	Interval      string   `json:"interval"`
 	Status        string   `json:"status"`
-	// Target is where the configuration exports (never a secret).
-	Target targetSettingsJSON `json:"target"`
+	// Target is where the configuration exports (never a secret); config
+	// show says it, config list does not.
+	Target *targetSettingsJSON `json:"target,omitempty"`
 }
 
 // targetSettingsJSON is a target's settings in config show --json.
@@ -267,12 +270,12 @@ type targetSettingsJSON struct {
 	CAFile   string `json:"ca_file"`
 }
 
-func toTargetSettingsJSON(t *store.Target) targetSettingsJSON {
-	return targetSettingsJSON{Kind: guard.TargetKind(t.URL), URL: orDefault(t.URL, store.TargetNone), BaseDN: t.BaseDN,
+func toTargetSettingsJSON(t *store.Target) *targetSettingsJSON {
+	return &targetSettingsJSON{Kind: guard.TargetKind(t.URL), URL: orDefault(t.URL, store.TargetNone), BaseDN: t.BaseDN,
 		BindDN: t.BindDN, StartTLS: t.StartTLS, CAFile: t.CAFile}
 }
 
-func toConfigJSON(cfg *store.Configuration, t *store.Target) configJSON {
+func toConfigJSON(cfg *store.Configuration) configJSON {
 	scope := cfg.Scope
 	if scope == nil {
 		scope = []string{}
@@ -280,7 +283,7 @@ func toConfigJSON(cfg *store.Configuration, t *store.Target) configJSON {
 	return configJSON{ID: cfg.ID, Name: cfg.Name, Source: cfg.Source, BaseDN: cfg.BaseDN, BindDN: cfg.BindDN,
 		BindMethod: guard.BindMethod(cfg), TLSPin: cfg.TLSPin, TLSServerName: cfg.TLSServer, Scope: scope,
 		Threshold: cfg.Basics.Threshold, Prevent: cfg.Basics.Prevent, Email: cfg.Basics.Email,
-		Interval: cfg.Interval.String(), Status: cfg.Status, Target: toTargetSettingsJSON(t)}
+		Interval: cfg.Interval.String(), Status: cfg.Status}
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -302,7 +305,9 @@ func cmdConfigShow(ctx context.Context, c *Config, args []string) error {
 		return err
 	}
 	if *asJSON {
-		return writeJSON(c.Stdout, toConfigJSON(cfg, t))
+		out := toConfigJSON(cfg)
+		out.Target = toTargetSettingsJSON(t)
+		return writeJSON(c.Stdout, out)
 	}
 	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
 	var scope []string
@@ -337,37 +342,31 @@ func onOff(b bool) string {
 }
 
 func cmdConfigList(ctx context.Context, c *Config, args []string) error {
-	fs := newFlags(c, "config list")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args, 0); err != nil {
-		return err
-	}
-	st, err := c.openStore(ctx)
+	return listing(ctx, c, "config list", args, (*store.Store).Configurations, toConfigJSON,
+		"NAME\tSTATUS\tSOURCE\tTHRESHOLD\tINTERVAL", func(cfg *store.Configuration) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%d\t%s", printable(cfg.Name), guard.StatusText(cfg.Status), printable(cfg.Source),
+				cfg.Basics.Threshold, cfg.Interval)
+		})
+}
+
+func cmdConfigDelete(ctx context.Context, c *Config, args []string) error {
+	fs := newFlags(c, "config delete")
+	yes := fs.Bool("yes", false, "confirm: delete the configuration")
+	st, cfg, err := c.parseConfiguration(ctx, fs, args)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cfgs, err := st.Configurations(ctx)
-	if err != nil {
+	if !*yes {
+		return usageError("config delete: this deletes %s, its cycles, provisioning log and staged deletions "+
+			"(objects in a target stay; the audit keeps the event); add --yes to confirm", printable(cfg.Name))
+	}
+	e := &guard.Engine{Store: st}
+	if err := e.DeleteConfiguration(ctx, cfg.ID, "cli"); err != nil {
 		return err
 	}
-	if *asJSON {
-		out := make([]configJSON, 0, len(cfgs))
-		for _, cfg := range cfgs {
-			t, err := st.Target(ctx, cfg.ID)
-			if err != nil {
-				return err
-			}
-			out = append(out, toConfigJSON(cfg, t))
-		}
-		return writeJSON(c.Stdout, out)
-	}
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATUS\tSOURCE\tTHRESHOLD\tINTERVAL")
-	for _, cfg := range cfgs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", printable(cfg.Name), guard.StatusText(cfg.Status), printable(cfg.Source), cfg.Basics.Threshold, cfg.Interval)
-	}
-	return tw.Flush()
+	fmt.Fprintf(c.Stdout, "deleted configuration %s; objects it provisioned to a target stay in place\n", printable(cfg.Name))
+	return nil
 }
 
 func writeCompactJSON(w io.Writer, v any) error {

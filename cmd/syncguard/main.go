@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,10 +35,67 @@ func main() {
 	// Whatever syncguard creates (the database, its WAL, the key file, the
 	// spool, the demo directory) is its owner's alone.
 	ownerOnlyUmask()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := stopOnSignal(os.Stderr)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(exitCode(err, os.Stderr))
+}
+
+// stopSignal is the cause of a context ended by SIGTERM or SIGINT; it is
+// a context.Canceled, so that a cycle stopped by it is abandoned (rolled
+// back), never recorded as Failed.
+type stopSignal struct{ sig os.Signal }
+
+func (s stopSignal) Error() string { return "stopped by " + signalName(s.sig) }
+func (s stopSignal) Unwrap() error { return context.Canceled }
+
+func signalName(sig os.Signal) string {
+	switch sig {
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case os.Interrupt:
+		return "SIGINT"
+	}
+	return sig.String()
+}
+
+// stopOnSignal returns a context that ends at the first SIGTERM or SIGINT:
+// syncguard then takes no new work and finishes, or abandons cleanly, what
+// it has in hand. A second signal exits at once: what was committed stays
+// committed, and a transaction in progress never happened (SQLite rolls it
+// back); a cycle lease left behind is taken over by the next cycle.
+func stopOnSignal(stderr io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		cancel(stopSignal{sig})
+		sig = <-sigs
+		fmt.Fprintf(stderr, "syncguard: %s again: exiting now; what was committed stays, a transaction in progress is rolled back\n", signalName(sig))
+		os.Exit(exitError)
+	}()
+	return ctx, func() { signal.Stop(sigs); cancel(nil) }
+}
+
+// stopCause says why ctx ended: "stopped by SIGTERM", or its error.
+func stopCause(ctx context.Context) string {
+	if cause := context.Cause(ctx); cause != nil {
+		return cause.Error()
+	}
+	return "stopped"
+}
+
+// afterStop returns a context that ends grace after ctx ends: what is in
+// hand when syncguard is asked to stop (a transaction committing, a mail
+// being sent) gets that long to finish.
+func afterStop(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	release := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(grace, cancel)
+		context.AfterFunc(hard, func() { t.Stop() })
+	})
+	return hard, func() { release(); cancel() }
 }
 
 // exitErr carries an exit code; a nil err with a code is a silent exit.
@@ -90,9 +148,36 @@ type Config struct {
 	SMTP             smtp.Config
 	SMTPPasswordFile string
 	PublicURL        string
-	Stdin            io.Reader
-	Stdout, Stderr   io.Writer
-	Getenv           func(string) string
+	LogFormat        string // text or json
+	// ShutdownTimeout is how long work in hand when SIGTERM or SIGINT
+	// comes (a cycle's transaction, a mail being sent, HTTP requests) may
+	// take to finish before it is cancelled.
+	ShutdownTimeout time.Duration
+	Stdin           io.Reader
+	Stdout, Stderr  io.Writer
+	Getenv          func(string) string
+}
+
+// Credentials systemd passes with LoadCredential= (in the folder named by
+// $CREDENTIALS_DIRECTORY), read when no flag or variable names the file.
+const (
+	credSecretKey    = "secret-key"
+	credSMTPPassword = "smtp-password"
+	credMetricsToken = "metrics-token"
+)
+
+// credential returns the file of a credential systemd passed to the
+// service, or "" when there is none.
+func (c *Config) credential(name string) string {
+	dir := c.Getenv("CREDENTIALS_DIRECTORY")
+	if dir == "" {
+		return ""
+	}
+	p := filepath.Join(dir, name)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
 }
 
 // fromEnv sets the global settings from their environment twins.
@@ -112,6 +197,42 @@ func (c *Config) fromEnv() {
 	c.SMTP.TLS = smtp.TLSMode(env("SMTP_TLS", "starttls"))
 	c.SMTP.From = env("MAIL_FROM", "syncguard@localhost")
 	c.PublicURL = env("PUBLIC_URL", "")
+	c.LogFormat = env("LOG_FORMAT", "text")
+	c.ShutdownTimeout, _ = time.ParseDuration(env("SHUTDOWN_TIMEOUT", "30s")) // 0 when bad: check says so
+	if c.SecretKeyFile == "" {
+		c.SecretKeyFile = c.credential(credSecretKey)
+	}
+	if c.SMTPPasswordFile == "" {
+		c.SMTPPasswordFile = c.credential(credSMTPPassword)
+	}
+}
+
+// check refuses settings of the environment that no flag corrected.
+func (c *Config) check() error {
+	if err := checkLogFormat(c.LogFormat); err != nil {
+		return usageError("SYNCGUARD_LOG_FORMAT: %v", err)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return usageError("SYNCGUARD_SHUTDOWN_TIMEOUT: want a duration such as 30s")
+	}
+	return nil
+}
+
+// logger returns the logger of the command: text or JSON lines on stderr.
+func (c *Config) logger(level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(c.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(c.Stderr, opts))
+}
+
+// secretKeyPath is the key file the store uses.
+func (c *Config) secretKeyPath() string {
+	if c.SecretKeyFile != "" {
+		return c.SecretKeyFile
+	}
+	return store.DefaultSecretKeyFile(c.DB)
 }
 
 // globals registers the global flags on fs, defaulting to the current
@@ -138,6 +259,26 @@ func (c *Config) globals(fs *flag.FlagSet) {
 	})
 	fs.StringVar(&c.SMTP.From, "mail-from", c.SMTP.From, "sender `address` of notifications (env SYNCGUARD_MAIL_FROM)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "the portal's public `URL`, for links in notifications (env SYNCGUARD_PUBLIC_URL)")
+	fs.Func("log-format", "log lines as `text` or json (env SYNCGUARD_LOG_FORMAT; default text)", func(s string) error {
+		c.LogFormat = s
+		return checkLogFormat(s)
+	})
+	fs.Func("shutdown-timeout", "on SIGTERM or SIGINT, how `long` a cycle's transaction, a mail being sent and HTTP requests "+
+		"may take to finish; a cycle still reading is abandoned at once (env SYNCGUARD_SHUTDOWN_TIMEOUT; default 30s)", func(s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return errors.New("want a duration such as 30s")
+		}
+		c.ShutdownTimeout = d
+		return nil
+	})
+}
+
+func checkLogFormat(s string) error {
+	if s != "text" && s != "json" {
+		return fmt.Errorf("%q is neither text nor json", s)
+	}
+	return nil
 }
 
 // sender returns the SMTP sender, or nil when no SMTP host is configured.
@@ -159,6 +300,9 @@ func (c *Config) sender() (*smtp.Sender, error) {
 }
 
 func (c *Config) openStore(ctx context.Context) (*store.Store, error) {
+	if err := checkOwner(c.DB); err != nil {
+		return nil, err
+	}
 	return store.OpenWith(ctx, c.DB, store.Options{SecretKeyFile: c.SecretKeyFile})
 }
 
@@ -180,13 +324,15 @@ func (c *Config) engine(ctx context.Context) (*store.Store, *guard.Engine, error
 // agent (which writes to the database: call it once the command is sure to
 // act).
 func (c *Config) engineOn(ctx context.Context, st *store.Store) (*guard.Engine, error) {
+	// A cycle spools the objects it creates in $TMPDIR; in a container
+	// without a writable /tmp, beside the database.
+	useTempDir(filepath.Dir(c.DB))
 	host, _ := os.Hostname()
 	agentID, err := st.RegisterAgent(ctx, agentName(host), host, version)
 	if err != nil {
 		return nil, err
 	}
-	return &guard.Engine{Store: st, AgentID: agentID, PublicURL: c.PublicURL,
-		Log: slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}, nil
+	return &guard.Engine{Store: st, AgentID: agentID, PublicURL: c.PublicURL, Log: c.logger(slog.LevelWarn)}, nil
 }
 
 func agentName(host string) string {
@@ -203,11 +349,13 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"serve", "[--addr 127.0.0.1:8080] [--demo] [--log-retention 720h] [--trusted-proxy CIDR]...", "run the portal, the scheduler and the outbox", cmdServe},
+		{"serve", "[--addr 127.0.0.1:8080] [--demo] [--log-retention 720h] [--trusted-proxy CIDR]... [--backup-every 24h --backup-keep 7 [--backup-dir DIR]] [--metrics-token-file F]",
+			"run the portal, the scheduler and the outbox (and rolling backups)", cmdServe},
 		{"config add", "NAME --source ldif:PATH|ldap://HOST:PORT [flags]", "add a configuration", cmdConfigAdd},
 		{"config set", "NAME [flags of config add]", "change a configuration", cmdConfigSet},
 		{"config show", "NAME [--json]", "show a configuration", cmdConfigShow},
 		{"config list", "[--json]", "list configurations", cmdConfigList},
+		{"config delete", "NAME --yes", "delete a configuration (its objects in a target stay; the audit keeps the event)", cmdConfigDelete},
 		{"sync", "NAME", "run one cycle now; exit 0 Succeeded, 3 Quarantined, 1 Failed", cmdSync},
 		{"status", "NAME [--json]", "show a configuration's status", cmdStatus},
 		{"allow-deletes", "NAME --yes", "apply the staged deletions and run the next cycle", cmdAllowDeletes},
@@ -218,7 +366,11 @@ func commands() []command {
 		{"user passwd", "NAME", "set a user's password (read from stdin); the user's sessions end", cmdUserPasswd},
 		{"user set-role", "NAME admin|viewer", "change a user's role; the user's sessions end", cmdUserSetRole},
 		{"user remove", "NAME", "remove a portal user and end its sessions", cmdUserRemove},
+		{"user list", "[--json]", "list the portal users with their roles and last sign-in", cmdUserList},
 		{"outbox", "[--json]", "show the notification outbox", cmdOutbox},
+		{"backup", "--to FILE [--force]", "write a consistent copy of the database, also while serve runs (the secret key is not in it)", cmdBackup},
+		{"restore-backup", "--from FILE", "replace the database with a backup; every syncguard using it must be stopped", cmdRestoreBackup},
+		{"version", "[--json]", "print the version, the commit and the Go version", cmdVersion},
 		{"target test", "NAME", "connect to the configuration's target, authenticate and read one page; exit 0 or 1 with the reason", cmdTargetTest},
 	}
 }
@@ -256,6 +408,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return usageError("%v", err)
 	}
 	args = pre.Args()
+	if err := c.check(); err != nil {
+		return err
+	}
 	if len(args) == 0 || args[0] == "help" {
 		usage(stdout)
 		if len(args) == 0 {

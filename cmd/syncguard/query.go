@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/syncguard/syncguard/guard"
 	"github.com/syncguard/syncguard/store"
 )
 
@@ -35,6 +36,9 @@ type logJSON struct {
 	DN      string `json:"dn"`
 	Name    string `json:"name"`
 	Details string `json:"details"`
+	// Cause is why a staged delete (or the delete that applied it) deletes
+	// its object: one of store.Causes; absent from other entries.
+	Cause string `json:"cause,omitempty"`
 }
 
 func cmdLogs(ctx context.Context, c *Config, args []string) error {
@@ -75,7 +79,7 @@ func cmdLogs(ctx context.Context, c *Config, args []string) error {
 		out := make([]logJSON, 0, len(entries))
 		for _, e := range entries {
 			out = append(out, logJSON{ID: e.ID, Time: *jsonTime(e.Time), Cycle: e.CycleID, Action: e.Action, Status: e.Status,
-				Type: e.Type, Anchor: e.Anchor, DN: e.DN, Name: e.Name, Details: e.Details})
+				Type: e.Type, Anchor: e.Anchor, DN: e.DN, Name: e.Name, Details: e.Details, Cause: string(e.Cause)})
 		}
 		return writeJSON(c.Stdout, out)
 	}
@@ -94,6 +98,9 @@ type objectJSON struct {
 	DN         string              `json:"dn"`
 	Name       string              `json:"name"`
 	Attributes map[string][]string `json:"attributes"`
+	// Enabled is false for an account disabled at the source
+	// (guard.AccountEnabled); groups are enabled.
+	Enabled bool `json:"enabled"`
 }
 
 func cmdObjects(ctx context.Context, c *Config, args []string) error {
@@ -119,7 +126,8 @@ func cmdObjects(ctx context.Context, c *Config, args []string) error {
 			}
 			first = false
 			w.WriteString("\n")
-			encErr = writeCompactJSON(w, objectJSON{Anchor: o.Anchor, Type: o.Type, DN: o.DN, Name: o.Name, Attributes: o.Attributes})
+			encErr = writeCompactJSON(w, objectJSON{Anchor: o.Anchor, Type: o.Type, DN: o.DN, Name: o.Name, Attributes: o.Attributes,
+				Enabled: guard.AccountEnabled(o.Attributes)})
 		})
 		w.WriteString("\n]\n")
 		if err := errors.Join(err, encErr); err != nil {
@@ -154,7 +162,27 @@ type outboxJSON struct {
 }
 
 func cmdOutbox(ctx context.Context, c *Config, args []string) error {
-	fs := newFlags(c, "outbox")
+	return listing(ctx, c, "outbox", args, func(st *store.Store, ctx context.Context) ([]*store.Notification, error) {
+		return st.Notifications(ctx, 1000)
+	}, func(n *store.Notification) outboxJSON {
+		o := outboxJSON{ID: n.ID, To: n.To, Subject: n.Subject, Status: n.Status, Attempts: n.Attempts, LastError: n.LastError,
+			CreatedAt: jsonTime(n.CreatedAt), SentAt: jsonTime(n.SentAt)}
+		if n.Status == store.MailPending {
+			o.NextTryAt = jsonTime(n.NextAttemptAt)
+		}
+		return o
+	}, "ID\tSTATUS\tATTEMPTS\tCREATED\tSENT\tTO\tSUBJECT\tLAST ERROR", func(n *store.Notification) string {
+		return fmt.Sprintf("%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s", n.ID, n.Status, n.Attempts, formatTime(n.CreatedAt),
+			formatTime(n.SentAt), printable(n.To), printable(n.Subject), printable(n.LastError))
+	})
+}
+
+// listing runs a command that lists what read returns: with --json as a
+// JSON array (each row through toJSON), else as a table under header, one
+// line per row. read is a method expression such as (*store.Store).Users.
+func listing[T, J any](ctx context.Context, c *Config, name string, args []string, read func(*store.Store, context.Context) ([]T, error),
+	toJSON func(T) J, header string, line func(T) string) error {
+	fs := newFlags(c, name)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
@@ -164,27 +192,21 @@ func cmdOutbox(ctx context.Context, c *Config, args []string) error {
 		return err
 	}
 	defer st.Close()
-	ns, err := st.Notifications(ctx, 1000)
+	rows, err := read(st, ctx)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		out := make([]outboxJSON, 0, len(ns))
-		for _, n := range ns {
-			o := outboxJSON{ID: n.ID, To: n.To, Subject: n.Subject, Status: n.Status, Attempts: n.Attempts, LastError: n.LastError,
-				CreatedAt: jsonTime(n.CreatedAt), SentAt: jsonTime(n.SentAt)}
-			if n.Status == store.MailPending {
-				o.NextTryAt = jsonTime(n.NextAttemptAt)
-			}
-			out = append(out, o)
+		out := make([]J, 0, len(rows))
+		for _, r := range rows {
+			out = append(out, toJSON(r))
 		}
 		return writeJSON(c.Stdout, out)
 	}
 	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATUS\tATTEMPTS\tCREATED\tSENT\tTO\tSUBJECT\tLAST ERROR")
-	for _, n := range ns {
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.Status, n.Attempts, formatTime(n.CreatedAt),
-			formatTime(n.SentAt), printable(n.To), printable(n.Subject), printable(n.LastError))
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, line(r))
 	}
 	return tw.Flush()
 }

@@ -5,14 +5,17 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +34,13 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate `file` (PEM)")
 	tlsKey := fs.String("tls-key", "", "private key `file` of --tls-cert (PEM)")
 	tick := fs.Duration("tick", time.Second, "how often schedules are checked")
+	metricsTokenFile := fs.String("metrics-token-file", envOr(c, "SYNCGUARD_METRICS_TOKEN_FILE", ""),
+		"serve /metrics (Prometheus) to scrapers sending this `file`'s token as a bearer token; without it there is no /metrics "+
+			"(env SYNCGUARD_METRICS_TOKEN_FILE)")
+	var bk backupFlags
+	if err := bk.register(c, fs); err != nil {
+		return err
+	}
 	var proxies []netip.Prefix
 	fs.Func("trusted-proxy", "a reverse proxy (`CIDR` or address; repeat for several) whose X-Forwarded-For names the client, "+
 		"for sign-in throttling and the audit (env SYNCGUARD_TRUSTED_PROXIES, comma-separated)", func(s string) error {
@@ -51,7 +61,14 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return usageError("serve: --tls-cert and --tls-key go together")
 	}
-	logger := slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	metricsToken, err := readToken(*metricsTokenFile)
+	if err != nil {
+		return err
+	}
+	if err := bk.check(); err != nil {
+		return err
+	}
+	logger := c.logger(slog.LevelInfo)
 	sender, err := c.sender()
 	if err != nil {
 		return err
@@ -80,6 +97,7 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
+	defer ln.Close()
 	scheme := "http"
 	if *tlsCert != "" {
 		scheme = "https"
@@ -91,26 +109,23 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	var demoPassword string
 	if *withDemo {
 		if demoPassword, err = setUpDemo(ctx, st, c.DB); err != nil {
-			ln.Close()
 			return err
 		}
 	}
 	cfgs, err := st.Configurations(ctx)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	for _, cfg := range cfgs {
 		if err := st.SetAgent(ctx, cfg.ID, e.AgentID); err != nil {
-			ln.Close()
 			return err
 		}
 	}
-	sched := &guard.Scheduler{Engine: e, Log: logger, Tick: *tick}
+	sched := &guard.Scheduler{Engine: e, Log: logger, Tick: *tick, Grace: c.ShutdownTimeout, Phases: guard.TrackPhases(e)}
 	srv, err := web.New(ctx, web.Options{Store: st, Engine: e, Scheduler: sched, Log: logger,
-		Secure: scheme == "https" || strings.HasPrefix(e.PublicURL, "https://"), PublicURL: e.PublicURL, TrustedProxies: proxies})
+		Secure: scheme == "https" || strings.HasPrefix(e.PublicURL, "https://"), PublicURL: e.PublicURL, TrustedProxies: proxies,
+		MetricsToken: metricsToken})
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
@@ -128,46 +143,188 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	if sender == nil {
 		fmt.Fprintln(c.Stdout, "Notifications are queued in the outbox but not sent: no --smtp-host is set.")
 	}
+	if metricsToken != "" {
+		fmt.Fprintf(c.Stdout, "Prometheus metrics at %s/metrics, for the bearer token of %s.\n", url, *metricsTokenFile)
+	}
 
+	// serve's background loops. Each stops taking work when its context
+	// ends and returns once what it had in hand is done; serve waits for
+	// all of them (up to --shutdown-timeout) before it exits.
+	workers := []worker{
+		{"scheduler", sched.Run},
+		{"outbox", func(ctx context.Context) {
+			(&guard.Outbox{Store: st, Sender: sender, Log: logger}).Run(ctx, 5*time.Second, nil)
+		}},
+		{"housekeeping", func(ctx context.Context) { housekeeping(ctx, st, e.AgentID, *retention, logger) }},
+		// Calls to a target in flight finish and are recorded; the rest
+		// of the queue waits for the next start.
+		{"exporter", func(ctx context.Context) { (&guard.Exporter{Store: st, Log: logger}).Run(ctx, 5*time.Second, wake) }},
+	}
+	if bk.every > 0 {
+		b := bk.worker(c, st, logger)
+		fmt.Fprintf(c.Stdout, "Backups every %s into %s, the newest %d kept. The secret key (%s) is not in them: keep a copy of it elsewhere.\n",
+			bk.every, b.dir, bk.keep, st.SecretKeyFile())
+		workers = append(workers, worker{"backups", b.run})
+	}
+	return serveUntilStopped(ctx, c, hs, ln, *tlsCert, *tlsKey, url, workers, logger)
+}
+
+// A worker is one of serve's background loops.
+type worker struct {
+	name string
+	run  func(ctx context.Context)
+}
+
+// serveUntilStopped serves HTTP and runs the workers until ctx ends (SIGTERM
+// or SIGINT) or the server fails, then stops: no new request, cycle or
+// mail is taken; requests, a cycle's transaction and a mail in flight get
+// --shutdown-timeout to finish; a cycle still reading or planning is
+// abandoned at once (it has written nothing). systemd hears READY=1 once
+// everything runs and STOPPING=1 when the stop begins.
+func serveUntilStopped(ctx context.Context, c *Config, hs *http.Server, ln net.Listener, cert, key, url string, workers []worker, logger *slog.Logger) error {
 	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
 	var wg sync.WaitGroup
-	wg.Add(4)
-	go func() { defer wg.Done(); sched.Run(bg) }()
-	go func() {
-		defer wg.Done()
-		(&guard.Exporter{Store: st, Log: logger}).Run(bg, 5*time.Second, wake)
-	}()
-	go func() {
-		defer wg.Done()
-		(&guard.Outbox{Store: st, Sender: sender, Log: logger}).Run(bg, 5*time.Second, nil)
-	}()
-	go func() {
-		defer wg.Done()
-		housekeeping(bg, st, e.AgentID, *retention, logger)
-	}()
-
+	var mu sync.Mutex
+	running := map[string]bool{}
+	for _, w := range workers {
+		running[w.name] = true
+		wg.Go(func() {
+			w.run(bg)
+			mu.Lock()
+			delete(running, w.name)
+			mu.Unlock()
+		})
+	}
 	serveErr := make(chan error, 1)
 	go func() {
-		if *tlsCert != "" {
-			serveErr <- hs.ServeTLS(ln, *tlsCert, *tlsKey)
+		if cert != "" {
+			serveErr <- hs.ServeTLS(ln, cert, key)
 		} else {
 			serveErr <- hs.Serve(ln)
 		}
 	}()
+	if err := sdNotify(c.Getenv, "READY=1\nSTATUS=serving at "+url); err != nil {
+		logger.Warn("could not notify systemd", "err", err)
+	}
+	var err error
 	select {
 	case <-ctx.Done():
-		logger.Info("shutting down: finishing running cycles")
+		logger.Info("stopping", "cause", stopCause(ctx), "timeout", c.ShutdownTimeout.String())
 	case err = <-serveErr:
+		logger.Error("the HTTP server failed; stopping", "err", err)
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sdNotify(c.Getenv, "STOPPING=1\nSTATUS=stopping: finishing the work in hand")
+	deadline := time.Now().Add(c.ShutdownTimeout)
+	stopBG()
+	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	hs.Shutdown(sctx)
-	stopBG() // the scheduler lets running cycles finish (or roll back after its grace period)
-	wg.Wait()
+	if serr := hs.Shutdown(sctx); serr != nil {
+		logger.Warn("HTTP requests still running at the shutdown timeout; closing them", "err", serr)
+		hs.Close()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Until(deadline) + 10*time.Second):
+		// The scheduler cancels the cycles it waited for at the deadline;
+		// they roll back. What still runs now is abandoned by the exit.
+		mu.Lock()
+		logger.Warn("stopping without waiting any longer", "still_running", strings.Join(slices.Sorted(maps.Keys(running)), ","))
+		mu.Unlock()
+	}
+	logger.Info("stopped")
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// readToken reads the metrics bearer token from path ("" with no path).
+func readToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("metrics token file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	switch {
+	case tok == "":
+		return "", usageError("serve: --metrics-token-file %s is empty: put a long random token in it", path)
+	case len(tok) < 16 || strings.ContainsAny(tok, " \t\r\n"):
+		return "", usageError("serve: the token of --metrics-token-file must be one word of at least 16 characters")
+	}
+	return tok, nil
+}
+
+// backupFlags are serve's rolling backup settings.
+type backupFlags struct {
+	every time.Duration
+	keep  int
+	dir   string
+}
+
+func (b *backupFlags) register(c *Config, fs *flag.FlagSet) error {
+	var err error
+	if b.every, err = envValue(c, "SYNCGUARD_BACKUP_EVERY", 0, time.ParseDuration, "a duration such as 24h"); err != nil {
+		return err
+	}
+	if b.keep, err = envValue(c, "SYNCGUARD_BACKUP_KEEP", 7, strconv.Atoi, "a whole number"); err != nil {
+		return err
+	}
+	b.dir = envOr(c, "SYNCGUARD_BACKUP_DIR", "")
+	fs.DurationVar(&b.every, "backup-every", b.every, "take a backup every `interval` while serving, e.g. 24h; 0 = none (env SYNCGUARD_BACKUP_EVERY)")
+	fs.IntVar(&b.keep, "backup-keep", b.keep, "keep the newest `N` rolling backups (env SYNCGUARD_BACKUP_KEEP)")
+	fs.StringVar(&b.dir, "backup-dir", b.dir, "`folder` of the rolling backups (env SYNCGUARD_BACKUP_DIR; default: backups beside the database)")
+	return nil
+}
+
+func (b *backupFlags) check() error {
+	if b.every < 0 {
+		return usageError("serve: --backup-every must not be negative")
+	}
+	if b.keep < 1 {
+		return usageError("serve: --backup-keep must be at least 1")
+	}
+	return nil
+}
+
+func (b *backupFlags) worker(c *Config, st *store.Store, logger *slog.Logger) *backups {
+	dir := b.dir
+	if dir == "" {
+		dir = filepath.Join(filepath.Dir(c.DB), "backups")
+	}
+	return &backups{st: st, dir: dir, every: b.every, keep: b.keep, log: logger, keyFile: st.SecretKeyFile()}
+}
+
+// envValue reads the environment variable name with parse, or returns def
+// when it is unset; a bad value is a usage error saying what is wanted.
+func envValue[T any](c *Config, name string, def T, parse func(string) (T, error), want string) (T, error) {
+	v := c.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	x, err := parse(v)
+	if err != nil {
+		return def, usageError("%s: %q is not %s", name, v, want)
+	}
+	return x, nil
+}
+
+// useTempDir points $TMPDIR at dir when the temporary folder is not
+// writable (a container from scratch, a read-only root): a cycle spools
+// the objects it creates there.
+func useTempDir(dir string) {
+	f, err := os.CreateTemp("", ".syncguard-probe-*")
+	if err == nil {
+		f.Close()
+		os.Remove(f.Name())
+		return
+	}
+	os.Setenv("TMPDIR", dir)
 }
 
 // housekeeping beats the agent's heart and indexes the new log entries'

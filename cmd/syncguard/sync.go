@@ -11,11 +11,21 @@ import (
 )
 
 // runCycle runs one cycle, prints it, delivers what it queued, and returns
-// the exit code of sync: 0 Succeeded, 3 Quarantined, 1 Failed.
+// the exit code of sync: 0 Succeeded, 3 Quarantined, 1 Failed. When ctx
+// ends (SIGTERM, SIGINT) a cycle still reading or planning is abandoned
+// at once; one writing its transaction gets --shutdown-timeout to commit.
+// An abandoned cycle leaves nothing and exits 1.
 func runCycle(ctx context.Context, c *Config, st *store.Store, e *guard.Engine, cfg *store.Configuration, trigger string) error {
-	cyc, err := e.RunCycle(ctx, cfg.ID, trigger)
+	hard, cancelHard := afterStop(ctx, c.ShutdownTimeout)
+	defer cancelHard()
+	cctx, cancel := guard.TrackPhases(e).CycleContext(hard, ctx, cfg.ID)
+	cyc, err := e.RunCycle(cctx, cfg.ID, trigger)
+	cancel()
 	if errors.Is(err, guard.ErrBusy) {
 		return fmt.Errorf("a cycle of %q is already running; try again when it has finished", cfg.Name)
+	}
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%s: the cycle of %q was abandoned; nothing of it was applied", stopCause(ctx), cfg.Name)
 	}
 	if err != nil {
 		return err
@@ -45,6 +55,8 @@ func printCycle(c *Config, name string, cyc *store.Cycle) {
 			fmt.Fprintf(c.Stdout, "  read %d: still quarantined; %d staged deletions returned to scope\n", cyc.Read, cyc.Discarded)
 		}
 		fmt.Fprintf(c.Stdout, "  nothing was applied; sync stays stopped until: syncguard allow-deletes %s --yes  or  syncguard restart %s --yes\n", name, name)
+	case store.OutcomeFailed:
+		fmt.Fprintf(c.Stdout, "  read %d entries of the source before it failed; nothing was applied\n", cyc.Read)
 	}
 }
 
@@ -59,10 +71,12 @@ func deliver(ctx context.Context, c *Config, st *store.Store) {
 	if sender == nil {
 		return
 	}
-	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// Stopped (SIGTERM, SIGINT): the message being sent is finished, the
+	// others wait for serve.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	o := &guard.Outbox{Store: st, Sender: sender}
-	if n, err := o.DeliverDue(dctx); err != nil {
+	if n, err := o.DeliverDueUntil(ctx, dctx); err != nil {
 		fmt.Fprintf(c.Stderr, "syncguard: notification not sent yet (it stays in the outbox and is retried by serve): %s\n", printable(err.Error()))
 	} else if n > 0 {
 		fmt.Fprintf(c.Stdout, "sent %d notification(s)\n", n)
@@ -213,7 +227,10 @@ func cmdAllowDeletes(ctx context.Context, c *Config, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := e.AllowDeletes(ctx, cfg.ID, cfg.QuarantineID, "cli")
+	// The decision is one transaction: once begun, a stop lets it commit.
+	dctx, cancel := afterStop(ctx, c.ShutdownTimeout)
+	defer cancel()
+	res, err := e.AllowDeletes(dctx, cfg.ID, cfg.QuarantineID, "cli")
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("nothing allowed: %s", store.ErrorMessage(err))
@@ -241,6 +258,9 @@ func runNext(ctx context.Context, c *Config, st *store.Store, e *guard.Engine, c
 		what = "a full cycle"
 	}
 	fmt.Fprintf(c.Stdout, "; running %s\n", what)
+	if stoppedBeforeNext(ctx, c) {
+		return nil
+	}
 	return runCycle(ctx, c, st, e, cfg, res.Next)
 }
 
@@ -259,7 +279,9 @@ func cmdRestart(ctx context.Context, c *Config, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := e.RestartSync(ctx, cfg.ID, cfg.QuarantineID, "cli")
+	dctx, cancel := afterStop(ctx, c.ShutdownTimeout)
+	defer cancel()
+	res, err := e.RestartSync(dctx, cfg.ID, cfg.QuarantineID, "cli")
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("not restarted: %s", store.ErrorMessage(err))
@@ -268,4 +290,15 @@ func cmdRestart(ctx context.Context, c *Config, args []string) error {
 	}
 	fmt.Fprintf(c.Stdout, "restarted sync of %s: %d staged deletions discarded", printable(cfg.Name), res.Count)
 	return runNext(ctx, c, st, e, cfg, res)
+}
+
+// stoppedBeforeNext says, when syncguard was stopped right after an
+// admin's decision was committed, that the cycle that follows it was not
+// started (serve's schedule, or the next sync, runs it).
+func stoppedBeforeNext(ctx context.Context, c *Config) bool {
+	if ctx.Err() == nil {
+		return false
+	}
+	fmt.Fprintf(c.Stdout, "%s before the next cycle: it runs with serve's schedule or the next 'syncguard sync'\n", stopCause(ctx))
+	return true
 }

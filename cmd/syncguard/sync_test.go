@@ -90,7 +90,10 @@ func TestSyncAllowDeletes(t *testing.T) {
 	}
 	byType := map[string]int{}
 	for _, o := range objs {
-		requireKeys(t, "objects --json", o, "anchor", "type", "dn", "name", "attributes")
+		requireKeys(t, "objects --json", o, "anchor", "type", "dn", "name", "attributes", "enabled")
+		if o["enabled"] != true {
+			t.Errorf("object %v: enabled = %v, want true (no userAccountControl)", o["dn"], o["enabled"])
+		}
 		byType[o["type"].(string)]++
 		if dn, _ := o["dn"].(string); !strings.HasSuffix(strings.ToLower(dn), ","+testBase) {
 			t.Errorf("object DN %q is not under %s", dn, testBase)
@@ -148,8 +151,9 @@ func TestSyncAllowDeletes(t *testing.T) {
 	}
 	for _, e := range staged {
 		if e.Action != "StagedDelete" || e.Status != "Staged" || e.Cycle != 3 || e.Type != "user" ||
-			!strings.Contains(e.DN, "ou="+removedOU+",") || !strings.HasPrefix(e.Anchor, "uuid:") || e.Name == "" || e.Details == "" {
-			t.Errorf("staged log entry = %+v", e)
+			!strings.Contains(e.DN, "ou="+removedOU+",") || !strings.HasPrefix(e.Anchor, "uuid:") || e.Name == "" || e.Details == "" ||
+			e.Cause != "deleted at the source" {
+			t.Errorf("staged log entry = %+v, want one of cause \"deleted at the source\"", e)
 			break
 		}
 	}
@@ -223,6 +227,10 @@ func TestLogs(t *testing.T) {
 	}
 	for _, e := range raw {
 		requireKeys(t, "logs --json", e, "id", "time", "cycle", "action", "status", "type", "anchor", "dn", "name", "details")
+		// Entries of staged deletes say why; the others have no cause.
+		if cause, ok := e["cause"]; (e["action"] == "StagedDelete") != ok || (ok && cause != "deleted at the source") {
+			t.Errorf("logs --json: %s entry with cause %v", e["action"], cause)
+		}
 	}
 
 	// Everything, newest first.

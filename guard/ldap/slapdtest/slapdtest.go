@@ -46,6 +46,11 @@ type Options struct {
 	// own: "localhost" in its Common Name only, without subjectAltName,
 	// and a negative serial number.
 	LegacyCert bool
+	// Access holds slapd.conf access directives for the database, e.g.
+	// `access to dn.subtree="ou=Sales,dc=corp,dc=example" by dn.exact="cn=reader,dc=corp,dc=example" none by * read`;
+	// empty: everyone reads everything (slapd's default). The root DN is
+	// never subject to them. SetAccess changes them.
+	Access string
 }
 
 // Server is a running (or stopped) private slapd.
@@ -59,8 +64,10 @@ type Server struct {
 	Cert     *x509.Certificate // the server certificate; nil unless TLS
 	Dir      string
 
-	conf string
-	tb   testing.TB
+	conf    string
+	opts    Options
+	tlsConf string
+	tb      testing.TB
 
 	mu   sync.Mutex
 	proc *daemon.Process // nil when stopped
@@ -152,7 +159,7 @@ func Start(tb testing.TB, opts Options) *Server {
 		tlsConf = fmt.Sprintf("TLSCACertificateFile %s\nTLSCertificateFile %s\nTLSCertificateKeyFile %s\n",
 			filepath.Join(s.Dir, "ca.pem"), filepath.Join(s.Dir, "server.pem"), filepath.Join(s.Dir, "server.key"))
 	}
-	s.conf = filepath.Join(s.Dir, "slapd.conf")
+	s.conf, s.opts, s.tlsConf = filepath.Join(s.Dir, "slapd.conf"), opts, tlsConf
 	if err := os.WriteFile(s.conf, []byte(s.config(opts, tlsConf)), 0o600); err != nil {
 		tb.Fatalf("slapdtest: %v", err)
 	}
@@ -215,7 +222,22 @@ func (s *Server) config(opts Options, tlsConf string) string {
 	fmt.Fprintf(&b, "suffix %q\nrootdn %q\nrootpw %q\ndirectory %q\n", opts.Suffix, opts.RootDN, opts.RootPW, filepath.Join(s.Dir, "data"))
 	fmt.Fprintf(&b, "sizelimit size.soft=%d size.hard=%d size.prtotal=%s\n", opts.SizeLimit, opts.SizeLimit, prtotal)
 	b.WriteString("index objectClass eq\nindex entryUUID eq\n")
+	if opts.Access != "" {
+		b.WriteString(opts.Access + "\n")
+	}
 	return b.String()
+}
+
+// SetAccess replaces the access directives of the database (see
+// Options.Access) and restarts slapd on the same ports and data to apply
+// them.
+func (s *Server) SetAccess(tb testing.TB, access string) {
+	tb.Helper()
+	s.opts.Access = access
+	if err := os.WriteFile(s.conf, []byte(s.config(s.opts, s.tlsConf)), 0o600); err != nil {
+		tb.Fatalf("slapdtest: %v", err)
+	}
+	s.Restart(tb)
 }
 
 // suffixEntry is the LDIF of the suffix entry alone, from its first RDN.
