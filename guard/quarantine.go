@@ -173,6 +173,7 @@ func (e *Engine) AllowDeletes(ctx context.Context, configID, quarantineID int64,
 	if err != nil {
 		return Resolution{}, staleDecision(err, true)
 	}
+	e.queued(configID)
 	return Resolution{Count: n, Next: TriggerAllow}, nil
 }
 

@@ -234,11 +234,7 @@ func (s *Store) saveEdit(ctx context.Context, tx *sql.Tx, old, c *Configuration,
 // password is never written out.
 func describeChanges(old, c *Configuration) []string {
 	var out []string
-	add := func(name, a, b string) {
-		if a != b {
-			out = append(out, fmt.Sprintf("%s: %s → %s", name, quoteEmpty(a), quoteEmpty(b)))
-		}
-	}
+	add := func(name, a, b string) { out = addChange(out, name, a, b) }
 	add("name", old.Name, c.Name)
 	add("source", old.Source, c.Source)
 	add("base DN", old.BaseDN, c.BaseDN)
@@ -301,6 +297,14 @@ func diffList(a, b []string) (removed, added []string) {
 		}
 	}
 	return removed, added
+}
+
+// addChange appends "name: a → b" to out when a and b differ.
+func addChange(out []string, name, a, b string) []string {
+	if a != b {
+		out = append(out, fmt.Sprintf("%s: %s → %s", name, quoteEmpty(a), quoteEmpty(b)))
+	}
+	return out
 }
 
 func onOff(b bool) string {

@@ -32,12 +32,18 @@ type Gauge struct {
 
 // ConfigurationGauges are the per-configuration gauges of the metrics, in
 // the order shown. A new figure is one line here (the portal names it
-// syncguard_<Name>); the export queue's pending and failed exports go here.
+// syncguard_<Name>).
 var ConfigurationGauges = []Gauge{
 	{"quarantined", "1 while the configuration is quarantined (Delete threshold exceeded), else 0.",
 		`SELECT id, quarantine_cycle_id <> 0 FROM configurations`},
 	{"staged_deletes", "Staged deletes waiting for an admin: Allow deletes or Restart sync.",
 		`SELECT config_id, count(*) FROM staged_deletes WHERE state = 'pending' GROUP BY config_id`},
+	{"exports_pending", "Exports waiting to be sent to the configuration's target.",
+		`SELECT config_id, count(*) FROM exports WHERE state = 'pending' GROUP BY config_id`},
+	{"exports_failed", "Exports the target refused; each later cycle tries them again.",
+		`SELECT config_id, count(*) FROM exports WHERE state = 'failed' GROUP BY config_id`},
+	{"target_unreachable", "1 while the configuration's target fails transiently (Target unreachable), else 0.",
+		`SELECT config_id, unreachable_since <> 0 FROM targets`},
 }
 
 // Metrics reads the metrics.

@@ -9,6 +9,7 @@ import (
 	"iter"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // TargetObject is one object of the target directory: the synced copy of an
@@ -143,7 +144,7 @@ func (s *Store) scanObjects(ctx context.Context, q string, args []any, fn func(*
 		if err := rows.Scan(&o.Anchor, &o.Type, &o.DN, &o.Name, &attrs, &o.Hash); err != nil {
 			return fmt.Errorf("store: target objects: %w", err)
 		}
-		if err := json.Unmarshal([]byte(attrs), &o.Attributes); err != nil {
+		if o.Attributes, err = decodeAttributes(attrs); err != nil {
 			return fmt.Errorf("store: target object %s: %w", o.Anchor, err)
 		}
 		fn(&o)
@@ -152,6 +153,82 @@ func (s *Store) scanObjects(ctx context.Context, q string, args []any, fn func(*
 		return fmt.Errorf("store: target objects: %w", err)
 	}
 	return nil
+}
+
+// decodeAttributes reads the JSON of an object's attributes. The compact
+// form the planner writes ({"name":["value",…],…} without escapes) is
+// read directly, its values sharing the string's memory: exporting reads
+// every object it sends, and encoding/json took most of that time.
+// Anything else goes to encoding/json.
+func decodeAttributes(s string) (map[string][]string, error) {
+	if m, ok := decodeCompact(s); ok {
+		return m, nil
+	}
+	var m map[string][]string
+	err := json.Unmarshal([]byte(s), &m)
+	return m, err
+}
+
+// decodeCompact reads {"k":["v",…],…} with no whitespace and no escape;
+// ok is false for anything else.
+func decodeCompact(s string) (m map[string][]string, ok bool) {
+	str := func(i int) (string, int, bool) {
+		if i >= len(s) || s[i] != '"' {
+			return "", i, false
+		}
+		end := strings.IndexByte(s[i+1:], '"')
+		if end < 0 {
+			return "", i, false
+		}
+		v, ascii := s[i+1:i+1+end], true
+		for k := 0; k < len(v); k++ {
+			if v[k] < 0x20 || v[k] == '\\' {
+				return "", i, false // escapes, control characters: encoding/json's
+			}
+			ascii = ascii && v[k] < utf8.RuneSelf
+		}
+		if !ascii && !utf8.ValidString(v) {
+			return "", i, false
+		}
+		return v, i + end + 2, true
+	}
+	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
+		return nil, false
+	}
+	m = make(map[string][]string, strings.Count(s, "]"))
+	for i := 1; i < len(s)-1; {
+		key, j, ok := str(i)
+		if !ok || j+1 >= len(s) || s[j] != ':' || s[j+1] != '[' {
+			return nil, false
+		}
+		var vals []string
+		for j += 2; j < len(s) && s[j] != ']'; {
+			v, k, ok := str(j)
+			if !ok {
+				return nil, false
+			}
+			vals = append(vals, v)
+			switch j = k; {
+			case j < len(s) && s[j] == ',':
+				if j++; j < len(s) && s[j] != '"' {
+					return nil, false
+				}
+			case j < len(s) && s[j] != ']':
+				return nil, false
+			}
+		}
+		if j >= len(s) {
+			return nil, false
+		}
+		m[key] = vals
+		if i = j + 1; i < len(s)-1 {
+			if s[i] != ',' || i+1 == len(s)-1 {
+				return nil, false
+			}
+			i++
+		}
+	}
+	return m, true
 }
 
 // ObjectCounts returns the number of users and groups in a configuration's target directory.

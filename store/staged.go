@@ -236,7 +236,8 @@ func (e *QuarantineMoved) Is(target error) bool { return target == ErrConflict }
 
 // AllowDeletes applies exactly the pending staged deletes of the confirmed
 // quarantine: each object leaves the target directory with a Delete/Success
-// log entry, the staged deletes are marked Applied by the actor, the
+// log entry (with a target, a delete export is queued: it reads Pending
+// until it is sent), the staged deletes are marked Applied by the actor, the
 // quarantine ends and the event is audited — in one transaction. It returns
 // how many objects it deleted.
 func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision) (int, error) {
@@ -244,6 +245,14 @@ func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision) (int, er
 	var n int
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		name, err := pendingQuarantine(ctx, tx, d, false)
+		if err != nil {
+			return err
+		}
+		exporting, _, err := exportingTarget(ctx, tx, d.ConfigID)
+		if err != nil {
+			return err
+		}
+		mark, err := logMark(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -276,6 +285,11 @@ func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision) (int, er
 		}
 		if err := insertLog(ctx, tx, d.ConfigID, d.Quarantine, entries); err != nil {
 			return err
+		}
+		if exporting {
+			if err := queueExports(ctx, tx, d.ConfigID, mark); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE staged_deletes SET state = 'applied', reason = 'allowed',
 			decided_by = ?, decided_at = ? WHERE config_id = ? AND cycle_id = ? AND state = 'pending'`,

@@ -79,8 +79,21 @@ func statusClass(code string) string {
 		return "badge badge-danger"
 	case "running":
 		return "badge badge-info"
+	case "target_unreachable":
+		return "badge badge-warn"
 	}
 	return "badge badge-muted"
+}
+
+// targetKind words a target kind for the Target pane.
+func targetKind(kind string) string {
+	switch kind {
+	case "ldap":
+		return "LDAP directory"
+	case "scim":
+		return "SCIM 2.0 service"
+	}
+	return "None: the target directory copy only"
 }
 
 // outcomeClass is the badge class of a cycle outcome.
@@ -105,6 +118,8 @@ func logStatusClass(status string) string {
 		return "badge badge-danger"
 	case "Staged":
 		return "badge badge-warn"
+	case "Pending":
+		return "badge badge-info"
 	}
 	return "badge badge-muted"
 }
@@ -235,7 +250,7 @@ func confirmYesClass(kind string) string {
 // The provisioning log filter values of the SPEC.
 var (
 	logActions  = []string{"Create", "Update", "Delete", "StagedDelete"}
-	logStatuses = []string{"Success", "Failure", "Skipped", "Staged"}
+	logStatuses = []string{"Success", "Failure", "Skipped", "Staged", "Pending"}
 	logTypes    = []string{"user", "group"}
 )
 

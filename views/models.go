@@ -29,11 +29,12 @@ type Base struct {
 
 // Status is a configuration's status as the portal shows it (SPEC section 4).
 type Status struct {
-	Code     string    // "healthy" | "quarantined" | "error" | "not_run" | "running"
+	Code     string    // "healthy" | "quarantined" | "error" | "not_run" | "running" | "target_unreachable"
 	Text     string    // "Healthy", "Delete threshold exceeded", "Error", "Not run yet", "Running"
-	Error    string    // message when Code == "error"
+	Error    string    // message when Code == "error"; the target's last error when "target_unreachable"
 	InfoURL  string    // sync status info URL, for the quarantined link
 	Progress *Progress // when running
+	Since    string    // when the target became unreachable (formatted)
 }
 
 // Progress is the progress of a running cycle.
@@ -210,6 +211,21 @@ type ConfigurationPage struct {
 	QuarantineID           int64
 	Cycles                 []Cycle // recent, newest first
 	Chart                  Chart
+	Target                 Target
+}
+
+// Target is a configuration's target as the Target pane shows it.
+type Target struct {
+	Kind        string // "none" | "ldap" | "scim"
+	URL, BaseDN string
+	LastExport  string // formatted time, or ""
+	// Pending and Failed count the exports waiting and refused; each URL
+	// is the provisioning log filtered on them.
+	Pending, Failed       int
+	PendingURL, FailedURL string
+	// Unreachable is since when the target fails transiently ("" while it
+	// answers); LastError is its last error.
+	Unreachable, LastError string
 }
 
 // Count is a labelled number, e.g. staged deletions per OU.

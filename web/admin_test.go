@@ -349,6 +349,9 @@ func TestMetrics(t *testing.T) {
 		{"syncguard_cycle_duration_seconds", []string{"configuration", "corp"}, 3},
 		{"syncguard_quarantined", []string{"configuration", "corp"}, 1},
 		{"syncguard_staged_deletes", []string{"configuration", "corp"}, usersPerOU},
+		{"syncguard_exports_pending", []string{"configuration", "corp"}, 0}, // no target
+		{"syncguard_exports_failed", []string{"configuration", "corp"}, 0},
+		{"syncguard_target_unreachable", []string{"configuration", "corp"}, 0},
 		{"syncguard_objects", []string{"configuration", "corp", "type", "user"}, testUsers},
 		{"syncguard_objects", []string{"configuration", "corp", "type", "group"}, testGroups},
 		{"syncguard_outbox_pending", nil, 1},

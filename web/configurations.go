@@ -18,7 +18,8 @@ func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
 // statusView words a configuration's status for the views.
 func statusView(cfg *store.Configuration, st guard.Status) views.Status {
-	v := views.Status{Code: st.Code, Text: st.Text, Error: st.Error, InfoURL: views.ConfigURL(cfg.ID, "/status")}
+	v := views.Status{Code: st.Code, Text: st.Text, Error: st.Error, InfoURL: views.ConfigURL(cfg.ID, "/status"),
+		Since: formatTime(st.Since)}
 	if st.Lock != nil && st.Code == guard.StatusRunning {
 		v.Progress = &views.Progress{Read: st.Lock.Read, Planned: st.Lock.Planned, Applied: st.Lock.Applied, Phase: st.Lock.Phase}
 	}
@@ -60,6 +61,7 @@ func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (vi
 		return p, err
 	}
 	p.Status, p.Users, p.Groups, p.PendingStaged = statusView(cfg, o.Status), o.Users, o.Groups, o.PendingStaged
+	p.Target = targetView(cfg.ID, o.Target)
 	if cfg.AgentID != 0 {
 		if a, err := s.store.Agent(ctx, cfg.AgentID); err == nil {
 			p.AgentName = a.Name

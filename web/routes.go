@@ -66,6 +66,7 @@ func (s *Server) routes(e *echo.Echo) {
 	g.POST("/configurations/:id/allow-deletes", s.allowDeletes, requireAdmin)
 	g.GET("/configurations/:id/restart", s.confirmRestart, requireAdmin)
 	g.POST("/configurations/:id/restart", s.restart, requireAdmin)
+	g.POST("/configurations/:id/target/test", s.testTarget, requireAdmin)
 	g.GET("/configurations/:id/source/edit", s.editSource, requireAdmin)
 	g.POST("/configurations/:id/source", s.saveSource, requireAdmin)
 	g.GET("/configurations/:id/schedule/edit", s.editSchedule, requireAdmin)

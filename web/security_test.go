@@ -86,6 +86,7 @@ func routeTable(entryID int64) []route {
 		{http.MethodPost, "/configurations/:id/allow-deletes", kindChange, p("/allow-deletes"), quarantine},
 		{http.MethodGet, "/configurations/:id/restart", kindChange, p("/restart"), nil},
 		{http.MethodPost, "/configurations/:id/restart", kindChange, p("/restart"), quarantine},
+		{http.MethodPost, "/configurations/:id/target/test", kindChange, p("/target/test"), func(*env) url.Values { return url.Values{} }},
 		{http.MethodGet, "/configurations/:id/source/edit", kindChange, p("/source/edit"), nil},
 		{http.MethodPost, "/configurations/:id/source", kindChange, p("/source"), func(e *env) url.Values {
 			return url.Values{"source": {"ldif:" + e.LDIF}, "base_dn": {demo.BaseDN}, "action": {"save"}}

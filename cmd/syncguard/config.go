@@ -24,6 +24,7 @@ type configFlags struct {
 	prevent, startTLS                                       bool
 	interval                                                time.Duration
 	scope                                                   []string
+	target                                                  targetFlags
 }
 
 func (f *configFlags) register(fs *flag.FlagSet) {
@@ -44,6 +45,25 @@ func (f *configFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.email, "email", "", "notification email `address`")
 	fs.BoolVar(&f.prevent, "prevent", true, "prevent accidental deletions (--prevent=false turns the guard off)")
 	fs.DurationVar(&f.interval, "interval", guard.DefaultInterval, "time between scheduled cycles (`duration`)")
+	f.target.register(fs)
+}
+
+// applyTarget copies the target flags that were set onto t and checks the
+// target that results, for cfg as it will be (without connecting). It says
+// whether any target flag was set.
+func (f *configFlags) applyTarget(fs *flag.FlagSet, cfg *store.Configuration, t *store.Target) (bool, error) {
+	changed, err := f.target.apply(fs, t)
+	if err != nil {
+		return changed, err
+	}
+	rebased := false
+	fs.Visit(func(fl *flag.Flag) { rebased = rebased || fl.Name == "base-dn" })
+	if changed || (rebased && !t.None()) {
+		if err := guard.CheckTarget(t, cfg); err != nil {
+			return changed, usageError("%s", store.ErrorMessage(err))
+		}
+	}
+	return changed, nil
 }
 
 // apply copies the flags that were set onto c.
@@ -125,6 +145,10 @@ func cmdConfigAdd(ctx context.Context, c *Config, args []string) error {
 	if err := f.apply(fs, cfg); err != nil {
 		return err
 	}
+	t := &store.Target{URL: store.TargetNone}
+	if _, err := f.applyTarget(fs, cfg, t); err != nil {
+		return err
+	}
 	st, err := c.openStore(ctx)
 	if err != nil {
 		return err
@@ -135,6 +159,12 @@ func cmdConfigAdd(ctx context.Context, c *Config, args []string) error {
 			return fmt.Errorf("a configuration named %q already exists (use config set to change it)", cfg.Name)
 		}
 		return err
+	}
+	if !t.None() {
+		t.ConfigID = cfg.ID
+		if err := st.SetTarget(ctx, t, "cli"); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(c.Stdout, "added configuration %q (id %d)\n", cfg.Name, cfg.ID)
 	return nil
@@ -149,12 +179,26 @@ func cmdConfigSet(ctx context.Context, c *Config, args []string) error {
 		return err
 	}
 	defer st.Close()
+	t, err := st.Target(ctx, cfg.ID)
+	if err != nil {
+		return err
+	}
 	// The flags apply to the configuration as it is when it is saved, so
 	// a change made meanwhile (a Basics save in the portal) is kept.
+	var retarget bool
 	if _, err := st.EditConfiguration(ctx, cfg.ID, "cli", func(cur *store.Configuration) error {
-		return f.apply(fs, cur)
+		if err := f.apply(fs, cur); err != nil {
+			return err
+		}
+		retarget, err = f.applyTarget(fs, cur, t)
+		return err
 	}); err != nil {
 		return err
+	}
+	if retarget {
+		if err := st.SetTarget(ctx, t, "cli"); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(c.Stdout, "updated configuration %q\n", cfg.Name)
 	return nil
@@ -211,6 +255,24 @@ type configJSON struct {
 	Email         string   `json:"email"`
 	Interval      string   `json:"interval"`
 	Status        string   `json:"status"`
+	// Target is where the configuration exports (never a secret); config
+	// show says it, config list does not.
+	Target *targetSettingsJSON `json:"target,omitempty"`
+}
+
+// targetSettingsJSON is a target's settings in config show --json.
+type targetSettingsJSON struct {
+	Kind     string `json:"kind"`
+	URL      string `json:"url"`
+	BaseDN   string `json:"base_dn"`
+	BindDN   string `json:"bind_dn"`
+	StartTLS bool   `json:"starttls"`
+	CAFile   string `json:"ca_file"`
+}
+
+func toTargetSettingsJSON(t *store.Target) *targetSettingsJSON {
+	return &targetSettingsJSON{Kind: guard.TargetKind(t.URL), URL: orDefault(t.URL, store.TargetNone), BaseDN: t.BaseDN,
+		BindDN: t.BindDN, StartTLS: t.StartTLS, CAFile: t.CAFile}
 }
 
 func toConfigJSON(cfg *store.Configuration) configJSON {
@@ -238,8 +300,14 @@ func cmdConfigShow(ctx context.Context, c *Config, args []string) error {
 		return err
 	}
 	defer st.Close()
+	t, err := st.Target(ctx, cfg.ID)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
-		return writeJSON(c.Stdout, toConfigJSON(cfg))
+		out := toConfigJSON(cfg)
+		out.Target = toTargetSettingsJSON(t)
+		return writeJSON(c.Stdout, out)
 	}
 	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
 	var scope []string
@@ -262,6 +330,7 @@ func cmdConfigShow(ctx context.Context, c *Config, args []string) error {
 	}
 	fmt.Fprintf(tw, "Scope\t%s\nInterval\t%s\nNotification email\t%s\nPrevent accidental deletions\t%s\nAccidental deletion threshold\t%d\nStatus\t%s\n",
 		strings.Join(scope, "\n\t"), cfg.Interval, email, onOff(cfg.Basics.Prevent), cfg.Basics.Threshold, guard.StatusText(cfg.Status))
+	showTarget(tw, t)
 	return tw.Flush()
 }
 

@@ -371,6 +371,7 @@ func commands() []command {
 		{"backup", "--to FILE [--force]", "write a consistent copy of the database, also while serve runs (the secret key is not in it)", cmdBackup},
 		{"restore-backup", "--from FILE", "replace the database with a backup; every syncguard using it must be stopped", cmdRestoreBackup},
 		{"version", "[--json]", "print the version, the commit and the Go version", cmdVersion},
+		{"target test", "NAME", "connect to the configuration's target, authenticate and read one page; exit 0 or 1 with the reason", cmdTargetTest},
 	}
 }
 
@@ -424,12 +425,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 		return cmd.run(ctx, c, args[len(words):])
 	}
-	if (args[0] == "config" || args[0] == "user") && len(args) > 1 && (args[1] == "--help" || args[1] == "-h" || args[1] == "help") {
+	group := args[0] == "config" || args[0] == "user" || args[0] == "target"
+	if group && len(args) > 1 && (args[1] == "--help" || args[1] == "-h" || args[1] == "help") {
 		fmt.Fprintf(stdout, "Usage: syncguard %s SUBCOMMAND ...\n\nSubcommands: %s\nRun 'syncguard %s SUBCOMMAND --help' for one's flags.\n",
 			args[0], subcommands(args[0]), args[0])
 		return nil
 	}
-	if args[0] == "config" || args[0] == "user" {
+	if group {
 		return usageError("%s needs a subcommand: %s", args[0], subcommands(args[0]))
 	}
 	return usageError("unknown command %q", args[0])

@@ -43,8 +43,8 @@ type logJSON struct {
 
 func cmdLogs(ctx context.Context, c *Config, args []string) error {
 	fs := newFlags(c, "logs")
-	action := fs.String("action", "", "only this `action`: Create, Update, Delete or StagedDelete")
-	status := fs.String("status", "", "only this `status`: Success, Failure, Skipped or Staged")
+	action := fs.String("action", "", "only this `action`: "+strings.Join(store.LogActions, ", "))
+	status := fs.String("status", "", "only this `status`: "+strings.Join(store.LogStatuses, ", ")+" (Pending: waiting for the target)")
 	cycle := fs.Int64("cycle", 0, "only this cycle `N`")
 	limit := fs.Int("limit", 50, "at most `N` entries")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -53,10 +53,10 @@ func cmdLogs(ctx context.Context, c *Config, args []string) error {
 		return err
 	}
 	q := store.LogQuery{Cycle: *cycle, Limit: *limit}
-	if q.Action, err = canonical("action", *action, store.ActionCreate, store.ActionUpdate, store.ActionDelete, store.ActionStagedDelete); err != nil {
+	if q.Action, err = canonical("action", *action, store.LogActions...); err != nil {
 		return err
 	}
-	if q.Status, err = canonical("status", *status, store.LogSuccess, store.LogFailure, store.LogSkipped, store.LogStaged); err != nil {
+	if q.Status, err = canonical("status", *status, store.LogStatuses...); err != nil {
 		return err
 	}
 	if *limit <= 0 || *limit > 100000 {

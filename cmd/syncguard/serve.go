@@ -84,6 +84,15 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	}
 	defer st.Close()
 	e.Log = logger
+	// Each cycle the guard lets through, and each Allow deletes, wakes the
+	// exporter: what they queued goes to the target at once.
+	wake := make(chan struct{}, 1)
+	e.Queued = func(int64) {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
@@ -147,6 +156,9 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 			(&guard.Outbox{Store: st, Sender: sender, Log: logger}).Run(ctx, 5*time.Second, nil)
 		}},
 		{"housekeeping", func(ctx context.Context) { housekeeping(ctx, st, e.AgentID, *retention, logger) }},
+		// Calls to a target in flight finish and are recorded; the rest
+		// of the queue waits for the next start.
+		{"exporter", func(ctx context.Context) { (&guard.Exporter{Store: st, Log: logger}).Run(ctx, 5*time.Second, wake) }},
 	}
 	if bk.every > 0 {
 		b := bk.worker(c, st, logger)

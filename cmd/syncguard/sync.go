@@ -32,6 +32,7 @@ func runCycle(ctx context.Context, c *Config, st *store.Store, e *guard.Engine, 
 	}
 	printCycle(c, cfg.Name, cyc)
 	deliver(ctx, c, st)
+	export(ctx, c, st, cfg)
 	switch cyc.Outcome {
 	case store.OutcomeQuarantined:
 		return &exitErr{code: exitQuarantined}
@@ -127,6 +128,7 @@ type statusJSON struct {
 	Users                int        `json:"users"`
 	Groups               int        `json:"groups"`
 	LastCycle            *cycleJSON `json:"last_cycle"`
+	Target               targetJSON `json:"target"`
 }
 
 func jsonTime(t time.Time) *string {
@@ -161,7 +163,7 @@ func toStatusJSON(o *guard.Overview) statusJSON {
 	out := statusJSON{Name: cfg.Name, Status: o.Status.Code, StatusText: o.Status.Text, Error: o.Status.Error,
 		Prevent: cfg.Basics.Prevent, Threshold: cfg.Basics.Threshold, Email: cfg.Basics.Email,
 		PendingStagedDeletes: o.PendingStaged, QuarantineCycle: cfg.QuarantineID, Objects: o.Users + o.Groups,
-		Users: o.Users, Groups: o.Groups}
+		Users: o.Users, Groups: o.Groups, Target: toTargetJSON(o.Target)}
 	if last := o.LastCycle; last != nil {
 		out.LastCycle = &cycleJSON{ID: last.ID, Outcome: last.Outcome, Creates: last.Creates, Updates: last.Updates,
 			Deletes: last.Deletes, StagedDeletes: last.StagedDeletes, Read: last.Read, Error: last.Error,
@@ -173,6 +175,9 @@ func toStatusJSON(o *guard.Overview) statusJSON {
 func printStatus(c *Config, o *guard.Overview) {
 	cfg, status := o.Config, o.Status
 	fmt.Fprintf(c.Stdout, "%s: %s", printable(cfg.Name), status.Text)
+	if !status.Since.IsZero() {
+		fmt.Fprintf(c.Stdout, " since %s", formatTime(status.Since))
+	}
 	if status.Error != "" {
 		fmt.Fprintf(c.Stdout, ": %s", printable(status.Error))
 	}
@@ -186,6 +191,7 @@ func printStatus(c *Config, o *guard.Overview) {
 	}
 	fmt.Fprintf(c.Stdout, "  objects: %d users, %d groups\n", o.Users, o.Groups)
 	fmt.Fprintf(c.Stdout, "  guard: prevent accidental deletions %s, threshold %d, notify %s\n", onOff(cfg.Basics.Prevent), cfg.Basics.Threshold, printable(orNone(cfg.Basics.Email)))
+	printTarget(c, o.Target)
 	if last := o.LastCycle; last != nil {
 		fmt.Fprintf(c.Stdout, "  last cycle %d at %s: %s (created %d, updated %d, deleted %d, staged %d)\n", last.ID,
 			formatTime(last.FinishedAt), last.Outcome, last.Creates, last.Updates, last.Deletes, last.StagedDeletes)
