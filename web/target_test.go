@@ -347,3 +347,33 @@ func TestNewConfigurationWithTarget(t *testing.T) {
 		t.Errorf("Target pane: %q, want %q", got, want)
 	}
 }
+
+// Edit Target never overwrites a change saved meanwhile: the confirmation
+// made before it saves nothing and asks to look again; a confirmation
+// without its draft (forgotten, or forged) saves nothing either.
+func TestEditTargetChangedMeanwhile(t *testing.T) {
+	t.Parallel()
+	scim := scimtest.Start(t, scimtest.Options{Token: scimToken})
+	e := newTestServer(t)
+	admin := e.signIn(store.RoleAdmin)
+	confirm := admin.submit(admin.click(admin.get(e.path("")), "Edit Target"), "Save",
+		map[string]string{"Kind of target": "scim", "Target URL": scim.URL, "Bearer token": scimToken})
+	wantTexts(t, confirm, "target: none → "+scim.URL)
+	other := &store.Target{ConfigID: e.ConfigID, URL: "scim+https://scim.other.example/v2", Token: "their-token"}
+	if err := e.Store.SetTarget(t.Context(), other, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	res := admin.submit(confirm, "Save target", nil)
+	res.wantRedirect(e.path(""))
+	if got := admin.follow(res).flash(); got != "The target was changed by someone else meanwhile: look at it again." {
+		t.Errorf("flash = %q", got)
+	}
+	if tg := e.target(); tg.URL != other.URL || tg.Token != other.Token {
+		t.Errorf("the target after a stale confirmation: %+v", tg)
+	}
+	forged := admin.post(e.path("/target"), withToken(admin, url.Values{"draft": {"no-such-draft"}, "action": {"confirm"}}))
+	forged.wantRedirect(e.path("/target/edit"))
+	if tg := e.target(); tg.URL != other.URL {
+		t.Errorf("the target after a confirmation without its draft: %+v", tg)
+	}
+}
