@@ -98,6 +98,16 @@ func TestCrashChild(t *testing.T) {
 		_, err := eng.RunCycle(ctx, ids[0], TriggerManual)
 		childSay("error %v", err)
 		os.Exit(1)
+	case "export":
+		// Drains the queue of one configuration, as sync does after its cycle.
+		childSay("begin")
+		x := &Exporter{Store: st, Backoff: QuickBackoff}
+		d, err := x.Drain(ctx, ids[0], time.Minute)
+		if err != nil {
+			childSay("error %v", err)
+			os.Exit(1)
+		}
+		childSay("end %d %d", d.Sent, d.Pending)
 	case "loop":
 		// Cycles of every configuration, round and round, until the deadline;
 		// each cycle that ran is reported with the time it held the lease.

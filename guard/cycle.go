@@ -250,6 +250,9 @@ func (e *Engine) record(ctx context.Context, run *cycleRun, w *store.CycleWrite,
 		return e.fail(ctx, run, err)
 	}
 	c := w.Cycle
+	if c.Outcome == store.OutcomeSucceeded {
+		e.queued(c.ConfigID)
+	}
 	run.prog.Applied.Store(int64(c.Creates + c.Updates + c.Deletes + c.StagedDeletes))
 	source := "read in full"
 	if c.SourceUnchanged {

@@ -192,3 +192,32 @@ func NormalizeScope(scope []string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Ancestors returns the DNs from base down to dn, both included, spelled
+// as in dn: the path the scope picker shows. A dn not below base gives
+// dn alone.
+func Ancestors(dn, base string) []string {
+	var cuts []int // where each RDN of dn starts
+	cuts = append(cuts, 0)
+	for i := 0; i < len(dn); i++ {
+		switch dn[i] {
+		case '\\':
+			i++
+		case ',':
+			cuts = append(cuts, i+1)
+		}
+	}
+	nb, err1 := NormalizeDN(base)
+	nd, err2 := NormalizeDN(dn)
+	if base == "" || err1 != nil || err2 != nil || !InScope(nd, []string{nb}) {
+		return []string{dn}
+	}
+	var out []string
+	for _, c := range slices.Backward(cuts) {
+		up := strings.TrimSpace(dn[c:])
+		if n, err := NormalizeDN(up); err == nil && InScope(n, []string{nb}) {
+			out = append(out, up)
+		}
+	}
+	return out
+}

@@ -41,6 +41,17 @@ type Engine struct {
 	OnProgress func(configID int64, p *Progress)
 	// LeaseTTL is how long a cycle lock lasts without renewal; 0 → 30s.
 	LeaseTTL time.Duration
+	// Queued, when set, is told that a configuration may have exports to
+	// send: after each cycle the guard let through and each Allow deletes
+	// (serve wakes its Exporter with it).
+	Queued func(configID int64)
+}
+
+// queued tells Queued, if set, that configID may have exports to send.
+func (e *Engine) queued(configID int64) {
+	if e.Queued != nil {
+		e.Queued(configID)
+	}
 }
 
 func (e *Engine) log() *slog.Logger {
@@ -132,7 +143,25 @@ var errReplan = errors.New("the configuration changed while the cycle ran")
 // renew keeps the lease alive and publishes progress until ctx ends; when
 // the lease is lost, it cancels the cycle.
 func (e *Engine) renew(ctx context.Context, cancel context.CancelCauseFunc, configID int64, holder string, ttl time.Duration, prog *Progress) {
-	t := time.NewTicker(min(ttl/6, 2*time.Second))
+	every(ctx, min(ttl/6, 2*time.Second), func() bool {
+		phase, _ := prog.Phase.Load().(string)
+		ok, err := e.Store.RenewCycleLock(ctx, configID, holder, e.Store.Now().Add(ttl), phase,
+			int(prog.Read.Load()), int(prog.Planned.Load()), int(prog.Applied.Load()))
+		if err != nil && ctx.Err() == nil {
+			e.log().Warn("renew cycle lock", "config", configID, "err", err)
+			return true
+		}
+		if !ok && ctx.Err() == nil {
+			cancel(errors.New("lost the cycle lock to another process"))
+			return false
+		}
+		return true
+	})
+}
+
+// every calls fn every period until ctx ends or fn returns false.
+func every(ctx context.Context, period time.Duration, fn func() bool) {
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
@@ -140,15 +169,7 @@ func (e *Engine) renew(ctx context.Context, cancel context.CancelCauseFunc, conf
 			return
 		case <-t.C:
 		}
-		phase, _ := prog.Phase.Load().(string)
-		ok, err := e.Store.RenewCycleLock(ctx, configID, holder, e.Store.Now().Add(ttl), phase,
-			int(prog.Read.Load()), int(prog.Planned.Load()), int(prog.Applied.Load()))
-		if err != nil && ctx.Err() == nil {
-			e.log().Warn("renew cycle lock", "config", configID, "err", err)
-			continue
-		}
-		if !ok && ctx.Err() == nil {
-			cancel(errors.New("lost the cycle lock to another process"))
+		if !fn() {
 			return
 		}
 	}

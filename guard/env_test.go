@@ -347,11 +347,17 @@ func (e *env) notifications() []*store.Notification {
 
 func (e *env) statusText() string {
 	e.t.Helper()
+	return e.status().Text
+}
+
+// status returns the configuration's status as people see it.
+func (e *env) status() Status {
+	e.t.Helper()
 	s, err := StatusOf(e.t.Context(), e.st, e.config())
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return s.Text
+	return s
 }
 
 // snapshot is everything a cycle could change, apart from the cycle list.

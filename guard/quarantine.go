@@ -319,6 +319,7 @@ func (e *Engine) AllowPart(ctx context.Context, configID, quarantineID int64, ac
 	if err != nil {
 		return Resolution{}, staleDecision(err, true)
 	}
+	e.queued(configID) // what was allowed goes to the target
 	r := Resolution{Count: a.Deleted, Updated: a.Updated, Remaining: a.Remaining}
 	if a.Ended {
 		r.Next = TriggerAllow

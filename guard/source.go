@@ -82,17 +82,27 @@ func ldapConfig(c *store.Configuration, opts SourceOptions) (ldap.Config, error)
 		return cfg, err
 	}
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+		pool, err := caPool("source", c.CAFile)
 		if err != nil {
-			return cfg, fmt.Errorf("source: CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return cfg, fmt.Errorf("source: CA file %s holds no PEM certificate", c.CAFile)
+			return cfg, err
 		}
 		cfg.TLSConfig.RootCAs = pool
 	}
 	return cfg, nil
+}
+
+// caPool reads the PEM file of the authorities to trust for what (source,
+// target).
+func caPool(what, path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: CA file: %w", what, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: CA file %s holds no PEM certificate", what, path)
+	}
+	return pool, nil
 }
 
 // ValidateSource checks the form of a source string; its error is Invalid.

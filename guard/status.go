@@ -11,12 +11,18 @@ import (
 // StatusRunning is the status of a configuration whose cycle is in progress.
 const StatusRunning = "running"
 
+// StatusTargetUnreachable is the status of a configuration whose exports
+// wait on transient target errors: sync goes on (SPEC section 4).
+const StatusTargetUnreachable = "target_unreachable"
+
 // Status is a configuration's status as people see it.
 type Status struct {
-	Code  string // healthy, quarantined, error, not_run, running
+	Code  string // healthy, quarantined, error, not_run, running, target_unreachable
 	Text  string // as SPEC's status table words it
-	Error string // the last cycle's error, when Code is error
+	Error string // the last cycle's error, when Code is error; the target's, when target_unreachable
 	Lock  *store.CycleLock
+	// Since is when the target became unreachable (target_unreachable).
+	Since time.Time
 }
 
 // StatusText words a status code.
@@ -30,14 +36,28 @@ func StatusText(code string) string {
 		return "Error"
 	case StatusRunning:
 		return "Running"
+	case StatusTargetUnreachable:
+		return "Target unreachable"
 	}
 	return "Not run yet"
 }
 
 // StatusOf returns a configuration's status: running while a cycle holds its
-// lock (unless quarantined, which stays the headline), else the stored one.
+// lock (unless quarantined, which stays the headline), else the stored one;
+// a healthy configuration whose target is unreachable says so.
 func StatusOf(ctx context.Context, st *store.Store, cfg *store.Configuration) (Status, error) {
+	ts, err := st.TargetState(ctx, cfg.ID)
+	if err != nil {
+		return Status{}, err
+	}
+	return statusOf(ctx, st, cfg, ts)
+}
+
+func statusOf(ctx context.Context, st *store.Store, cfg *store.Configuration, ts store.TargetState) (Status, error) {
 	s := Status{Code: cfg.Status, Error: cfg.StatusError}
+	if s.Code == store.StatusHealthy && !ts.Unreachable.IsZero() {
+		s.Code, s.Error, s.Since = StatusTargetUnreachable, ts.LastError, ts.Unreachable
+	}
 	lock, err := st.ActiveCycleLock(ctx, cfg.ID)
 	switch {
 	case err == nil && holderGone(lock):
@@ -83,13 +103,31 @@ type Overview struct {
 	// Told is the mail that announced the last quarantine (nil when none
 	// was queued: no notification address).
 	Told *store.Notification
+	// Target is where the configuration exports, and how its queue stands.
+	Target TargetOverview
+}
+
+// TargetOverview is a configuration's target at a glance: its settings
+// (never a secret) and its queue.
+type TargetOverview struct {
+	Kind   string // TargetNone, TargetLDAP or TargetSCIM
+	URL    string
+	BaseDN string
+	State  store.TargetState
 }
 
 // OverviewOf reads the overview of a configuration.
 func OverviewOf(ctx context.Context, st *store.Store, cfg *store.Configuration) (*Overview, error) {
 	o := &Overview{Config: cfg}
-	var err error
-	if o.Status, err = StatusOf(ctx, st, cfg); err != nil {
+	t, err := st.Target(ctx, cfg.ID)
+	if err != nil {
+		return nil, err
+	}
+	o.Target = TargetOverview{Kind: TargetKind(t.URL), URL: t.URL, BaseDN: t.BaseDN}
+	if o.Target.State, err = st.TargetState(ctx, cfg.ID); err != nil {
+		return nil, err
+	}
+	if o.Status, err = statusOf(ctx, st, cfg, o.Target.State); err != nil {
 		return nil, err
 	}
 	if o.Users, o.Groups, err = st.ObjectCounts(ctx, cfg.ID); err != nil {

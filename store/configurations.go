@@ -127,6 +127,13 @@ func (s *Store) Configurations(ctx context.Context) ([]*Configuration, error) {
 
 // CreateConfiguration inserts c, setting its ID; a taken name is ErrConflict.
 func (s *Store) CreateConfiguration(ctx context.Context, c *Configuration, actor string) error {
+	return s.CreateConfigurationWithTarget(ctx, c, nil, actor)
+}
+
+// CreateConfigurationWithTarget inserts c and, unless t is nil or none,
+// its target t in the same transaction (its first cycle exports the whole
+// copy to it); c gets its ID. A taken name is ErrConflict.
+func (s *Store) CreateConfigurationWithTarget(ctx context.Context, c *Configuration, t *Target, actor string) error {
 	now := s.now()
 	scope, err := json.Marshal(nonNil(c.Scope))
 	if err != nil {
@@ -152,8 +159,11 @@ func (s *Store) CreateConfiguration(ctx context.Context, c *Configuration, actor
 		if c.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		return addAudit(ctx, tx, &AuditEvent{Time: now, Actor: actor, Action: "Created configuration",
-			ConfigID: c.ID, ConfigName: c.Name, Details: "source " + c.Source})
+		if err := addAudit(ctx, tx, &AuditEvent{Time: now, Actor: actor, Action: "Created configuration",
+			ConfigID: c.ID, ConfigName: c.Name, Details: "source " + c.Source}); err != nil {
+			return err
+		}
+		return createTarget(ctx, tx, s, c, t, actor, now)
 	})
 	if err != nil {
 		return fmt.Errorf("store: create configuration: %w", err)
@@ -288,11 +298,7 @@ func (s *Store) ScopeRemovals(ctx context.Context, configID int64) ([]ScopeRemov
 // password is never written out.
 func describeChanges(old, c *Configuration) []string {
 	var out []string
-	add := func(name, a, b string) {
-		if a != b {
-			out = append(out, fmt.Sprintf("%s: %s → %s", name, quoteEmpty(a), quoteEmpty(b)))
-		}
-	}
+	add := func(name, a, b string) { out = addChange(out, name, a, b) }
 	add("name", old.Name, c.Name)
 	add("source", old.Source, c.Source)
 	add("base DN", old.BaseDN, c.BaseDN)
@@ -378,6 +384,14 @@ func remindWords(d time.Duration) string {
 	return "every " + d.String()
 }
 
+// addChange appends "name: a → b" to out when a and b differ.
+func addChange(out []string, name, a, b string) []string {
+	if a != b {
+		out = append(out, fmt.Sprintf("%s: %s → %s", name, quoteEmpty(a), quoteEmpty(b)))
+	}
+	return out
+}
+
 func onOff(b bool) string {
 	if b {
 		return "on"
@@ -457,4 +471,42 @@ func nonNil(s []string) []string {
 
 func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// DeleteConfiguration removes a configuration and all syncguard keeps of
+// it: its copy of the target directory, cycles, provisioning log, staged
+// deletes and statistics. The audit log keeps the configuration's events
+// and records the deletion; the outbox keeps its mail. holder must hold
+// the configuration's cycle lock (so that no cycle runs, here or in another
+// process), else it is a Conflict.
+func (s *Store) DeleteConfiguration(ctx context.Context, id int64, holder, actor string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var name string
+		var users, groups int
+		err := tx.QueryRowContext(ctx, `SELECT name, object_users, object_groups FROM configurations WHERE id = ?`, id).
+			Scan(&name, &users, &groups)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var held string
+		err = tx.QueryRowContext(ctx, `SELECT holder FROM cycle_locks WHERE config_id = ?`, id).Scan(&held)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if held != holder {
+			return Errorf(Conflict, "A cycle of %s is running: try again when it has finished.", name)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM configurations WHERE id = ?`, id); err != nil {
+			return err
+		}
+		return addAudit(ctx, tx, &AuditEvent{Time: s.now(), Actor: actor, Action: "Deleted configuration", ConfigID: id,
+			ConfigName: name, Details: fmt.Sprintf("%d users and %d groups synced; objects in a target are left in place", users, groups)})
+	})
+	if err != nil {
+		return fmt.Errorf("store: delete configuration %d: %w", id, err)
+	}
+	return nil
 }

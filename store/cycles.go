@@ -104,7 +104,8 @@ type Changes interface{ outcome() string }
 
 // Applied is the changes of a cycle the guard let through. The store
 // writes, in this order: Creates, Reanchors, Upserts and Deletes to the
-// target directory, Log, and Digest.
+// target directory, Log, and Digest. With a target, an export is queued
+// for every change logged as a Success (it reads Pending until it is sent).
 type Applied struct {
 	// Creates hands over the objects the cycle creates, in anchor order
 	// (the target directory's key order), each logged as CreateLog says
@@ -185,23 +186,7 @@ func (s *Store) ApplyCycle(ctx context.Context, w *CycleWrite) (int64, error) {
 		if err := insertCycle(ctx, tx, c); err != nil {
 			return err
 		}
-		switch ch := w.Changes.(type) {
-		case Applied:
-			err = applyTarget(ctx, tx, c, &ch)
-		case Quarantine:
-			if quarantine != 0 {
-				// The guard holds every cycle while a quarantine is pending.
-				return Errorf(Conflict, "cycle %d is still pending: a new quarantine cannot replace it", quarantine)
-			}
-			err = stage(ctx, tx, c, &ch)
-			quarantine = c.ID
-		case Held:
-			var ended bool
-			if ended, err = discardReturned(ctx, tx, c, quarantine, ch.Returned); ended {
-				quarantine = 0
-			}
-		}
-		if err != nil {
+		if quarantine, err = writeChanges(ctx, tx, c, w.Changes, quarantine); err != nil {
 			return err
 		}
 		next, err := setStatus(ctx, tx, c, quarantine, w.AgentID)
@@ -216,12 +201,53 @@ func (s *Store) ApplyCycle(ctx context.Context, w *CycleWrite) (int64, error) {
 		if err := s.finishCycle(ctx, tx, c); err != nil {
 			return err
 		}
+		if err := countCycle(ctx, tx, c); err != nil {
+			return err
+		}
 		return queueNotification(ctx, tx, c, w.Notify)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: apply cycle: %w", err)
 	}
 	return c.ID, nil
+}
+
+// writeChanges writes what the cycle changes and returns the pending
+// quarantine after it. A cycle the guard lets through (Applied,
+// Unchanged) also feeds the configuration's target, if it has one
+// (exportCycle): its changes are queued, and read Pending until sent.
+func writeChanges(ctx context.Context, tx *sql.Tx, c *Cycle, changes Changes, quarantine int64) (int64, error) {
+	var exporting, full bool
+	var mark int64
+	var err error
+	if c.Outcome == OutcomeSucceeded {
+		if exporting, full, err = exportingTarget(ctx, tx, c.ConfigID); err != nil {
+			return quarantine, err
+		}
+		if mark, err = logMark(ctx, tx); err != nil {
+			return quarantine, err
+		}
+	}
+	switch ch := changes.(type) {
+	case Applied:
+		err = applyTarget(ctx, tx, c, &ch)
+	case Quarantine:
+		if quarantine != 0 {
+			// The guard holds every cycle while a quarantine is pending.
+			return quarantine, Errorf(Conflict, "cycle %d is still pending: a new quarantine cannot replace it", quarantine)
+		}
+		err = stage(ctx, tx, c, &ch)
+		quarantine = c.ID
+	case Held:
+		var ended bool
+		if ended, err = discardReturned(ctx, tx, c, quarantine, ch.Returned); ended {
+			quarantine = 0
+		}
+	}
+	if err != nil {
+		return quarantine, err
+	}
+	return quarantine, exportCycle(ctx, tx, c, exporting, full, mark)
 }
 
 // configState reads, inside a cycle's transaction, the configuration's
@@ -272,6 +298,9 @@ func applyTarget(ctx context.Context, tx *sql.Tx, c *Cycle, ch *Applied) error {
 		}
 	}
 	if err := reanchorObjects(ctx, tx, c.ConfigID, ch.Reanchors); err != nil {
+		return err
+	}
+	if err := reanchorLinks(ctx, tx, c.ConfigID, ch.Reanchors); err != nil {
 		return err
 	}
 	if err := upsertObjects(ctx, tx, c.ConfigID, ch.Upserts); err != nil {

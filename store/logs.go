@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -12,7 +13,13 @@ import (
 	"unicode/utf8"
 )
 
-// Provisioning log actions and statuses.
+// Provisioning log actions and statuses. An exported change is Pending
+// until the target answers: Success, or Failure with the target's words.
+//
+// Pending is not written in the log: an exported change is written as the
+// Success it becomes, and reads as Pending while its export waits in the
+// queue (a refusal writes the Failure). The cycle writes its entries as it
+// does without a target, and the exporter's answer costs no log write.
 const (
 	ActionCreate       = "Create"
 	ActionUpdate       = "Update"
@@ -21,11 +28,20 @@ const (
 	// ActionStagedUpdate holds the member links a group would lose, in a
 	// quarantine with a membership limit.
 	ActionStagedUpdate = "StagedUpdate"
+	ActionRestore      = "Restore"
+	ActionDisable      = "Disable"
 
 	LogSuccess = "Success"
 	LogFailure = "Failure"
 	LogSkipped = "Skipped"
 	LogStaged  = "Staged"
+	LogPending = "Pending"
+)
+
+// LogActions and LogStatuses are the values the log's filters offer.
+var (
+	LogActions  = []string{ActionCreate, ActionUpdate, ActionDelete, ActionStagedDelete, ActionStagedUpdate}
+	LogStatuses = []string{LogSuccess, LogFailure, LogSkipped, LogStaged, LogPending}
 )
 
 // LogEntry is one provisioning log entry: one object, one action.
@@ -146,6 +162,15 @@ func (s *Store) Logs(ctx context.Context, q LogQuery) ([]LogEntry, error) {
 	if err := CheckSearchText(q.Text); err != nil {
 		return nil, fmt.Errorf("store: logs: %w", err)
 	}
+	out, err := s.logsOf(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return out, s.pendingStatus(ctx, out)
+}
+
+// logsOf returns the entries q selects as they are written.
+func (s *Store) logsOf(ctx context.Context, q LogQuery) ([]LogEntry, error) {
 	if utf8.RuneCountInString(q.Text) < 3 {
 		return s.logs(ctx, q, logScan, 0)
 	}
@@ -168,6 +193,39 @@ func (s *Store) Logs(ctx context.Context, q LogQuery) ([]LogEntry, error) {
 	return append(out, more...), err
 }
 
+// pendingStatus marks Pending the entries whose export waits in the queue.
+func (s *Store) pendingStatus(ctx context.Context, entries []LogEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	var queued bool
+	if err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM exports WHERE config_id = ? AND state = 'pending')`,
+		entries[0].ConfigID).Scan(&queued); err != nil || !queued {
+		return err
+	}
+	at := make(map[int64]int, len(entries))
+	ids := make([]int64, len(entries))
+	for i := range entries {
+		at[entries[i].ID], ids[i] = i, entries[i].ID
+	}
+	return inChunks(ids, func(part []int64) error {
+		rows, err := s.r.QueryContext(ctx, `SELECT log_id FROM exports WHERE state = 'pending' AND log_id IN (?`+
+			strings.Repeat(",?", len(part)-1)+`)`, int64Args(part)...)
+		if err != nil {
+			return fmt.Errorf("store: logs: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return fmt.Errorf("store: logs: %w", err)
+			}
+			entries[at[id]].Status = LogPending
+		}
+		return rows.Err()
+	})
+}
+
 // How logs finds a text: by scanning the entries above an id, or through
 // the text index.
 const (
@@ -181,7 +239,14 @@ func (s *Store) logs(ctx context.Context, q LogQuery, how int, above int64) ([]L
 	if q.Action != "" {
 		where, args = append(where, "action = ?"), append(args, q.Action)
 	}
-	if q.Status != "" {
+	switch q.Status {
+	case "":
+	case LogPending:
+		where, args = append(where, "id IN (SELECT log_id FROM exports WHERE config_id = ? AND state = 'pending')"), append(args, q.ConfigID)
+	case LogSuccess:
+		where = append(where, "status = ?", "id NOT IN (SELECT log_id FROM exports WHERE config_id = ? AND state = 'pending')")
+		args = append(args, q.Status, q.ConfigID)
+	default:
 		where, args = append(where, "status = ?"), append(args, q.Status)
 	}
 	if q.Type != "" {
@@ -365,7 +430,11 @@ func (s *Store) LogEntry(ctx context.Context, configID, id int64) (*LogEntry, er
 	if err != nil {
 		return nil, fmt.Errorf("store: log entry %d: %w", id, err)
 	}
-	return e, nil
+	entries := []LogEntry{*e}
+	if err := s.pendingStatus(ctx, entries); err != nil {
+		return nil, err
+	}
+	return &entries[0], nil
 }
 
 // logColumns are the columns scanLog reads, in its order.
@@ -390,12 +459,15 @@ func scanLog(row scanner) (*LogEntry, error) {
 }
 
 // PruneLogs deletes provisioning log entries older than before, except those
-// of a cycle whose staged deletes are still pending. It returns how many went.
+// of a cycle whose staged deletes are still pending and those that carry
+// an export still queued (they wait for the target's answer). It returns
+// how many went.
 func (s *Store) PruneLogs(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
 	for _, a := range []logArm{plainEntries, stagedEntries} {
 		res, err := s.w.ExecContext(ctx, `DELETE FROM provisioning_log WHERE time < ? AND `+a.cond+`
-			AND cycle_id NOT IN (SELECT quarantine_cycle_id FROM configurations WHERE quarantine_cycle_id <> 0)`, ms(before))
+			AND cycle_id NOT IN (SELECT quarantine_cycle_id FROM configurations WHERE quarantine_cycle_id <> 0)
+			AND id NOT IN (SELECT log_id FROM exports)`, ms(before))
 		if err != nil {
 			return n, fmt.Errorf("store: prune logs: %w", err)
 		}
@@ -410,4 +482,50 @@ func (s *Store) PruneLogs(ctx context.Context, before time.Time) (int64, error) 
 
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// The actions and statuses the provisioning log takes since migration 007.
+const (
+	logActionCheck = `CHECK (action IN ('Create', 'Update', 'Delete', 'StagedDelete', 'StagedUpdate', 'Restore', 'Disable'))`
+	logStatusCheck = `CHECK (status IN ('Success', 'Failure', 'Skipped', 'Staged', 'Pending'))`
+)
+
+var (
+	actionCheck = regexp.MustCompile(`CHECK \(action IN \([^)]*\)\)`)
+	statusCheck = regexp.MustCompile(`CHECK \(status IN \([^)]*\)\)`)
+)
+
+// widenLogChecks is the step of migration 007: it rebuilds the
+// provisioning log with the wider CHECK constraints of its action and
+// status. SQLite cannot change a constraint in place; the table is made
+// again from its own definition, whatever columns later migrations added,
+// and its rows (ids kept), indexes and triggers copied over.
+func widenLogChecks(ctx context.Context, tx *sql.Tx) error {
+	var def string
+	if err := tx.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'provisioning_log'`).
+		Scan(&def); err != nil {
+		return err
+	}
+	if !actionCheck.MatchString(def) || !statusCheck.MatchString(def) {
+		return fmt.Errorf("provisioning_log: unexpected definition %q", def)
+	}
+	def = statusCheck.ReplaceAllLiteralString(actionCheck.ReplaceAllLiteralString(def, logActionCheck), logStatusCheck)
+	def = strings.Replace(def, "provisioning_log", "provisioning_log_widened", 1)
+	// The indexes and triggers go with the old table; they are made again.
+	keep, err := queryRows(ctx, tx, "provisioning log schema", func(row scanner) (string, error) {
+		var q string
+		return q, row.Scan(&q)
+	}, `SELECT sql FROM sqlite_master WHERE tbl_name = 'provisioning_log' AND type IN ('index', 'trigger')
+		AND sql IS NOT NULL ORDER BY type, name`)
+	if err != nil {
+		return err
+	}
+	steps := []string{def, `INSERT INTO provisioning_log_widened SELECT * FROM provisioning_log`,
+		`DROP TABLE provisioning_log`, `ALTER TABLE provisioning_log_widened RENAME TO provisioning_log`}
+	for _, q := range append(steps, keep...) {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("widen the provisioning log: %w", err)
+		}
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"iter"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // TargetObject is one object of the target directory: the synced copy of an
@@ -172,10 +173,87 @@ func scanObject(row scanner) (*TargetObject, error) {
 		}
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(attrs), &o.Attributes); err != nil {
+	var err error
+	if o.Attributes, err = decodeAttributes(attrs); err != nil {
 		return nil, fmt.Errorf("target object %s: %w", o.Anchor, err)
 	}
 	return &o, nil
+}
+
+// decodeAttributes reads the JSON of an object's attributes. The compact
+// form the planner writes ({"name":["value",…],…} without escapes) is
+// read directly, its values sharing the string's memory: exporting reads
+// every object it sends, and encoding/json took most of that time.
+// Anything else goes to encoding/json.
+func decodeAttributes(s string) (map[string][]string, error) {
+	if m, ok := decodeCompact(s); ok {
+		return m, nil
+	}
+	var m map[string][]string
+	err := json.Unmarshal([]byte(s), &m)
+	return m, err
+}
+
+// decodeCompact reads {"k":["v",…],…} with no whitespace and no escape;
+// ok is false for anything else.
+func decodeCompact(s string) (m map[string][]string, ok bool) {
+	str := func(i int) (string, int, bool) {
+		if i >= len(s) || s[i] != '"' {
+			return "", i, false
+		}
+		end := strings.IndexByte(s[i+1:], '"')
+		if end < 0 {
+			return "", i, false
+		}
+		v, ascii := s[i+1:i+1+end], true
+		for k := 0; k < len(v); k++ {
+			if v[k] < 0x20 || v[k] == '\\' {
+				return "", i, false // escapes, control characters: encoding/json's
+			}
+			ascii = ascii && v[k] < utf8.RuneSelf
+		}
+		if !ascii && !utf8.ValidString(v) {
+			return "", i, false
+		}
+		return v, i + end + 2, true
+	}
+	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
+		return nil, false
+	}
+	m = make(map[string][]string, strings.Count(s, "]"))
+	for i := 1; i < len(s)-1; {
+		key, j, ok := str(i)
+		if !ok || j+1 >= len(s) || s[j] != ':' || s[j+1] != '[' {
+			return nil, false
+		}
+		var vals []string
+		for j += 2; j < len(s) && s[j] != ']'; {
+			v, k, ok := str(j)
+			if !ok {
+				return nil, false
+			}
+			vals = append(vals, v)
+			switch j = k; {
+			case j < len(s) && s[j] == ',':
+				if j++; j < len(s) && s[j] != '"' {
+					return nil, false
+				}
+			case j < len(s) && s[j] != ']':
+				return nil, false
+			}
+		}
+		if j >= len(s) {
+			return nil, false
+		}
+		m[key] = vals
+		if i = j + 1; i < len(s)-1 {
+			if s[i] != ',' || i+1 == len(s)-1 {
+				return nil, false
+			}
+			i++
+		}
+	}
+	return m, true
 }
 
 // ObjectCounts returns the number of users and groups in a configuration's target directory.

@@ -165,19 +165,13 @@ func DefaultSecretKeyFile(dbPath string) string {
 func (s *Store) loadKeyring(ctx context.Context, path string) (*keyring, error) {
 	key, err := readKey(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		var n int
-		if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'configurations'`).Scan(&n); err != nil {
-			return nil, fmt.Errorf("store: secret key: %w", err)
+		sealed, serr := s.sealedSecrets(ctx)
+		if serr != nil {
+			return nil, fmt.Errorf("store: secret key: %w", serr)
 		}
-		if n > 0 {
-			var sealed int
-			if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM configurations WHERE bind_password LIKE 'sg1:%'`).Scan(&sealed); err != nil {
-				return nil, fmt.Errorf("store: secret key: %w", err)
-			}
-			if sealed > 0 {
-				return nil, fmt.Errorf("store: the secret key file %s does not exist, but this database holds secrets "+
-					"encrypted with a key: restore that key file (or name it with --secret-key-file): %w", path, ErrSecretKey)
-			}
+		if sealed > 0 {
+			return nil, fmt.Errorf("store: the secret key file %s does not exist, but this database holds secrets "+
+				"encrypted with a key: restore that key file (or name it with --secret-key-file): %w", path, ErrSecretKey)
 		}
 		key, err = createKey(path)
 	}
@@ -185,6 +179,29 @@ func (s *Store) loadKeyring(ctx context.Context, path string) (*keyring, error) 
 		return nil, fmt.Errorf("store: secret key file %s: %w", path, err)
 	}
 	return newKeyring(path, key)
+}
+
+// sealedSecrets counts the secrets sealed in the database, in the tables
+// that exist yet (a new database has none, an old one lacks the later).
+func (s *Store) sealedSecrets(ctx context.Context) (int, error) {
+	total := 0
+	for table, q := range map[string]string{
+		"configurations": `SELECT count(*) FROM configurations WHERE bind_password LIKE 'sg1:%'`,
+		"targets":        `SELECT count(*) FROM targets WHERE bind_password LIKE 'sg1:%' OR token LIKE 'sg1:%'`,
+	} {
+		var n int
+		if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = ?`, table).Scan(&n); err != nil || n == 0 {
+			if err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if err := s.w.QueryRowContext(ctx, q).Scan(&n); err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
 }
 
 func readKey(path string) ([]byte, error) {

@@ -479,8 +479,10 @@ const (
 // AllowDeletes applies exactly the pending staged changes of the confirmed
 // quarantine that d.Filter selects: each deleted object leaves the target
 // directory with a Delete/Success log entry, each group loses the member
-// links staged with an Update/Success entry, the staged entries are marked
-// allowed by the actor, and the event is audited — in one transaction.
+// links staged with an Update/Success entry (with a target, an export is
+// queued for each: it reads Pending until it is sent), the staged entries
+// are marked allowed by the actor, and the event is audited — in one
+// transaction.
 // The quarantine ends when none is left pending. A part with nothing
 // pending left is ErrNothingSelected.
 func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision, remove RemoveMembers) (Allowed, error) {
@@ -488,6 +490,14 @@ func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision, remove R
 	var out Allowed
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		name, err := pendingQuarantine(ctx, tx, d, false)
+		if err != nil {
+			return err
+		}
+		exporting, _, err := exportingTarget(ctx, tx, d.ConfigID)
+		if err != nil {
+			return err
+		}
+		mark, err := logMark(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -507,6 +517,13 @@ func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision, remove R
 		}
 		if err := applyAllowed(ctx, tx, d, now, deletes, updates, remove); err != nil {
 			return err
+		}
+		// With a target, exactly what was allowed is exported: the entries
+		// written above (deletions, groups' member removals).
+		if exporting {
+			if err := queueExports(ctx, tx, d.ConfigID, mark); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE provisioning_log SET fate = 'allowed', fate_reason = 'allowed',
 			decided_by = ?, decided_at = ? WHERE id IN (SELECT id`+sel+`)`, append([]any{d.Actor, ms(now)}, args...)...); err != nil {

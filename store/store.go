@@ -195,6 +195,8 @@ func (s *Store) migrationSteps() map[int]func(context.Context, *sql.Tx) error {
 			}
 			return renameControlNames(ctx, tx, s.now())
 		},
+		7:  widenLogChecks,
+		10: countPastCycles,
 	}
 }
 
@@ -236,7 +238,7 @@ func boolInt(b bool) int {
 
 // queryRows runs q on the read pool and scans every row with scan; what
 // names the query in errors.
-func queryRows[T any](ctx context.Context, db *sql.DB, what string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+func queryRows[T any](ctx context.Context, db querier, what string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", what, err)

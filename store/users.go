@@ -21,21 +21,66 @@ type User struct {
 	PasswordHash string
 	Role         string
 	CreatedAt    time.Time
+	LastSignInAt time.Time // zero: never signed in
 }
 
-// CreateUser adds a user; a taken name is ErrConflict.
+// CreateUser adds a user; a taken name is a Conflict. Nothing is audited:
+// AddUser is what an admin does.
 func (s *Store) CreateUser(ctx context.Context, u *User) error {
-	u.CreatedAt = s.now()
-	res, err := s.w.ExecContext(ctx, `INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)`,
-		u.Name, u.PasswordHash, u.Role, ms(u.CreatedAt))
-	if err != nil {
-		if isUnique(err) {
-			return fmt.Errorf("store: create user: %q already exists: %w", u.Name, ErrConflict)
-		}
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return s.insertUser(ctx, tx, u) }); err != nil {
 		return fmt.Errorf("store: create user: %w", err)
+	}
+	return nil
+}
+
+// AddUser adds a user as actor did, and records it in the audit log; a
+// taken name is a Conflict.
+func (s *Store) AddUser(ctx context.Context, u *User, actor string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.insertUser(ctx, tx, u); err != nil {
+			return err
+		}
+		return addAudit(ctx, tx, &AuditEvent{Time: u.CreatedAt, Actor: actor, Action: "Added user", Details: u.Name + " (" + u.Role + ")"})
+	})
+	if err != nil {
+		return fmt.Errorf("store: add user: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, u *User) error {
+	u.CreatedAt = s.now()
+	res, err := tx.ExecContext(ctx, `INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)`,
+		u.Name, u.PasswordHash, u.Role, ms(u.CreatedAt))
+	if isUnique(err) {
+		return Errorf(Conflict, "A user named %q already exists.", u.Name)
+	}
+	if err != nil {
+		return err
 	}
 	u.ID, err = res.LastInsertId()
 	return err
+}
+
+// Users returns every user, by name.
+func (s *Store) Users(ctx context.Context) ([]*User, error) {
+	return queryRows(ctx, s.r, "users", scanUser, `SELECT `+userColumns+` FROM users ORDER BY name`)
+}
+
+// SignedIn records that a user signed in (from where, in the audit log).
+func (s *Store) SignedIn(ctx context.Context, u *User, details string) error {
+	now := s.now()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET last_sign_in_at = ? WHERE id = ?`, ms(now), u.ID); err != nil {
+			return err
+		}
+		return addAudit(ctx, tx, &AuditEvent{Time: now, Actor: u.Name, Action: "Signed in", Details: details})
+	})
+	if err != nil {
+		return fmt.Errorf("store: signed in: %w", err)
+	}
+	u.LastSignInAt = now
+	return nil
 }
 
 // UserByName returns the user called name, or ErrNotFound.
@@ -57,10 +102,15 @@ func (s *Store) UserByID(ctx context.Context, id int64) (*User, error) {
 }
 
 func (s *Store) user(ctx context.Context, where string, arg any) (*User, error) {
+	return scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, arg))
+}
+
+const userColumns = `id, name, password_hash, role, created_at, last_sign_in_at`
+
+func scanUser(row scanner) (*User, error) {
 	var u User
-	var created int64
-	err := s.r.QueryRowContext(ctx, `SELECT id, name, password_hash, role, created_at FROM users WHERE `+where, arg).
-		Scan(&u.ID, &u.Name, &u.PasswordHash, &u.Role, &created)
+	var created, signedIn int64
+	err := row.Scan(&u.ID, &u.Name, &u.PasswordHash, &u.Role, &created, &signedIn)
 	if err == sql.ErrNoRows {
 		return nil, ErrNotFound
 	}
@@ -68,6 +118,9 @@ func (s *Store) user(ctx context.Context, where string, arg any) (*User, error) 
 		return nil, err
 	}
 	u.CreatedAt = fromMS(created)
+	if signedIn != 0 {
+		u.LastSignInAt = fromMS(signedIn)
+	}
 	return &u, nil
 }
 
@@ -157,7 +210,7 @@ func notLastAdmin(ctx context.Context, tx *sql.Tx, u *User, what string) error {
 		return err
 	}
 	if admins <= 1 {
-		return fmt.Errorf("%s is the last admin and cannot be %s: %w", u.Name, what, ErrConflict)
+		return Errorf(Conflict, "%s is the last admin and cannot be %s: make another user an admin first.", u.Name, what)
 	}
 	return nil
 }

@@ -1,7 +1,9 @@
 package views
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -78,8 +80,21 @@ func statusClass(code string) string {
 		return "badge badge-danger"
 	case "running":
 		return "badge badge-info"
+	case "target_unreachable":
+		return "badge badge-warn"
 	}
 	return "badge badge-muted"
+}
+
+// targetKind words a target kind for the Target pane.
+func targetKind(kind string) string {
+	switch kind {
+	case "ldap":
+		return "LDAP directory"
+	case "scim":
+		return "SCIM 2.0 service"
+	}
+	return "None: the target directory copy only"
 }
 
 // outcomeClass is the badge class of a cycle outcome.
@@ -104,6 +119,8 @@ func logStatusClass(status string) string {
 		return "badge badge-danger"
 	case "Staged":
 		return "badge badge-warn"
+	case "Pending":
+		return "badge badge-info"
 	}
 	return "badge badge-muted"
 }
@@ -159,12 +176,6 @@ func flashClass(f *Flash) string {
 // progressText is "read N · planned N · applied N".
 func progressText(p *Progress) string {
 	return fmt.Sprintf("read %s · planned %s · applied %s", num(p.Read), num(p.Planned), num(p.Applied))
-}
-
-// depthClass is the indentation class of an OU in the scope picker.
-func depthClass(depth int) string {
-	depth = max(0, min(depth, 6))
-	return "scope-ou depth-" + strconv.Itoa(depth)
 }
 
 // fieldError returns the message for key in errs ("" when none).
@@ -240,7 +251,7 @@ func confirmYesClass(kind string) string {
 // The provisioning log filter values of the SPEC.
 var (
 	logActions  = []string{"Create", "Update", "Delete", "StagedDelete", "StagedUpdate"}
-	logStatuses = []string{"Success", "Failure", "Skipped", "Staged"}
+	logStatuses = []string{"Success", "Failure", "Skipped", "Staged", "Pending"}
 	logTypes    = []string{"user", "group"}
 )
 
@@ -270,8 +281,50 @@ func outboxErrorClass(status string) string {
 	return "muted"
 }
 
-// dnParts splits a DN after each unescaped comma, keeping the commas:
-// the places where a long DN may break across lines.
+// bindMethods are the options of the bind method select.
+var bindMethods = []Prop{{Label: "Simple", Value: "simple"}, {Label: "NTLM (Active Directory)", Value: "ntlm"}}
+
+// bindMethodText names a bind method.
+func bindMethodText(m string) string {
+	for _, o := range bindMethods {
+		if o.Value == m {
+			return o.Label
+		}
+	}
+	return "Simple"
+}
+
+// passwordHint says what an empty password field does.
+func passwordHint(kept bool) string {
+	if kept {
+		return "A password is kept: leave this empty to keep it, or type another."
+	}
+	return "Never shown again once typed."
+}
+
+// roles are the options of a role select.
+var roles = []Prop{{Label: "viewer: may only look", Value: "viewer"}, {Label: "admin: may change things", Value: "admin"}}
+
+// dnText writes a DN that a narrow screen breaks after its commas rather
+// than inside a name: the text is the DN itself (a <wbr> adds none), escaped.
+func dnText(dn string) templ.Component {
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		for i, part := range dnParts(dn) {
+			if i > 0 {
+				if _, err := io.WriteString(w, "<wbr>"); err != nil {
+					return err
+				}
+			}
+			if _, err := io.WriteString(w, templ.EscapeString(part)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// dnParts splits a DN after each comma, keeping the commas: the places a
+// line may break.
 func dnParts(dn string) []string {
 	var out []string
 	start := 0
@@ -332,17 +385,6 @@ func fateClass(fate string) string {
 		return "badge badge-danger"
 	}
 	return "badge badge-muted"
-}
-
-// dnText shows a DN (escaped) with a line break allowed after each RDN,
-// never inside a word, and nothing added to the text: a DN copied from the
-// page is the DN.
-func dnText(dn string) templ.Component {
-	parts := dnParts(dn)
-	for i := range parts {
-		parts[i] = templ.EscapeString(parts[i])
-	}
-	return templ.Raw(strings.Join(parts, "<wbr>"))
 }
 
 // stopSentence says what a quarantine holds, why the guard stopped it,

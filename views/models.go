@@ -24,7 +24,7 @@ type Base struct {
 	User  *User // nil when signed out
 	CSRF  string
 	Flash *Flash
-	Nav   string // "configurations" | "audit" | "outbox" | "account": the current nav item
+	Nav   string // "configurations" | "audit" | "outbox" | "users" | "account": the current nav item
 	// Live, when set, is how many seconds until the page shows itself
 	// again: a cycle runs. Without JavaScript a refresh does it; with it,
 	// static/app.js fetches the page and replaces what changed.
@@ -33,11 +33,12 @@ type Base struct {
 
 // Status is a configuration's status as the portal shows it (SPEC section 4).
 type Status struct {
-	Code     string    // "healthy" | "quarantined" | "error" | "not_run" | "running"
+	Code     string    // "healthy" | "quarantined" | "error" | "not_run" | "running" | "target_unreachable"
 	Text     string    // "Healthy", "Delete threshold exceeded", "Error", "Not run yet", "Running"
-	Error    string    // message when Code == "error"
+	Error    string    // message when Code == "error"; the target's last error when "target_unreachable"
 	InfoURL  string    // sync status info URL, for the quarantined link
 	Progress *Progress // when running
+	Since    string    // when the target became unreachable (formatted)
 }
 
 // Progress is the progress of a running cycle.
@@ -106,19 +107,91 @@ type Preview struct {
 	Error string
 }
 
-// ScopeOU is one OU offered in the scope picker.
-type ScopeOU struct {
-	DN      string
-	Depth   int // nesting below the base DN, 0 for a top-level OU
-	Checked bool
+// SourceForm is a source's settings as typed (New configuration's first
+// step, Edit Source), with a message per field and Test connection's
+// answer. The bind password is never in it: PasswordKept says one is kept.
+type SourceForm struct {
+	Action                                                     string // where the form posts
+	Draft                                                      string // the draft holding what was typed before (hidden field "draft")
+	Name                                                       string // New configuration only (ShowName)
+	ShowName                                                   bool
+	URL, BaseDN, BindDN, BindMethod, CAFile, TLSPin, TLSServer string
+	StartTLS                                                   bool
+	// PasswordKept says a bind password is kept (the stored one, or one
+	// typed earlier in this form): leaving the field empty keeps it.
+	PasswordKept bool
+	Errors       map[string]string // keys "name", "source", "base_dn", "bind_dn", "bind_method", "ca_file", "tls_pin"
+	Test         *ConnTest
+	// Preview is what the next cycle would do with these settings (Edit
+	// Source's Preview), nothing saved.
+	Preview *Preview
 }
 
-// ScopeForm is the Scope edit form.
-type ScopeForm struct {
-	OUs   []ScopeOU
-	Error string
-	// Preview, when set, is what the next cycle would do with the OUs
-	// ticked (nothing saved).
+// ConnTest is the answer of Test connection.
+type ConnTest struct {
+	OK    bool
+	Title string   // "Connected to …" / "Could not connect"
+	Lines []string // what was found, or the reason and what to check
+}
+
+// OUBrowser is one level of the source's own tree in the scope picker:
+// the OU At, its children (a page of them), and the OUs ticked so far.
+type OUBrowser struct {
+	Draft  string // hidden field "draft"
+	At     string // the DN whose children are listed
+	Path   []OUItem
+	Self   OUItem   // At itself, which can be ticked too
+	Items  []OUItem // At's children on this page
+	Filter string   // narrows the children by name
+	Page   int      // from 1
+	Pages  int
+	Total  int // children of At (after the filter)
+	// Selected are the ticked OUs with what they hold; Users and Groups
+	// total them (an OU inside another ticked one counted once).
+	Selected      []SelectedOU
+	Users, Groups int
+	Error         string
+	// Focus puts the focus on the first OU: Edit Scope just opened.
+	Focus bool
+}
+
+// OUItem is one OU of the scope picker.
+type OUItem struct {
+	DN, Name string
+	Checked  bool
+	Children bool // there is something below it to browse
+}
+
+// SelectedOU is one ticked OU and the users and groups at or below it.
+type SelectedOU struct {
+	DN            string
+	Users, Groups int
+	Counted       bool   // the counts are known
+	Inside        string // the ticked OU it is inside of, if any
+}
+
+// ScheduleForm is the Edit Schedule form.
+type ScheduleForm struct {
+	Interval string
+	Error    string
+}
+
+// SourceChange asks to confirm a source change that moves what syncguard
+// reads (another server or base DN): the next cycle compares the new
+// source with the target directory, and what is not there is deleted.
+type SourceChange struct {
+	Draft   string
+	Changes []string // "base DN: dc=a → dc=b"
+	// ScopeReset says the scope's OUs are not under the new base DN: the
+	// scope becomes the whole new base DN.
+	ScopeReset bool
+	Users      int // objects in the target directory now
+	Groups     int
+	Threshold  int
+	Prevent    bool
+	// Preview is what the next cycle would do with the new source
+	// (creates, updates, deletes, whether the guard would stop it):
+	// web.previewSourceChange fills it; nil when it could not be planned.
 	Preview *Preview
 }
 
@@ -166,8 +239,19 @@ type ConfigurationPage struct {
 	BasicsForm *BasicsForm
 	Scope      []string // in-scope OU DNs (empty = the base DN)
 	// ScopeForm, when non-nil, shows the Scope pane as the OU picker.
-	ScopeForm              *ScopeForm
+	ScopeForm *OUBrowser
+	ScopeErr  string // why the scope cannot be saved
+	// SourceForm, when non-nil, shows the Source pane as Edit Source;
+	// SourceChange asks to confirm a change that moves what is read.
+	SourceForm   *SourceForm
+	SourceChange *SourceChange
+	// ScheduleForm, when non-nil, shows the Schedule pane as Edit Schedule.
+	ScheduleForm           *ScheduleForm
 	Source, BaseDN, BindDN string
+	BindMethod             string
+	StartTLS               bool
+	CAFile, TLSPin         string
+	TLSServer              string
 	Interval               string
 	NextRun                string
 	AgentID                int64
@@ -177,11 +261,34 @@ type ConfigurationPage struct {
 	QuarantineID           int64
 	Cycles                 []Cycle // recent, newest first
 	Chart                  Chart
+	Target                 Target
+
+	// TargetForm, when non-nil, shows the Target pane as Edit Target;
+	// TargetChange asks to confirm a change of the target's destination.
+	TargetForm   *TargetForm
+	TargetChange *TargetChange
 	// Stop is the pending quarantine, nil while sync runs.
 	Stop *Stop
 	// Limits are the limits besides the threshold and the reminders,
 	// as the Basics pane shows them.
 	Limits []LimitRow
+	// ScopePreview is what the next cycle would do with the OUs ticked in
+	// Edit Scope (Preview), nothing saved.
+	ScopePreview *Preview
+}
+
+// Target is a configuration's target as the Target pane shows it.
+type Target struct {
+	Kind        string // "none" | "ldap" | "scim"
+	URL, BaseDN string
+	LastExport  string // formatted time, or ""
+	// Pending and Failed count the exports waiting and refused; each URL
+	// is the provisioning log filtered on them.
+	Pending, Failed       int
+	PendingURL, FailedURL string
+	// Unreachable is since when the target fails transiently ("" while it
+	// answers); LastError is its last error.
+	Unreachable, LastError string
 }
 
 // Stop is a quarantine as the configuration page and the sync status info
@@ -412,4 +519,77 @@ type AccountPage struct {
 type SessionRow struct {
 	SignedIn, LastUsed, From, Browser string
 	Current                           bool // this browser
+}
+
+// WizardStep is one step of New configuration.
+type WizardStep struct {
+	Key, Name string
+	URL       string // for going back to a step already done; "" otherwise
+	Current   bool
+}
+
+// NewConfigPage is the view model of NewConfig: one step of New
+// configuration. Nothing is saved before the last step.
+type NewConfigPage struct {
+	Base
+	Steps  []WizardStep
+	Step   string // the Key of the current step: "source", "scope", "target" or "basics"
+	Draft  string
+	Source SourceForm // step "source"
+	Scope  OUBrowser  // step "scope"
+	Target TargetForm // step "target"
+	// Step "basics": Basics and the schedule, and a summary of the rest.
+	Basics   BasicsForm
+	Interval string
+	Summary  []Prop
+	Error    string // a message for the whole step
+}
+
+// Prop is a labelled value of a summary.
+type Prop struct {
+	Label, Value string
+	Mono         bool
+}
+
+// DeletePage is the view model of DeleteConfig: the confirmation, typed.
+type DeletePage struct {
+	Base
+	ConfigID      int64
+	Name          string
+	Users, Groups int
+	Typed, Error  string
+}
+
+// UserRow is one user of the Users page.
+type UserRow struct {
+	ID                  int64
+	Name, Role          string
+	Created, LastSignIn string
+	Self                bool // the signed-in user
+	LastAdmin           bool // the only admin: cannot be demoted or removed
+}
+
+// UsersPage is the view model of Users.
+type UsersPage struct {
+	Base
+	Rows []UserRow
+}
+
+// UserForm is Add user and Reset password: typed values (never the
+// passwords) and a message per field ("name", "role", "password",
+// "repeat").
+type UserForm struct {
+	Base
+	ID     int64 // the user whose password is reset; 0 for Add user
+	Name   string
+	Role   string
+	Errors map[string]string
+}
+
+// RemoveUserPage is the view model of RemoveUser: the confirmation.
+type RemoveUserPage struct {
+	Base
+	ID         int64
+	Name, Role string
+	Self       bool
 }

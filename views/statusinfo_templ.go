@@ -49,7 +49,7 @@ func StatusInfo(p StatusInfoPage) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = statusBadge(Status{Code: p.Status.Code, Text: p.Status.Text, Error: p.Status.Error, Progress: p.Status.Progress}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = statusBadge(Status{Code: p.Status.Code, Text: p.Status.Text, Error: p.Status.Error, Progress: p.Status.Progress, Since: p.Status.Since}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

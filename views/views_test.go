@@ -85,8 +85,10 @@ func TestConfigurationAdmin(t *testing.T) {
 	doc, _ := render(t, Configuration(configPage(admin)))
 
 	for label, href := range map[string]string{
-		"Edit Basics": "/configurations/7/basics/edit",
-		"Edit Scope":  "/configurations/7/scope/edit",
+		"Edit Basics":   "/configurations/7/basics/edit",
+		"Edit Scope":    "/configurations/7/scope/edit",
+		"Edit Source":   "/configurations/7/source/edit",
+		"Edit Schedule": "/configurations/7/schedule/edit",
 	} {
 		a := doc.Find(`a[aria-label="` + label + `"]`)
 		if got, want := a.Length(), 1; got != want {
@@ -113,6 +115,7 @@ func TestConfigurationAdmin(t *testing.T) {
 		"View agent":            "/agents/3",
 		"Allow deletes":         "/configurations/7/allow-deletes",
 		"Restart sync":          "/configurations/7/restart",
+		"Delete configuration":  "/configurations/7/delete",
 	} {
 		a := menu.Find("a").FilterFunction(func(_ int, s *goquery.Selection) bool { return strings.TrimSpace(s.Text()) == text })
 		if a.Length() != 1 {
@@ -197,7 +200,9 @@ func TestConfigurationViewerHasNoChangeControls(t *testing.T) {
 	// Even with a form model, a viewer gets no form.
 	p := configPage(viewer)
 	p.BasicsForm = &BasicsForm{Basics: p.Basics}
-	p.ScopeForm = &ScopeForm{OUs: []ScopeOU{{DN: "OU=A,DC=x"}}}
+	p.ScopeForm = &OUBrowser{At: "DC=x", Self: OUItem{DN: "DC=x"}, Items: []OUItem{{DN: "OU=A,DC=x"}}}
+	p.SourceForm = &SourceForm{URL: "ldap://dc1:389"}
+	p.ScheduleForm = &ScheduleForm{Interval: "2m"}
 	doc, _ = render(t, Configuration(p))
 	if got := doc.Find("form").Length(); got != 1 {
 		t.Errorf("viewer with form models: forms = %d, want 1", got)
@@ -281,14 +286,18 @@ func TestBasicsFormKeepsValuesAndShowsErrors(t *testing.T) {
 
 func TestScopeForm(t *testing.T) {
 	p := configPage(admin)
-	p.ScopeForm = &ScopeForm{
-		OUs: []ScopeOU{
-			{DN: "OU=Staff,DC=corp,DC=example", Depth: 0, Checked: true},
-			{DN: "OU=Sales,OU=Staff,DC=corp,DC=example", Depth: 1},
-			{DN: "OU=Deep,DC=x", Depth: 9},
+	p.ScopeForm = &OUBrowser{
+		Draft: "d1", At: "OU=Staff,DC=corp,DC=example", Page: 2, Pages: 3, Total: 250,
+		Path: []OUItem{{DN: "DC=corp,DC=example", Name: "corp"}, {DN: "OU=Staff,DC=corp,DC=example", Name: "Staff"}},
+		Self: OUItem{DN: "OU=Staff,DC=corp,DC=example", Name: "Staff", Checked: true},
+		Items: []OUItem{
+			{DN: "OU=Sales,OU=Staff,DC=corp,DC=example", Name: "Sales", Children: true},
+			{DN: "OU=Leaf,OU=Staff,DC=corp,DC=example", Name: "Leaf"},
 		},
-		Error: "Pick at least one OU.",
+		Selected: []SelectedOU{{DN: "OU=Staff,DC=corp,DC=example", Users: 1200, Groups: 4, Counted: true}},
+		Users:    1200, Groups: 4,
 	}
+	p.ScopeErr = "Pick at least one OU."
 	doc, _ := render(t, Configuration(p))
 	form := doc.Find(`form[method="post"][action="/configurations/7/scope"]`)
 	if form.Length() != 1 {
@@ -298,20 +307,38 @@ func TestScopeForm(t *testing.T) {
 	if got, want := boxes.Length(), 3; got != want {
 		t.Fatalf("checkboxes = %d, want %d", got, want)
 	}
+	if got, want := form.Find(`input[type="hidden"][name="shown"]`).Length(), 3; got != want {
+		t.Errorf("shown fields = %d, want %d: one per checkbox", got, want)
+	}
 	staff := byLabel(t, doc, "OU=Staff,DC=corp,DC=example")
 	if _, ok := staff.Attr("checked"); !ok || staff.AttrOr("value", "") != "OU=Staff,DC=corp,DC=example" {
 		t.Error("Staff OU not checked with its DN as value")
 	}
-	if !doc.Find("li.depth-1").Is("li") || doc.Find("li.depth-6").Length() != 1 {
-		t.Error("depth classes missing or unclamped")
+	for _, sel := range []string{
+		`button[name="browse"][value="OU=Sales,OU=Staff,DC=corp,DC=example"][aria-label="Open OU=Sales,OU=Staff,DC=corp,DC=example"]`,
+		`button[name="browse"][value="DC=corp,DC=example"]`, // up
+		`button[name="goto"][value="1"]`, `button[name="goto"][value="3"]`,
+		`button[name="remove"][value="OU=Staff,DC=corp,DC=example"]`,
+		`input[type="hidden"][name="draft"][value="d1"]`,
+	} {
+		if form.Find(sel).Length() != 1 {
+			t.Errorf("no %s", sel)
+		}
 	}
-	if !strings.Contains(form.Text(), "Pick at least one OU.") {
-		t.Error("scope error missing")
+	if form.Find(`button[aria-label="Open OU=Leaf,OU=Staff,DC=corp,DC=example"]`).Length() != 0 {
+		t.Error("an OU without children can be opened")
+	}
+	for _, want := range []string{"Pick at least one OU.", "1,200 users and 4 groups in 1 OU.", "Page 2 of 3 (250 OUs)"} {
+		if !strings.Contains(squashText(form.Text()), want) {
+			t.Errorf("scope form lacks %q", want)
+		}
 	}
 	if doc.Find(`[aria-label="Edit Scope"]`).Length() != 0 {
 		t.Error("scope pencil shown while editing")
 	}
 }
+
+func squashText(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func TestStatusWording(t *testing.T) {
 	for _, c := range []struct {

@@ -137,7 +137,7 @@ func (s *Server) login(c echo.Context) error {
 	if err := s.startSession(c, u, addr.String(), ""); err != nil {
 		return err
 	}
-	if err := s.store.AddAudit(ctx, &store.AuditEvent{Actor: u.Name, Action: "Signed in", Details: "from " + addr.String()}); err != nil {
+	if err := s.store.SignedIn(ctx, u, "from "+addr.String()); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, safeNext(next))

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -103,4 +104,13 @@ func humanInterval(d time.Duration) string {
 		return unit(int64(d/time.Second), "second")
 	}
 	return "every " + d.String()
+}
+
+// formParams is the posted form; a body that is no form is a 400.
+func formParams(c echo.Context) (url.Values, error) {
+	form, err := c.FormParams()
+	if err != nil {
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+	}
+	return form, nil
 }

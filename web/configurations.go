@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -22,7 +21,8 @@ func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 // process has started but not yet begun shows as running, from the click
 // on: the page then watches it (liveSeconds).
 func (s *Server) statusView(cfg *store.Configuration, st guard.Status) views.Status {
-	v := views.Status{Code: st.Code, Text: st.Text, Error: st.Error, InfoURL: views.ConfigURL(cfg.ID, "/status")}
+	v := views.Status{Code: st.Code, Text: st.Text, Error: st.Error, InfoURL: views.ConfigURL(cfg.ID, "/status"),
+		Since: formatTime(st.Since)}
 	if st.Code != store.StatusQuarantined && st.Code != guard.StatusRunning && s.sched != nil && s.sched.Running(cfg.ID) {
 		v.Code, v.Text, v.Error = guard.StatusRunning, guard.StatusText(guard.StatusRunning), ""
 	}
@@ -77,6 +77,7 @@ func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (vi
 	}
 	p.Status, p.Users, p.Groups, p.PendingStaged = s.statusView(cfg, o.Status), o.Users, o.Groups, o.PendingStaged
 	p.Stop = stopView(o, s.store.Now())
+	p.Target = targetView(cfg.ID, o.Target)
 	p.Base.Live = liveSeconds(p.Status, false)
 	if cfg.AgentID != 0 {
 		if a, err := s.store.Agent(ctx, cfg.AgentID); err == nil {
@@ -164,6 +165,12 @@ func basicsInput(c echo.Context) guard.BasicsInput {
 		Percent: c.FormValue("percent"), RemindEvery: c.FormValue("remind")}
 }
 
+// basicsTyped is the Basics form as typed, for showing it again.
+func basicsTyped(in guard.BasicsInput) views.Basics {
+	return views.Basics{Email: in.Email, Prevent: in.Prevent, Threshold: in.Threshold, Users: in.Users, Groups: in.Groups,
+		Memberships: in.Memberships, Percent: in.Percent, RemindEvery: in.RemindEvery}
+}
+
 // saveBasics saves the Basics form, or (Preview) says what the next cycle
 // would do with them, saving nothing.
 func (s *Server) saveBasics(c echo.Context) error {
@@ -180,8 +187,7 @@ func (s *Server) saveBasics(c echo.Context) error {
 			return err
 		}
 		p.Base.Title = "Edit Basics · " + cfg.Name
-		p.BasicsForm = &views.BasicsForm{Basics: views.Basics{Email: in.Email, Prevent: in.Prevent, Threshold: in.Threshold,
-			Users: in.Users, Groups: in.Groups, Memberships: in.Memberships, Percent: in.Percent, RemindEvery: in.RemindEvery}, Errors: errs}
+		p.BasicsForm = &views.BasicsForm{Basics: basicsTyped(in), Errors: errs}
 		if errs != nil {
 			return render(c, http.StatusUnprocessableEntity, views.Configuration(p))
 		}
@@ -208,55 +214,35 @@ func (s *Server) saveBasics(c echo.Context) error {
 	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success", msg)
 }
 
-// scopeForm lists the source's OUs under the base DN as a tree, ticking the
-// in-scope ones.
-func (s *Server) scopeForm(ctx context.Context, cfg *store.Configuration, ticked []string) *views.ScopeForm {
-	form := &views.ScopeForm{}
-	base, _ := guard.NormalizeDN(cfg.BaseDN)
-	src, err := guard.OpenSource(cfg, s.engine.Source)
-	var dns []string
-	if err == nil {
-		dns, err = src.Containers(ctx)
+// scopeDraft is the draft of Edit Scope the form or URL names, or a new
+// one from the configuration's scope.
+func (s *Server) scopeDraft(c echo.Context, cfg *store.Configuration, id string) *draft {
+	if d, ok := s.drafts.get(c, s, id); ok && d.ConfigID == cfg.ID {
+		return d
 	}
+	d := &draft{ConfigID: cfg.ID, Config: *cfg}
+	d.Config.Scope = slices.Clone(cfg.EffectiveScope())
+	return d
+}
+
+// renderScope renders the configuration page with the OU picker.
+func (s *Server) renderScope(c echo.Context, status int, cfg *store.Configuration, d *draft, at browsePlace, problem string) error {
+	return s.renderScopeWith(c, status, cfg, d, at, problem, nil, false)
+}
+
+// renderScopeWith renders the OU picker with a preview of the OUs ticked.
+func (s *Server) renderScopeWith(c echo.Context, status int, cfg *store.Configuration, d *draft, at browsePlace, problem string,
+	preview *views.Preview, focus bool) error {
+	p, err := s.configurationPage(c, cfg)
 	if err != nil {
-		form.Error = "Could not read the OUs from the source: " + err.Error()
+		return err
 	}
-	if cfg.BaseDN != "" && !slices.Contains(dns, cfg.BaseDN) {
-		dns = append([]string{cfg.BaseDN}, dns...)
-	}
-	// Keep ticked DNs that the source no longer lists, so saving does not drop them silently.
-	for _, t := range ticked {
-		if !slices.Contains(dns, t) {
-			dns = append(dns, t)
-		}
-	}
-	tickedNorm, _ := guard.NormalizeScope(ticked)
-	type ou struct {
-		dn, norm string
-		key      []string
-	}
-	var ous []ou
-	seen := map[string]bool{}
-	for _, dn := range dns {
-		norm, err := guard.NormalizeDN(dn)
-		if err != nil || seen[norm] || (base != "" && !guard.InScope(norm, []string{base})) {
-			continue
-		}
-		seen[norm] = true
-		parts := strings.Split(norm, ",")
-		slices.Reverse(parts)
-		ous = append(ous, ou{dn: dn, norm: norm, key: parts})
-	}
-	slices.SortFunc(ous, func(a, b ou) int { return slices.Compare(a.key, b.key) })
-	baseDepth := strings.Count(base, ",") + 1
-	if base == "" {
-		baseDepth = 0
-	}
-	for _, o := range ous {
-		depth := len(o.key) - baseDepth
-		form.OUs = append(form.OUs, views.ScopeOU{DN: o.dn, Depth: min(max(depth, 0), 6), Checked: slices.Contains(tickedNorm, o.norm)})
-	}
-	return form
+	p.Base.Title = "Edit Scope · " + cfg.Name
+	b := s.ouBrowser(c.Request().Context(), d, at)
+	s.drafts.save(c, s, d)
+	b.Draft, b.Focus = d.ID, focus
+	p.ScopeForm, p.ScopeErr, p.ScopePreview = &b, problem, preview
+	return render(c, status, views.Configuration(p))
 }
 
 func (s *Server) editScope(c echo.Context) error {
@@ -264,45 +250,49 @@ func (s *Server) editScope(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.configurationPage(c, cfg)
-	if err != nil {
-		return err
-	}
-	p.Base.Title = "Edit Scope · " + cfg.Name
-	p.ScopeForm = s.scopeForm(c.Request().Context(), cfg, cfg.EffectiveScope())
-	return render(c, http.StatusOK, views.Configuration(p))
+	d := s.scopeDraft(c, cfg, c.QueryParam("draft"))
+	// Just opened by its pencil: the focus goes to the picker.
+	return s.renderScopeWith(c, http.StatusOK, cfg, d, placeFrom(c.QueryParams()), "", nil, c.QueryParam("draft") == "")
 }
 
-// saveScope saves the OUs ticked, or (Preview) says what the next cycle
-// would do with them, saving nothing.
+// saveScope keeps the ticks of the level shown, then moves to another
+// level or page, or saves.
 func (s *Server) saveScope(c echo.Context) error {
 	cfg, err := s.configParam(c)
 	if err != nil {
 		return err
 	}
-	form, err := c.FormParams()
+	form, err := formParams(c)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+		return err
 	}
-	picked := form["ou"]
+	d := s.scopeDraft(c, cfg, form.Get("draft"))
+	applyTicks(d, form)
+	if a := form.Get("action"); a != "save" && a != "preview" && (a != "" || len(form["shown"]) > 0) {
+		s.drafts.save(c, s, d)
+		return c.Redirect(http.StatusSeeOther, views.ConfigURL(cfg.ID, "/scope/edit?"+placeFrom(form).query(d.ID)))
+	}
+	picked := d.Config.Scope
+	var problem string
+	switch {
+	case len(picked) == 0:
+		problem = "Tick at least one OU. To sync the whole directory, tick the base DN."
+	case len(picked) > 1000:
+		problem = "Too many OUs ticked."
+	}
 	next := *cfg
 	next.Scope = slices.Clone(picked)
-	problem := scopeProblem(&next, picked)
-	preview := c.FormValue("preview") != ""
-	if problem != "" || preview {
-		p, err := s.configurationPage(c, cfg)
-		if err != nil {
-			return err
+	if problem == "" {
+		if err := guard.ValidateConfiguration(&next); err != nil {
+			problem = "This scope cannot be used: " + err.Error() + "."
 		}
-		p.Base.Title = "Edit Scope · " + cfg.Name
-		p.ScopeForm = s.scopeForm(c.Request().Context(), cfg, picked)
-		if problem != "" {
-			p.ScopeForm.Error = problem
-			return render(c, http.StatusUnprocessableEntity, views.Configuration(p))
-		}
-		p.ScopeForm.Preview = previewView(s.engine.Preview(c.Request().Context(), &next,
-			guard.ScopeEdit(cfg, &next, currentUser(c).Name)))
-		return render(c, http.StatusOK, views.Configuration(p))
+	}
+	if problem != "" {
+		return s.renderScope(c, http.StatusUnprocessableEntity, cfg, d, placeFrom(form), problem)
+	}
+	if form.Get("action") == "preview" {
+		pv := previewView(s.engine.Preview(c.Request().Context(), &next, guard.ScopeEdit(cfg, &next, currentUser(c).Name)))
+		return s.renderScopeWith(c, http.StatusOK, cfg, d, placeFrom(form), "", pv, false)
 	}
 	saved, err := s.store.EditConfiguration(c.Request().Context(), cfg.ID, currentUser(c).Name, func(cur *store.Configuration) error {
 		cur.Scope = next.Scope
@@ -311,28 +301,14 @@ func (s *Server) saveScope(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.drafts.drop(d.ID)
 	msg := fmt.Sprintf("Scope saved: %d OU(s) in scope. It applies from the next cycle.", len(picked))
 	if saved.QuarantineID != 0 {
-		msg, err = s.scopeWhileStopped(c.Request().Context(), saved, len(picked))
-		if err != nil {
+		if msg, err = s.scopeWhileStopped(c.Request().Context(), saved, len(picked)); err != nil {
 			return err
 		}
 	}
 	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success", msg)
-}
-
-// scopeProblem says what is wrong with the OUs picked, or "".
-func scopeProblem(next *store.Configuration, picked []string) string {
-	switch {
-	case len(picked) == 0:
-		return "Tick at least one OU. To sync the whole directory, tick the base DN."
-	case len(picked) > 1000:
-		return "Too many OUs ticked."
-	}
-	if err := guard.ValidateConfiguration(next); err != nil {
-		return "This scope cannot be used: " + err.Error() + "."
-	}
-	return ""
 }
 
 // scopeWhileStopped words a scope saved while sync is stopped: it applies

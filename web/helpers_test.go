@@ -157,6 +157,25 @@ type env struct {
 	AgentID  int64
 	LDIF     string // path of the source LDIF file
 	Clock    *testClock
+	// drafter is the admin client whose session holds the drafts that
+	// tests of New configuration's later steps open.
+	drafter   *client
+	spares    int    // names made so far by spareConfig and the like
+	lastSpare string // the name of the last spareConfig
+}
+
+// spareConfig creates a configuration of its own over the test LDIF and
+// returns its path.
+func (e *env) spareConfig() string {
+	e.t.Helper()
+	e.spares++
+	e.lastSpare = fmt.Sprintf("spare%d", e.spares)
+	cfg := &store.Configuration{Name: e.lastSpare, Source: "ldif:" + e.LDIF, BaseDN: demo.BaseDN, Interval: time.Hour,
+		Basics: store.Basics{Prevent: true, Threshold: testThreshold}}
+	if err := e.Store.CreateConfiguration(context.Background(), cfg, "setup"); err != nil {
+		e.t.Fatalf("create a spare configuration: %v", err)
+	}
+	return fmt.Sprintf("/configurations/%d", cfg.ID)
 }
 
 // setup tunes newTestServerWith; zero fields take the defaults.
@@ -170,6 +189,7 @@ type setup struct {
 	// TrustedProxies is web.Options.TrustedProxies.
 	TrustedProxies []netip.Prefix
 	NoFirstCycle   bool // leave the configuration "Not run yet"
+	MetricsToken   string
 }
 
 // newTestServer serves the portal over a temporary SQLite database with one
@@ -235,7 +255,7 @@ func newTestServerWith(t *testing.T, s setup) *env {
 	}
 
 	e.Server, err = web.New(ctx, web.Options{Store: st, Engine: e.Engine, Scheduler: e.Sched, Secure: s.Secure,
-		TrustedProxies: s.TrustedProxies})
+		TrustedProxies: s.TrustedProxies, MetricsToken: s.MetricsToken})
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
 	}
@@ -552,6 +572,10 @@ func (c *client) submitRequest(p *page, button string, byLabel map[string]string
 	c.t.Helper()
 	form := p.formWithButton(button)
 	vals := url.Values{}
+	// A browser sends the name and value of the button pressed.
+	if btn := p.byName("button", button).First(); btn.AttrOr("name", "") != "" {
+		vals.Set(btn.AttrOr("name", ""), btn.AttrOr("value", ""))
+	}
 	for label, v := range byLabel {
 		ctl := p.byLabel(label)
 		name, _ := ctl.Attr("name")

@@ -15,8 +15,8 @@ import (
 )
 
 var (
-	logActions  = []string{store.ActionCreate, store.ActionUpdate, store.ActionDelete, store.ActionStagedDelete, store.ActionStagedUpdate}
-	logStatuses = []string{store.LogSuccess, store.LogFailure, store.LogSkipped, store.LogStaged}
+	logActions  = store.LogActions
+	logStatuses = store.LogStatuses
 	logTypes    = []string{"user", "group"}
 )
 

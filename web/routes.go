@@ -19,6 +19,7 @@ func (s *Server) routes(e *echo.Echo) {
 
 	// Without sign-in.
 	e.GET("/healthz", s.healthz)
+	e.GET("/metrics", s.metricsHandler(s.opts.MetricsToken)) // a bearer token instead
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServer(http.FS(filesOnly{static.FS})))))
 
 	// Everything else has a session, and CSRF protection on every change.
@@ -45,6 +46,18 @@ func (s *Server) routes(e *echo.Echo) {
 	g.GET("/audit", s.audit, requireUser)
 	g.GET("/outbox", s.outbox, requireUser)
 
+	// Making a configuration: admins only. Nothing is saved before the last step.
+	g.GET("/configurations/new", s.newConfig, requireAdmin)
+	g.POST("/configurations/new", s.saveNewConfigSource, requireAdmin)
+	g.GET("/configurations/new/:draft/source", s.newConfigSource, requireAdmin)
+	g.POST("/configurations/new/:draft/source", s.saveNewConfigSource, requireAdmin)
+	g.GET("/configurations/new/:draft/scope", s.newConfigScope, requireAdmin)
+	g.POST("/configurations/new/:draft/scope", s.saveNewConfigScope, requireAdmin)
+	g.GET("/configurations/new/:draft/target", s.newConfigTarget, requireAdmin)
+	g.POST("/configurations/new/:draft/target", s.saveNewConfigTarget, requireAdmin)
+	g.GET("/configurations/new/:draft/basics", s.newConfigBasics, requireAdmin)
+	g.POST("/configurations/new/:draft/basics", s.createConfig, requireAdmin)
+
 	// Changing: admins only.
 	g.GET("/configurations/:id/basics/edit", s.editBasics, requireAdmin)
 	g.POST("/configurations/:id/basics", s.saveBasics, requireAdmin)
@@ -55,6 +68,25 @@ func (s *Server) routes(e *echo.Echo) {
 	g.POST("/configurations/:id/allow-deletes", s.allowDeletes, requireAdmin)
 	g.GET("/configurations/:id/restart", s.confirmRestart, requireAdmin)
 	g.POST("/configurations/:id/restart", s.restart, requireAdmin)
+	g.POST("/configurations/:id/target/test", s.testTarget, requireAdmin)
+	g.GET("/configurations/:id/target/edit", s.editTarget, requireAdmin)
+	g.POST("/configurations/:id/target", s.saveTarget, requireAdmin)
+	g.GET("/configurations/:id/source/edit", s.editSource, requireAdmin)
+	g.POST("/configurations/:id/source", s.saveSource, requireAdmin)
+	g.GET("/configurations/:id/schedule/edit", s.editSchedule, requireAdmin)
+	g.POST("/configurations/:id/schedule", s.saveSchedule, requireAdmin)
+	g.GET("/configurations/:id/delete", s.confirmDelete, requireAdmin)
+	g.POST("/configurations/:id/delete", s.deleteConfig, requireAdmin)
+
+	// Users: admins only (everyone changes their own password on /account).
+	g.GET("/users", s.users, requireAdmin)
+	g.GET("/users/new", s.newUser, requireAdmin)
+	g.POST("/users", s.addUser, requireAdmin)
+	g.POST("/users/:id/role", s.setRole, requireAdmin)
+	g.GET("/users/:id/password", s.resetPasswordPage, requireAdmin)
+	g.POST("/users/:id/password", s.resetPassword, requireAdmin)
+	g.GET("/users/:id/remove", s.confirmRemoveUser, requireAdmin)
+	g.POST("/users/:id/remove", s.removeUser, requireAdmin)
 }
 
 // securityHeaders forbids inline script and style, framing and sniffing;

@@ -29,6 +29,7 @@ const (
 	kindLook   = "look"   // admins and viewers
 	kindSelf   = "self"   // admins and viewers, on their own account; each POST on a client of its own
 	kindChange = "change" // admins only
+	kindBearer = "bearer" // a bearer token, not a session: /metrics (404 here: no token is set)
 )
 
 type route struct {
@@ -85,7 +86,101 @@ func routeTable(entryID int64) []route {
 		{http.MethodPost, "/configurations/:id/allow-deletes", kindChange, p("/allow-deletes"), quarantine},
 		{http.MethodGet, "/configurations/:id/restart", kindChange, p("/restart"), nil},
 		{http.MethodPost, "/configurations/:id/restart", kindChange, p("/restart"), quarantine},
+		{http.MethodPost, "/configurations/:id/target/test", kindChange, p("/target/test"), func(*env) url.Values { return url.Values{} }},
+		{http.MethodGet, "/configurations/:id/target/edit", kindChange, p("/target/edit"), nil},
+		{http.MethodPost, "/configurations/:id/target", kindChange, p("/target"), func(*env) url.Values {
+			return url.Values{"target_kind": {"none"}, "action": {"save"}}
+		}},
+		{http.MethodGet, "/configurations/:id/source/edit", kindChange, p("/source/edit"), nil},
+		{http.MethodPost, "/configurations/:id/source", kindChange, p("/source"), func(e *env) url.Values {
+			return url.Values{"source": {"ldif:" + e.LDIF}, "base_dn": {demo.BaseDN}, "action": {"save"}}
+		}},
+		{http.MethodGet, "/configurations/:id/schedule/edit", kindChange, p("/schedule/edit"), nil},
+		{http.MethodPost, "/configurations/:id/schedule", kindChange, p("/schedule"), func(*env) url.Values {
+			return url.Values{"interval": {"3m"}}
+		}},
+		{http.MethodGet, "/configurations/:id/delete", kindChange, p("/delete"), nil},
+		// A configuration of its own to delete, each time.
+		{http.MethodPost, "/configurations/:id/delete", kindChange, func(e *env) string { return e.spareConfig() + "/delete" },
+			func(e *env) url.Values { return url.Values{"confirm_name": {e.lastSpare}} }},
+
+		{http.MethodGet, "/configurations/new", kindChange, fixed("/configurations/new"), nil},
+		{http.MethodPost, "/configurations/new", kindChange, fixed("/configurations/new"), sourceStep},
+		{http.MethodGet, "/configurations/new/:draft/source", kindChange, e2e(wizardPath, "source"), nil},
+		{http.MethodPost, "/configurations/new/:draft/source", kindChange, e2e(wizardPath, "source"), sourceStep},
+		{http.MethodGet, "/configurations/new/:draft/scope", kindChange, e2e(wizardPath, "scope"), nil},
+		{http.MethodPost, "/configurations/new/:draft/scope", kindChange, e2e(wizardPath, "scope"), func(*env) url.Values {
+			return url.Values{"shown": {demo.BaseDN}, "ou": {demo.BaseDN}, "action": {"next"}}
+		}},
+		{http.MethodGet, "/configurations/new/:draft/target", kindChange, e2e(wizardPath, "target"), nil},
+		{http.MethodPost, "/configurations/new/:draft/target", kindChange, e2e(wizardPath, "target"), func(*env) url.Values {
+			return url.Values{"target_kind": {"none"}, "action": {"next"}}
+		}},
+		{http.MethodGet, "/configurations/new/:draft/basics", kindChange, e2e(wizardPath, "basics"), nil},
+		{http.MethodPost, "/configurations/new/:draft/basics", kindChange, e2e(wizardPath, "basics"), func(*env) url.Values {
+			return url.Values{"email": {testEmail}, "prevent": {"on"}, "threshold": {"10"}, "interval": {"5m"}, "action": {"create"}}
+		}},
+
+		{http.MethodGet, "/users", kindChange, fixed("/users"), nil},
+		{http.MethodGet, "/users/new", kindChange, fixed("/users/new"), nil},
+		{http.MethodPost, "/users", kindChange, fixed("/users"), func(e *env) url.Values {
+			e.spares++
+			return url.Values{"name": {fmt.Sprintf("added%d", e.spares)}, "role": {"viewer"},
+				"new_password": {testPassword}, "repeat_password": {testPassword}}
+		}},
+		{http.MethodPost, "/users/:id/role", kindChange, e2e(spareUserPath, "/role"), func(*env) url.Values {
+			return url.Values{"role": {"admin"}}
+		}},
+		{http.MethodGet, "/users/:id/password", kindChange, e2e(spareUserPath, "/password"), nil},
+		{http.MethodPost, "/users/:id/password", kindChange, e2e(spareUserPath, "/password"), func(*env) url.Values {
+			return url.Values{"new_password": {"another long passphrase"}, "repeat_password": {"another long passphrase"}}
+		}},
+		{http.MethodGet, "/users/:id/remove", kindChange, e2e(spareUserPath, "/remove"), nil},
+		{http.MethodPost, "/users/:id/remove", kindChange, e2e(spareUserPath, "/remove"), func(*env) url.Values { return url.Values{} }},
+
+		{http.MethodGet, "/metrics", kindBearer, fixed("/metrics"), nil},
 	}
+}
+
+// sourceStep is New configuration's first step, filled in: Browse OUs.
+func sourceStep(e *env) url.Values {
+	e.spares++
+	return url.Values{"name": {fmt.Sprintf("new%d", e.spares)}, "source": {"ldif:" + e.LDIF}, "base_dn": {demo.BaseDN},
+		"action": {"next"}}
+}
+
+// e2e makes a path function of a function of env and a suffix.
+func e2e(f func(e *env, suffix string) string, suffix string) func(*env) string {
+	return func(e *env) string { return f(e, suffix) }
+}
+
+// wizardPath is a step of a new draft of the admin client e.drafter, its
+// source and scope filled in.
+func wizardPath(e *env, step string) string {
+	e.t.Helper()
+	c := e.drafter
+	res := c.post("/configurations/new", withToken(c, sourceStep(e)))
+	res.wantStatus(http.StatusSeeOther)
+	scope := res.Header.Get("Location")
+	c.post(scope, withToken(c, url.Values{"shown": {demo.BaseDN}, "ou": {demo.BaseDN}, "action": {"next"}})).wantStatus(http.StatusSeeOther)
+	return strings.TrimSuffix(scope, "scope") + step
+}
+
+func withToken(c *client, v url.Values) url.Values {
+	v.Set("_csrf", c.token())
+	return v
+}
+
+// spareUserPath is the path of a new viewer of its own, plus suffix.
+func spareUserPath(e *env, suffix string) string {
+	e.spares++
+	name := fmt.Sprintf("spare%d", e.spares)
+	e.ensureUser(name, store.RoleViewer)
+	u, err := e.Store.UserByName(context.Background(), name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return fmt.Sprintf("/users/%d%s", u.ID, suffix)
 }
 
 // Every route × {signed out, viewer, admin}: signed-out people are sent to
@@ -119,6 +214,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"viewer":     e.signIn(store.RoleViewer),
 		"admin":      e.signIn(store.RoleAdmin),
 	}
+	e.drafter = clients["admin"] // the drafts of New configuration are the admin's
 	// POST /login and POST /logout each get a client of their own; the
 	// POSTs of one's own account (which end every session of the user) a
 	// user of their own.
@@ -188,6 +284,8 @@ func expect(role string, r route, path string) (int, string) {
 	switch r.kind {
 	case kindOpen:
 		return http.StatusOK, ""
+	case kindBearer:
+		return http.StatusNotFound, ""
 	case kindHome:
 		return http.StatusSeeOther, "/configurations"
 	case kindSignIn:
@@ -243,7 +341,8 @@ func TestViewerSeesNoChangeButtons(t *testing.T) {
 	for _, path := range []string{e.path(""), e.path("/status"), "/configurations"} {
 		p := viewer.get(path)
 		p.wantStatus(http.StatusOK)
-		for _, name := range []string{"Edit Basics", "Edit Scope", "Allow deletes", "Restart sync", "Run sync now"} {
+		for _, name := range []string{"Edit Basics", "Edit Scope", "Edit Source", "Edit Schedule", "Edit Target", "Allow deletes", "Restart sync",
+			"Run sync now", "Delete configuration", "New configuration", "Users"} {
 			if p.hasControl(name) {
 				t.Errorf("%s: a viewer sees %q", path, name)
 			}
@@ -712,15 +811,20 @@ func TestSignInFailures(t *testing.T) {
 	e.signIn(store.RoleViewer)
 }
 
-// A bind password never appears in a page.
+// A bind password (the source's or the target's) never appears in a page.
 func TestNoSecretInPages(t *testing.T) {
 	t.Parallel()
-	const secret = "Bind-Secret-4242"
+	const secret, targetSecret = "Bind-Secret-4242", "Target-Secret-5353"
 	e := newTestServerWith(t, setup{Source: "ldap://127.0.0.1:1", BindPassword: secret})
 	if cy := e.cycles()[0]; cy.Outcome != store.OutcomeFailed {
 		t.Fatalf("first cycle against a closed port: %s, want Failed", cy.Outcome)
 	}
+	if err := e.Store.SetTarget(t.Context(), &store.Target{ConfigID: e.ConfigID, URL: "ldaps://127.0.0.1:1", BaseDN: "dc=cloud,dc=example",
+		BindDN: "cn=sync,dc=cloud,dc=example", BindPassword: targetSecret}, "setup"); err != nil {
+		t.Fatal(err)
+	}
 	admin := e.signIn(store.RoleAdmin)
+	e.drafter = admin
 	// The admin edits Basics, so the audit log has an edit of this configuration too.
 	admin.postForm(e.path("/basics/edit"), e.path("/basics"), url.Values{"threshold": {"12"}}).wantRedirect(e.path(""))
 	if !strings.Contains(admin.get(e.path("")).text(), "Error") {
@@ -730,14 +834,14 @@ func TestNoSecretInPages(t *testing.T) {
 		if r.method != http.MethodGet || r.kind == kindOpen || strings.Contains(r.pattern, ":entry") {
 			continue
 		}
-		res := admin.get(r.path(e))
-		if strings.Contains(res.Body, secret) {
-			t.Errorf("%s shows the bind password", r.path(e))
+		path := r.path(e)
+		if res := admin.get(path); strings.Contains(res.Body, secret) || strings.Contains(res.Body, targetSecret) {
+			t.Errorf("%s shows a bind password", path)
 		}
 	}
 	for _, path := range []string{e.path("/logs.csv"), e.path("/status"), "/outbox", "/audit"} {
-		if strings.Contains(admin.get(path).Body, secret) {
-			t.Errorf("%s shows the bind password", path)
+		if body := admin.get(path).Body; strings.Contains(body, secret) || strings.Contains(body, targetSecret) {
+			t.Errorf("%s shows a bind password", path)
 		}
 	}
 	cfg, err := e.Store.Configuration(context.Background(), e.ConfigID)

@@ -36,6 +36,8 @@ type Options struct {
 	// the client: sign-in throttling and the audit then see people, not
 	// the proxy.
 	TrustedProxies []netip.Prefix
+	// MetricsToken is the bearer token of /metrics; empty: no /metrics (404).
+	MetricsToken string
 }
 
 // Server is the portal.
@@ -49,6 +51,7 @@ type Server struct {
 	throttle    *throttle
 	signInAudit *signInAudit
 	checks      chan struct{} // password checks running
+	drafts      *drafts
 	echo        *echo.Echo
 }
 
@@ -62,7 +65,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, store: opts.Store, engine: opts.Engine, sched: opts.Scheduler, log: opts.Log,
 		sessions: newDBSessions(opts.Store, opts.Secure), throttle: newThrottle(opts.Store.Now),
-		signInAudit: newSignInAudit(opts.Store, opts.Log), checks: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
+		signInAudit: newSignInAudit(opts.Store, opts.Log), checks: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
+		drafts: newDrafts(opts.Store.Now)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError

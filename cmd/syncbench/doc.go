@@ -16,6 +16,13 @@
 //   - ldap: -users users in a private slapd (guard/ldap/slapdtest, loaded
 //     with slapadd): a first and a no-change cycle against the time
 //     ldapsearch takes to dump the same scope, measured alternately;
+//   - ldaptarget: the LDIF of -users users synced by `sync` into an empty
+//     private slapd as its target (the first cycle and the export of
+//     every object) against ldapadd of the same entries into another; and
+//     a no-change cycle with that target against one without a target;
+//   - scim: the exporter sending -scim-creates creates (a first cycle's
+//     queue) to an in-process SCIM service against a plain loop of the
+//     same POSTs with the same concurrency, alternately;
 //   - log5m: -log-entries provisioning log entries over 20 configurations,
 //     written directly with SQL, and the log and configuration pages through
 //     the real portal handler (web.New, signed in): p50 and p99 per filter;

@@ -45,8 +45,9 @@ func (t *benchTB) close() {
 	}
 }
 
-// startSlapd starts a private slapd loaded with the LDIF at path.
-func startSlapd(dir, path string) (srv *slapdtest.Server, tb *benchTB, err error) {
+// startSlapd starts a private slapd of suffix loaded with the LDIF at
+// path ("": only the suffix entry).
+func startSlapd(dir, suffix, path string) (srv *slapdtest.Server, tb *benchTB, err error) {
 	tb = &benchTB{dir: dir}
 	defer func() {
 		if r := recover(); r != nil {
@@ -58,7 +59,7 @@ func startSlapd(dir, path string) (srv *slapdtest.Server, tb *benchTB, err error
 			srv, err = nil, errors.New(f.msg)
 		}
 	}()
-	return slapdtest.Start(tb, slapdtest.Options{Suffix: baseDN, LDIFPath: path}), tb, nil
+	return slapdtest.Start(tb, slapdtest.Options{Suffix: suffix, LDIFPath: path}), tb, nil
 }
 
 // ldap measures cycles of users users read from a private slapd against
@@ -77,7 +78,7 @@ func (b *bench) ldap(ctx context.Context, users, runs int) (section, error) {
 		return section{}, err
 	}
 	b.logf("loading %d users into slapd with slapadd", users)
-	srv, tb, err := startSlapd(sdir, full)
+	srv, tb, err := startSlapd(sdir, baseDN, full)
 	if err != nil {
 		return section{}, err
 	}

@@ -50,6 +50,7 @@ func main() {
 type options struct {
 	users, bigUsers, runs, bigRuns int
 	logEntries, clients            int
+	scimCreates                    int
 	portalDuration                 time.Duration
 	only                           map[string]bool
 	keep                           bool
@@ -57,7 +58,7 @@ type options struct {
 }
 
 // scenarios, in the order they run.
-var scenarios = []string{"ldif", "ldif1m", "ldap", "log5m", "portal"}
+var scenarios = []string{"ldif", "ldif1m", "ldap", "ldaptarget", "scim", "log5m", "portal"}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o options
@@ -70,12 +71,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.bigRuns, "big-runs", 2, "times the ldif1m measurements are repeated")
 	fs.IntVar(&o.logEntries, "log-entries", 5_000_000, "provisioning log entries of the log5m scenario")
 	fs.IntVar(&o.clients, "clients", 50, "concurrent clients of the portal scenario")
+	fs.IntVar(&o.scimCreates, "scim-creates", 10_000, "users the scim scenario exports (a multiple of 4)")
 	fs.DurationVar(&o.portalDuration, "portal-duration", 60*time.Second, "how long the portal scenario runs")
 	fs.StringVar(&only, "only", strings.Join(scenarios, ","), "comma-separated `scenarios` to run: "+strings.Join(scenarios, ", "))
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binary, LDIF files, databases)")
 	fs.StringVar(&o.readme, "readme", "", "record the table in this Markdown `file`, between <!-- bench:start --> and <!-- bench:end -->")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: syncbench [-only ldif,ldif1m,ldap,log5m,portal] [-users N] [-runs N] [-keep] [-readme README.md]")
+		fmt.Fprintln(stderr, "Usage: syncbench [-only "+strings.Join(scenarios, ",")+"] [-users N] [-runs N] [-keep] [-readme README.md]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -89,7 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	if o.users < len(ous) || o.users%len(ous) != 0 || o.bigUsers < len(ous) || o.bigUsers%len(ous) != 0 ||
-		o.runs < 1 || o.bigRuns < 1 || o.clients < 1 || o.logEntries < 20 {
+		o.runs < 1 || o.bigRuns < 1 || o.clients < 1 || o.logEntries < 20 || o.scimCreates < len(ous) || o.scimCreates%len(ous) != 0 {
 		fmt.Fprintf(stderr, "syncbench: -users and -big-users must be positive multiples of %d, -runs, -big-runs and -clients at least 1\n", len(ous))
 		return errUsage
 	}
@@ -132,6 +134,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"ldif", func() (section, error) { return b.ldif(ctx, o.users, o.runs, true) }},
 		{"ldif1m", func() (section, error) { return b.ldif(ctx, o.bigUsers, o.bigRuns, false) }},
 		{"ldap", func() (section, error) { return b.ldap(ctx, o.users, o.runs) }},
+		{"ldaptarget", func() (section, error) { return b.ldapTarget(ctx, o.users, o.runs) }},
+		{"scim", func() (section, error) { return b.scimExport(ctx, o.scimCreates, o.runs) }},
 		{"log5m", func() (section, error) { return b.logs(ctx, o.logEntries) }},
 		{"portal", func() (section, error) { return b.portal(ctx, o.users, o.clients, o.portalDuration) }},
 	} {

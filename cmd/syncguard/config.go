@@ -26,6 +26,7 @@ type configFlags struct {
 	prevent, startTLS                                       bool
 	interval                                                time.Duration
 	scope                                                   []string
+	target                                                  targetFlags
 }
 
 func (f *configFlags) register(fs *flag.FlagSet) {
@@ -54,6 +55,25 @@ func (f *configFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.email, "email", "", "notification email `address`")
 	fs.BoolVar(&f.prevent, "prevent", true, "prevent accidental deletions (--prevent=false turns the guard off)")
 	fs.DurationVar(&f.interval, "interval", guard.DefaultInterval, "time between scheduled cycles (`duration`)")
+	f.target.register(fs)
+}
+
+// applyTarget copies the target flags that were set onto t and checks the
+// target that results, for cfg as it will be (without connecting). It says
+// whether any target flag was set.
+func (f *configFlags) applyTarget(fs *flag.FlagSet, cfg *store.Configuration, t *store.Target) (bool, error) {
+	changed, err := f.target.apply(fs, t)
+	if err != nil {
+		return changed, err
+	}
+	rebased := false
+	fs.Visit(func(fl *flag.Flag) { rebased = rebased || fl.Name == "base-dn" })
+	if changed || (rebased && !t.None()) {
+		if err := guard.CheckTarget(t, cfg); err != nil {
+			return changed, usageError("%s", store.ErrorMessage(err))
+		}
+	}
+	return changed, nil
 }
 
 // apply copies the flags that were set onto c.
@@ -149,12 +169,16 @@ func cmdConfigAdd(ctx context.Context, c *Config, args []string) error {
 	if err := f.apply(fs, cfg); err != nil {
 		return err
 	}
+	t := &store.Target{URL: store.TargetNone}
+	if _, err := f.applyTarget(fs, cfg, t); err != nil {
+		return err
+	}
 	st, err := c.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.CreateConfiguration(ctx, cfg, "cli"); err != nil {
+	if err := st.CreateConfigurationWithTarget(ctx, cfg, t, "cli"); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("a configuration named %q already exists (use config set to change it)", cfg.Name)
 		}
@@ -183,12 +207,26 @@ func cmdConfigSet(ctx context.Context, c *Config, args []string) error {
 		}
 		return dryRunCycle(ctx, c, st, &edited, guard.ScopeEdit(cfg, &edited, "cli"), *asJSON)
 	}
+	t, err := st.Target(ctx, cfg.ID)
+	if err != nil {
+		return err
+	}
 	// The flags apply to the configuration as it is when it is saved, so
 	// a change made meanwhile (a Basics save in the portal) is kept.
+	var retarget bool
 	if _, err := st.EditConfiguration(ctx, cfg.ID, "cli", func(cur *store.Configuration) error {
-		return f.apply(fs, cur)
+		if err := f.apply(fs, cur); err != nil {
+			return err
+		}
+		retarget, err = f.applyTarget(fs, cur, t)
+		return err
 	}); err != nil {
 		return err
+	}
+	if retarget {
+		if err := st.SetTarget(ctx, t, "cli"); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(c.Stdout, "updated configuration %q\n", cfg.Name)
 	return nil
@@ -231,26 +269,44 @@ func configuration(ctx context.Context, st *store.Store, name string) (*store.Co
 
 // configJSON is the stable shape of config show --json; it never holds the bind password.
 type configJSON struct {
-	ID int64 `json:"id"`
+	ID            int64    `json:"id"`
+	Name          string   `json:"name"`
+	Source        string   `json:"source"`
+	BaseDN        string   `json:"base_dn"`
+	BindDN        string   `json:"bind_dn"`
+	BindMethod    string   `json:"bind_method"`
+	TLSPin        string   `json:"tls_pin"`
+	TLSServerName string   `json:"tls_server_name"`
+	Scope         []string `json:"scope"`
+	Threshold     int      `json:"threshold"`
+	Prevent       bool     `json:"prevent"`
+	Email         string   `json:"email"`
+	Interval      string   `json:"interval"`
+	Status        string   `json:"status"`
 	// The limits besides the threshold (0 = off) and the reminders.
-	ThresholdUsers       int      `json:"threshold_users"`
-	ThresholdGroups      int      `json:"threshold_groups"`
-	ThresholdMemberships int      `json:"threshold_memberships"`
-	ThresholdPercent     int      `json:"threshold_percent"`
-	RemindEvery          string   `json:"remind_every"`
-	Name                 string   `json:"name"`
-	Source               string   `json:"source"`
-	BaseDN               string   `json:"base_dn"`
-	BindDN               string   `json:"bind_dn"`
-	BindMethod           string   `json:"bind_method"`
-	TLSPin               string   `json:"tls_pin"`
-	TLSServerName        string   `json:"tls_server_name"`
-	Scope                []string `json:"scope"`
-	Threshold            int      `json:"threshold"`
-	Prevent              bool     `json:"prevent"`
-	Email                string   `json:"email"`
-	Interval             string   `json:"interval"`
-	Status               string   `json:"status"`
+	ThresholdUsers       int    `json:"threshold_users"`
+	ThresholdGroups      int    `json:"threshold_groups"`
+	ThresholdMemberships int    `json:"threshold_memberships"`
+	ThresholdPercent     int    `json:"threshold_percent"`
+	RemindEvery          string `json:"remind_every"`
+	// Target is where the configuration exports (never a secret); config
+	// show says it, config list does not.
+	Target *targetSettingsJSON `json:"target,omitempty"`
+}
+
+// targetSettingsJSON is a target's settings in config show --json.
+type targetSettingsJSON struct {
+	Kind     string `json:"kind"`
+	URL      string `json:"url"`
+	BaseDN   string `json:"base_dn"`
+	BindDN   string `json:"bind_dn"`
+	StartTLS bool   `json:"starttls"`
+	CAFile   string `json:"ca_file"`
+}
+
+func toTargetSettingsJSON(t *store.Target) *targetSettingsJSON {
+	return &targetSettingsJSON{Kind: guard.TargetKind(t.URL), URL: orDefault(t.URL, store.TargetNone), BaseDN: t.BaseDN,
+		BindDN: t.BindDN, StartTLS: t.StartTLS, CAFile: t.CAFile}
 }
 
 func toConfigJSON(cfg *store.Configuration) configJSON {
@@ -280,8 +336,14 @@ func cmdConfigShow(ctx context.Context, c *Config, args []string) error {
 		return err
 	}
 	defer st.Close()
+	t, err := st.Target(ctx, cfg.ID)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
-		return writeJSON(c.Stdout, toConfigJSON(cfg))
+		out := toConfigJSON(cfg)
+		out.Target = toTargetSettingsJSON(t)
+		return writeJSON(c.Stdout, out)
 	}
 	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
 	var scope []string
@@ -304,6 +366,7 @@ func cmdConfigShow(ctx context.Context, c *Config, args []string) error {
 	}
 	fmt.Fprintf(tw, "Scope\t%s\nInterval\t%s\nNotification email\t%s\nPrevent accidental deletions\t%s\nAccidental deletion threshold\t%d\nStatus\t%s\n",
 		strings.Join(scope, "\n\t"), cfg.Interval, email, onOff(cfg.Basics.Prevent), cfg.Basics.Threshold, guard.StatusText(cfg.Status))
+	showTarget(tw, t)
 	return tw.Flush()
 }
 
@@ -315,33 +378,31 @@ func onOff(b bool) string {
 }
 
 func cmdConfigList(ctx context.Context, c *Config, args []string) error {
-	fs := newFlags(c, "config list")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args, 0); err != nil {
-		return err
-	}
-	st, err := c.openStore(ctx)
+	return listing(ctx, c, "config list", args, (*store.Store).Configurations, toConfigJSON,
+		"NAME\tSTATUS\tSOURCE\tTHRESHOLD\tINTERVAL", func(cfg *store.Configuration) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%d\t%s", printable(cfg.Name), guard.StatusText(cfg.Status), printable(cfg.Source),
+				cfg.Basics.Threshold, cfg.Interval)
+		})
+}
+
+func cmdConfigDelete(ctx context.Context, c *Config, args []string) error {
+	fs := newFlags(c, "config delete")
+	yes := fs.Bool("yes", false, "confirm: delete the configuration")
+	st, cfg, err := c.parseConfiguration(ctx, fs, args)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	cfgs, err := st.Configurations(ctx)
-	if err != nil {
+	if !*yes {
+		return usageError("config delete: this deletes %s, its cycles, provisioning log and staged deletions "+
+			"(objects in a target stay; the audit keeps the event); add --yes to confirm", printable(cfg.Name))
+	}
+	e := &guard.Engine{Store: st}
+	if err := e.DeleteConfiguration(ctx, cfg.ID, "cli"); err != nil {
 		return err
 	}
-	if *asJSON {
-		out := make([]configJSON, 0, len(cfgs))
-		for _, cfg := range cfgs {
-			out = append(out, toConfigJSON(cfg))
-		}
-		return writeJSON(c.Stdout, out)
-	}
-	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATUS\tSOURCE\tTHRESHOLD\tINTERVAL")
-	for _, cfg := range cfgs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", printable(cfg.Name), guard.StatusText(cfg.Status), printable(cfg.Source), cfg.Basics.Threshold, cfg.Interval)
-	}
-	return tw.Flush()
+	fmt.Fprintf(c.Stdout, "deleted configuration %s; objects it provisioned to a target stay in place\n", printable(cfg.Name))
+	return nil
 }
 
 func writeCompactJSON(w io.Writer, v any) error {

@@ -2,7 +2,7 @@ package main
 
 import (
 	"os"
-	"slices"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -184,14 +184,7 @@ func TestBindPasswordNeverShown(t *testing.T) {
 }
 
 // equalJSON compares decoded JSON values.
-func equalJSON(a, b any) bool {
-	as, aok := a.([]any)
-	bs, bok := b.([]any)
-	if aok || bok {
-		return aok && bok && slices.EqualFunc(as, bs, func(x, y any) bool { return x == y })
-	}
-	return a == b
-}
+func equalJSON(a, b any) bool { return reflect.DeepEqual(a, b) }
 
 // TestConfigLDAPSettings: the bind method and the TLS pin and server name
 // are set, shown and changed; bad values, a bind in clear over the network

@@ -86,18 +86,6 @@ func stopCause(ctx context.Context) string {
 	return "stopped"
 }
 
-// afterStop returns a context that ends grace after ctx ends: what is in
-// hand when syncguard is asked to stop (a transaction committing, a mail
-// being sent) gets that long to finish.
-func afterStop(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
-	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	release := context.AfterFunc(ctx, func() {
-		t := time.AfterFunc(grace, cancel)
-		context.AfterFunc(hard, func() { t.Stop() })
-	})
-	return hard, func() { release(); cancel() }
-}
-
 // exitErr carries an exit code; a nil err with a code is a silent exit.
 type exitErr struct {
 	code int
@@ -263,8 +251,8 @@ func (c *Config) globals(fs *flag.FlagSet) {
 		c.LogFormat = s
 		return checkLogFormat(s)
 	})
-	fs.Func("shutdown-timeout", "on SIGTERM or SIGINT, how `long` a cycle's transaction, a mail being sent and HTTP requests "+
-		"may take to finish; a cycle still reading is abandoned at once (env SYNCGUARD_SHUTDOWN_TIMEOUT; default 30s)", func(s string) error {
+	fs.Func("shutdown-timeout", "on SIGTERM or SIGINT, how `long` a cycle's transaction, a mail being sent, the calls to a target "+
+		"and HTTP requests may take to finish; a cycle still reading is abandoned at once (env SYNCGUARD_SHUTDOWN_TIMEOUT; default 30s)", func(s string) error {
 		d, err := time.ParseDuration(s)
 		if err != nil || d <= 0 {
 			return errors.New("want a duration such as 30s")
@@ -349,12 +337,13 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"serve", "[--addr 127.0.0.1:8080] [--demo] [--log-retention 720h] [--trusted-proxy CIDR]... [--backup-every 24h --backup-keep 7 [--backup-dir DIR]]",
+		{"serve", "[--addr 127.0.0.1:8080] [--demo] [--log-retention 720h] [--trusted-proxy CIDR]... [--backup-every 24h --backup-keep 7 [--backup-dir DIR]] [--metrics-token-file F]",
 			"run the portal, the scheduler and the outbox (and rolling backups)", cmdServe},
 		{"config add", "NAME --source ldif:PATH|ldap://HOST:PORT [flags]", "add a configuration", cmdConfigAdd},
 		{"config set", "NAME [flags of config add] [--dry-run [--json]]", "change a configuration; --dry-run says what the next cycle would do with the changes, saving nothing", cmdConfigSet},
 		{"config show", "NAME [--json]", "show a configuration", cmdConfigShow},
 		{"config list", "[--json]", "list configurations", cmdConfigList},
+		{"config delete", "NAME --yes", "delete a configuration (its objects in a target stay; the audit keeps the event)", cmdConfigDelete},
 		{"sync", "NAME [--dry-run [--json]]", "run one cycle now; exit 0 Succeeded, 3 Quarantined, 1 Failed (--dry-run: plan only, exit 0)", cmdSync},
 		{"status", "NAME [--json]", "show a configuration's status", cmdStatus},
 		{"allow-deletes", "NAME [--ou DN]... [--type user|group] [--cause C] [--anchor A]... --yes", "apply the staged deletions (all, or the part the filters select; they intersect) and, once none is pending, run the next cycle", cmdAllowDeletes},
@@ -365,10 +354,12 @@ func commands() []command {
 		{"user passwd", "NAME", "set a user's password (read from stdin); the user's sessions end", cmdUserPasswd},
 		{"user set-role", "NAME admin|viewer", "change a user's role; the user's sessions end", cmdUserSetRole},
 		{"user remove", "NAME", "remove a portal user and end its sessions", cmdUserRemove},
+		{"user list", "[--json]", "list the portal users with their roles and last sign-in", cmdUserList},
 		{"outbox", "[--json]", "show the notification outbox", cmdOutbox},
 		{"backup", "--to FILE [--force]", "write a consistent copy of the database, also while serve runs (the secret key is not in it)", cmdBackup},
 		{"restore-backup", "--from FILE", "replace the database with a backup; every syncguard using it must be stopped", cmdRestoreBackup},
 		{"version", "[--json]", "print the version, the commit and the Go version", cmdVersion},
+		{"target test", "NAME", "connect to the configuration's target, authenticate and read one page; exit 0 or 1 with the reason", cmdTargetTest},
 	}
 }
 
@@ -422,12 +413,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 		return cmd.run(ctx, c, args[len(words):])
 	}
-	if (args[0] == "config" || args[0] == "user") && len(args) > 1 && (args[1] == "--help" || args[1] == "-h" || args[1] == "help") {
+	group := args[0] == "config" || args[0] == "user" || args[0] == "target"
+	if group && len(args) > 1 && (args[1] == "--help" || args[1] == "-h" || args[1] == "help") {
 		fmt.Fprintf(stdout, "Usage: syncguard %s SUBCOMMAND ...\n\nSubcommands: %s\nRun 'syncguard %s SUBCOMMAND --help' for one's flags.\n",
 			args[0], subcommands(args[0]), args[0])
 		return nil
 	}
-	if args[0] == "config" || args[0] == "user" {
+	if group {
 		return usageError("%s needs a subcommand: %s", args[0], subcommands(args[0]))
 	}
 	return usageError("unknown command %q", args[0])

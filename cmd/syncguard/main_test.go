@@ -343,7 +343,8 @@ func TestBadUsage(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
 		{"config without subcommand", []string{"config"}, "config needs a subcommand: add, set, show, list"},
 		{"user without subcommand", []string{"user"}, "user needs a subcommand: add"},
-		{"unknown config subcommand", []string{"config", "delete", "corp"}, "config needs a subcommand"},
+		{"unknown config subcommand", []string{"config", "rename", "corp"}, "config needs a subcommand"},
+		{"config delete without --yes", []string{"config", "delete", "corp"}, "add --yes to confirm"},
 		{"unknown flag", []string{"status", "corp", "--frob"}, "flag provided but not defined: -frob"},
 		{"unknown global flag", []string{"--frob", "status", "corp"}, "flag provided but not defined: -frob"},
 

@@ -46,8 +46,8 @@ type logJSON struct {
 
 func cmdLogs(ctx context.Context, c *Config, args []string) error {
 	fs := newFlags(c, "logs")
-	action := fs.String("action", "", "only this `action`: Create, Update, Delete, StagedDelete or StagedUpdate")
-	status := fs.String("status", "", "only this `status`: Success, Failure, Skipped or Staged")
+	action := fs.String("action", "", "only this `action`: "+strings.Join(store.LogActions, ", "))
+	status := fs.String("status", "", "only this `status`: "+strings.Join(store.LogStatuses, ", ")+" (Pending: waiting for the target)")
 	cycle := fs.Int64("cycle", 0, "only this cycle `N`")
 	limit := fs.Int("limit", 50, "at most `N` entries")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -56,11 +56,10 @@ func cmdLogs(ctx context.Context, c *Config, args []string) error {
 		return err
 	}
 	q := store.LogQuery{Cycle: *cycle, Limit: *limit}
-	if q.Action, err = canonical("action", *action, store.ActionCreate, store.ActionUpdate, store.ActionDelete, store.ActionStagedDelete,
-		store.ActionStagedUpdate); err != nil {
+	if q.Action, err = canonical("action", *action, store.LogActions...); err != nil {
 		return err
 	}
-	if q.Status, err = canonical("status", *status, store.LogSuccess, store.LogFailure, store.LogSkipped, store.LogStaged); err != nil {
+	if q.Status, err = canonical("status", *status, store.LogStatuses...); err != nil {
 		return err
 	}
 	if *limit <= 0 || *limit > 100000 {
@@ -166,7 +165,27 @@ type outboxJSON struct {
 }
 
 func cmdOutbox(ctx context.Context, c *Config, args []string) error {
-	fs := newFlags(c, "outbox")
+	return listing(ctx, c, "outbox", args, func(st *store.Store, ctx context.Context) ([]*store.Notification, error) {
+		return st.Notifications(ctx, 1000)
+	}, func(n *store.Notification) outboxJSON {
+		o := outboxJSON{ID: n.ID, To: n.To, Subject: n.Subject, Status: n.Status, Attempts: n.Attempts, LastError: n.LastError,
+			CreatedAt: jsonTime(n.CreatedAt), SentAt: jsonTime(n.SentAt)}
+		if n.Status == store.MailPending {
+			o.NextTryAt = jsonTime(n.NextAttemptAt)
+		}
+		return o
+	}, "ID\tSTATUS\tATTEMPTS\tCREATED\tSENT\tTO\tSUBJECT\tLAST ERROR", func(n *store.Notification) string {
+		return fmt.Sprintf("%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s", n.ID, n.Status, n.Attempts, formatTime(n.CreatedAt),
+			formatTime(n.SentAt), printable(n.To), printable(n.Subject), printable(n.LastError))
+	})
+}
+
+// listing runs a command that lists what read returns: with --json as a
+// JSON array (each row through toJSON), else as a table under header, one
+// line per row. read is a method expression such as (*store.Store).Users.
+func listing[T, J any](ctx context.Context, c *Config, name string, args []string, read func(*store.Store, context.Context) ([]T, error),
+	toJSON func(T) J, header string, line func(T) string) error {
+	fs := newFlags(c, name)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
@@ -176,27 +195,21 @@ func cmdOutbox(ctx context.Context, c *Config, args []string) error {
 		return err
 	}
 	defer st.Close()
-	ns, err := st.Notifications(ctx, 1000)
+	rows, err := read(st, ctx)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		out := make([]outboxJSON, 0, len(ns))
-		for _, n := range ns {
-			o := outboxJSON{ID: n.ID, To: n.To, Subject: n.Subject, Status: n.Status, Attempts: n.Attempts, LastError: n.LastError,
-				CreatedAt: jsonTime(n.CreatedAt), SentAt: jsonTime(n.SentAt)}
-			if n.Status == store.MailPending {
-				o.NextTryAt = jsonTime(n.NextAttemptAt)
-			}
-			out = append(out, o)
+		out := make([]J, 0, len(rows))
+		for _, r := range rows {
+			out = append(out, toJSON(r))
 		}
 		return writeJSON(c.Stdout, out)
 	}
 	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATUS\tATTEMPTS\tCREATED\tSENT\tTO\tSUBJECT\tLAST ERROR")
-	for _, n := range ns {
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.Status, n.Attempts, formatTime(n.CreatedAt),
-			formatTime(n.SentAt), printable(n.To), printable(n.Subject), printable(n.LastError))
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, line(r))
 	}
 	return tw.Flush()
 }

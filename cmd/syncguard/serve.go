@@ -34,6 +34,9 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate `file` (PEM)")
 	tlsKey := fs.String("tls-key", "", "private key `file` of --tls-cert (PEM)")
 	tick := fs.Duration("tick", time.Second, "how often schedules are checked")
+	metricsTokenFile := fs.String("metrics-token-file", envOr(c, "SYNCGUARD_METRICS_TOKEN_FILE", ""),
+		"serve /metrics (Prometheus) to scrapers sending this `file`'s token as a bearer token; without it there is no /metrics "+
+			"(env SYNCGUARD_METRICS_TOKEN_FILE)")
 	var bk backupFlags
 	if err := bk.register(c, fs); err != nil {
 		return err
@@ -58,6 +61,10 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return usageError("serve: --tls-cert and --tls-key go together")
 	}
+	metricsToken, err := readToken(*metricsTokenFile)
+	if err != nil {
+		return err
+	}
 	if err := bk.check(); err != nil {
 		return err
 	}
@@ -77,6 +84,15 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	}
 	defer st.Close()
 	e.Log = logger
+	// Each cycle the guard lets through, and each Allow deletes, wakes the
+	// exporter: what they queued goes to the target at once.
+	wake := make(chan struct{}, 1)
+	e.Queued = func(int64) {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
@@ -107,7 +123,8 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	}
 	sched := &guard.Scheduler{Engine: e, Log: logger, Tick: *tick, Grace: c.ShutdownTimeout, Phases: guard.TrackPhases(e)}
 	srv, err := web.New(ctx, web.Options{Store: st, Engine: e, Scheduler: sched, Log: logger,
-		Secure: scheme == "https" || strings.HasPrefix(e.PublicURL, "https://"), PublicURL: e.PublicURL, TrustedProxies: proxies})
+		Secure: scheme == "https" || strings.HasPrefix(e.PublicURL, "https://"), PublicURL: e.PublicURL, TrustedProxies: proxies,
+		MetricsToken: metricsToken})
 	if err != nil {
 		return err
 	}
@@ -126,6 +143,9 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 	if sender == nil {
 		fmt.Fprintln(c.Stdout, "Notifications are queued in the outbox but not sent: no --smtp-host is set.")
 	}
+	if metricsToken != "" {
+		fmt.Fprintf(c.Stdout, "Prometheus metrics at %s/metrics, for the bearer token of %s.\n", url, *metricsTokenFile)
+	}
 
 	// serve's background loops. Each stops taking work when its context
 	// ends and returns once what it had in hand is done; serve waits for
@@ -136,6 +156,12 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 			(&guard.Outbox{Store: st, Sender: sender, Log: logger}).Run(ctx, 5*time.Second, nil)
 		}},
 		{"housekeeping", func(ctx context.Context) { housekeeping(ctx, st, e.AgentID, *retention, logger) }},
+		// Calls to a target in flight finish (within --shutdown-timeout)
+		// and are recorded, and the export lease is released; the rest of
+		// the queue waits for the next start.
+		{"exporter", func(ctx context.Context) {
+			(&guard.Exporter{Store: st, Log: logger, Grace: c.ShutdownTimeout}).Run(ctx, 5*time.Second, wake)
+		}},
 	}
 	if bk.every > 0 {
 		b := bk.worker(c, st, logger)
@@ -153,9 +179,9 @@ type worker struct {
 }
 
 // serveUntilStopped serves HTTP and runs the workers until ctx ends (SIGTERM
-// or SIGINT) or the server fails, then stops: no new request, cycle or
-// mail is taken; requests, a cycle's transaction and a mail in flight get
-// --shutdown-timeout to finish; a cycle still reading or planning is
+// or SIGINT) or the server fails, then stops: no new request, cycle, mail
+// or call to a target is taken; requests, a cycle's transaction, a mail
+// and the calls to a target in flight get --shutdown-timeout to finish; a cycle still reading or planning is
 // abandoned at once (it has written nothing). systemd hears READY=1 once
 // everything runs and STOPPING=1 when the stop begins.
 func serveUntilStopped(ctx context.Context, c *Config, hs *http.Server, ln net.Listener, cert, key, url string, workers []worker, logger *slog.Logger) error {
@@ -216,6 +242,25 @@ func serveUntilStopped(ctx context.Context, c *Config, hs *http.Server, ln net.L
 		return err
 	}
 	return nil
+}
+
+// readToken reads the metrics bearer token from path ("" with no path).
+func readToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("metrics token file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	switch {
+	case tok == "":
+		return "", usageError("serve: --metrics-token-file %s is empty: put a long random token in it", path)
+	case len(tok) < 16 || strings.ContainsAny(tok, " \t\r\n"):
+		return "", usageError("serve: the token of --metrics-token-file must be one word of at least 16 characters")
+	}
+	return tok, nil
 }
 
 // backupFlags are serve's rolling backup settings.

@@ -17,7 +17,7 @@ import (
 // at once; one writing its transaction gets --shutdown-timeout to commit.
 // An abandoned cycle leaves nothing and exits 1.
 func runCycle(ctx context.Context, c *Config, st *store.Store, e *guard.Engine, cfg *store.Configuration, trigger string) error {
-	hard, cancelHard := afterStop(ctx, c.ShutdownTimeout)
+	hard, cancelHard := guard.AfterStop(ctx, c.ShutdownTimeout)
 	defer cancelHard()
 	cctx, cancel := guard.TrackPhases(e).CycleContext(hard, ctx, cfg.ID)
 	cyc, err := e.RunCycle(cctx, cfg.ID, trigger)
@@ -33,6 +33,7 @@ func runCycle(ctx context.Context, c *Config, st *store.Store, e *guard.Engine, 
 	}
 	printCycle(c, cfg.Name, cyc)
 	deliver(ctx, c, st)
+	export(ctx, c, st, cfg)
 	switch cyc.Outcome {
 	case store.OutcomeQuarantined:
 		return &exitErr{code: exitQuarantined}
@@ -146,6 +147,7 @@ type statusJSON struct {
 	Users        int         `json:"users"`
 	Groups       int         `json:"groups"`
 	LastCycle    *cycleJSON  `json:"last_cycle"`
+	Target       targetJSON  `json:"target"`
 }
 
 func jsonTime(t time.Time) *string {
@@ -180,7 +182,8 @@ func toStatusJSON(o *guard.Overview) statusJSON {
 	out := statusJSON{Name: cfg.Name, Status: o.Status.Code, StatusText: o.Status.Text, Error: o.Status.Error,
 		Prevent: cfg.Basics.Prevent, Threshold: cfg.Basics.Threshold, Email: cfg.Basics.Email,
 		PendingStagedDeletes: o.PendingStaged, QuarantineCycle: cfg.QuarantineID, Objects: o.Users + o.Groups,
-		Users: o.Users, Groups: o.Groups, StoppedSince: jsonTime(o.StoppedSince), Limits: toLimitsJSON(o.Limits)}
+		Users: o.Users, Groups: o.Groups, StoppedSince: jsonTime(o.StoppedSince), Limits: toLimitsJSON(o.Limits),
+		Target: toTargetJSON(o.Target)}
 	if last := o.LastCycle; last != nil {
 		out.LastCycle = &cycleJSON{ID: last.ID, Outcome: last.Outcome, Creates: last.Creates, Updates: last.Updates,
 			Deletes: last.Deletes, StagedDeletes: last.StagedDeletes, Read: last.Read, Error: last.Error,
@@ -192,6 +195,9 @@ func toStatusJSON(o *guard.Overview) statusJSON {
 func printStatus(c *Config, o *guard.Overview) {
 	cfg, status := o.Config, o.Status
 	fmt.Fprintf(c.Stdout, "%s: %s", printable(cfg.Name), status.Text)
+	if !status.Since.IsZero() {
+		fmt.Fprintf(c.Stdout, " since %s", formatTime(status.Since))
+	}
 	if status.Error != "" {
 		fmt.Fprintf(c.Stdout, ": %s", printable(status.Error))
 	}
@@ -215,6 +221,7 @@ func printStatus(c *Config, o *guard.Overview) {
 		limits = append(limits, limitText(l))
 	}
 	fmt.Fprintf(c.Stdout, "  limits: %s\n", strings.Join(limits, "; "))
+	printTarget(c, o.Target)
 	if last := o.LastCycle; last != nil {
 		fmt.Fprintf(c.Stdout, "  last cycle %d at %s: %s (created %d, updated %d, deleted %d, staged %d)\n", last.ID,
 			formatTime(last.FinishedAt), last.Outcome, last.Creates, last.Updates, last.Deletes, last.StagedDeletes)
@@ -282,7 +289,7 @@ func cmdAllowDeletes(ctx context.Context, c *Config, args []string) error {
 		return err
 	}
 	// The decision is one transaction: once begun, a stop lets it commit.
-	dctx, cancel := afterStop(ctx, c.ShutdownTimeout)
+	dctx, cancel := guard.AfterStop(ctx, c.ShutdownTimeout)
 	defer cancel()
 	res, err := e.AllowPart(dctx, cfg.ID, cfg.QuarantineID, "cli", part, partWords(part))
 	if err != nil {
@@ -366,7 +373,7 @@ func cmdRestart(ctx context.Context, c *Config, args []string) error {
 	if err != nil {
 		return err
 	}
-	dctx, cancel := afterStop(ctx, c.ShutdownTimeout)
+	dctx, cancel := guard.AfterStop(ctx, c.ShutdownTimeout)
 	defer cancel()
 	res, err := e.RestartSync(dctx, cfg.ID, cfg.QuarantineID, "cli")
 	if err != nil {

@@ -21,9 +21,9 @@ func cmdUserAdd(ctx context.Context, c *Config, args []string) error {
 	if *role != store.RoleAdmin && *role != store.RoleViewer {
 		return usageError("user add: --role must be admin or viewer")
 	}
-	name := strings.TrimSpace(pos[0])
-	if name == "" || strings.ContainsAny(name, " \t\r\n") || printable(name) != name {
-		return usageError("user add: a user name has no spaces and no control characters")
+	name, err := guard.ParseUserName(pos[0])
+	if err != nil {
+		return usageError("user add: %v", err)
 	}
 	hash, err := readPassword(c, "user add", fmt.Sprintf("syncguard user add %s --role %s < password-file", name, *role))
 	if err != nil {
@@ -34,7 +34,7 @@ func cmdUserAdd(ctx context.Context, c *Config, args []string) error {
 		return err
 	}
 	defer st.Close()
-	if err := st.CreateUser(ctx, &store.User{Name: name, PasswordHash: hash, Role: *role}); err != nil {
+	if err := st.AddUser(ctx, &store.User{Name: name, PasswordHash: hash, Role: *role}, "cli"); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("a user named %q already exists", name)
 		}
@@ -148,4 +148,24 @@ func lastAdmin(err error, u *store.User) error {
 		return fmt.Errorf("%q is the last admin: make another user admin first", u.Name)
 	}
 	return err
+}
+
+// userJSON is the stable shape of user list --json.
+type userJSON struct {
+	Name         string  `json:"name"`
+	Role         string  `json:"role"`
+	CreatedAt    *string `json:"created_at"`
+	LastSignInAt *string `json:"last_sign_in_at"` // null: never
+}
+
+func cmdUserList(ctx context.Context, c *Config, args []string) error {
+	return listing(ctx, c, "user list", args, (*store.Store).Users, func(u *store.User) userJSON {
+		return userJSON{Name: u.Name, Role: u.Role, CreatedAt: jsonTime(u.CreatedAt), LastSignInAt: jsonTime(u.LastSignInAt)}
+	}, "NAME\tROLE\tCREATED\tLAST SIGN-IN", func(u *store.User) string {
+		last := formatTime(u.LastSignInAt)
+		if u.LastSignInAt.IsZero() {
+			last = "never"
+		}
+		return fmt.Sprintf("%s\t%s\t%s\t%s", printable(u.Name), u.Role, formatTime(u.CreatedAt), last)
+	})
 }

@@ -436,3 +436,43 @@ func escapeDN(v string) string {
 	}
 	return b.String()
 }
+
+// OUs returns the LDIF of nested organizational units below base, one path
+// per argument: "Regions/EMEA/Paris" makes ou=Regions, ou=EMEA below it and
+// ou=Paris below that (each once, parents first). Appended to what Generate
+// writes, it gives the scope picker a deep or a wide tree to browse.
+func OUs(base string, paths ...string) []byte {
+	var b strings.Builder
+	seen := map[string]bool{}
+	for _, p := range paths {
+		dn := base
+		for _, name := range strings.Split(p, "/") {
+			dn = "ou=" + escapeDN(name) + "," + dn
+			if seen[dn] {
+				continue
+			}
+			seen[dn] = true
+			fmt.Fprintf(&b, "dn: %s\nobjectClass: organizationalUnit\nou: %s\n\n", dn, name)
+		}
+	}
+	return []byte(b.String())
+}
+
+// Tree is a directory with a deep and a wide tree of OUs, for tests of the
+// scope picker: 40 users in ou=Sales and ou=Engineering (20 each), two
+// groups, a branch three OUs deep (Regions/EMEA/Paris, Regions/EMEA/Berlin,
+// Regions/APAC) and 600 OUs in one level (Branches/Branch 000 to 599): more
+// than a server's usual size limit of 500.
+func Tree() []byte {
+	var b strings.Builder
+	if err := Generate(&b, Options{OUs: []string{"Sales", "Engineering"}, Users: 40, Groups: 2, MembersPerGroup: 4,
+		Seed: 7, UUIDs: true}); err != nil {
+		panic(err) // fixed, valid options
+	}
+	paths := []string{"Regions/EMEA/Paris", "Regions/EMEA/Berlin", "Regions/APAC"}
+	for i := range 600 {
+		paths = append(paths, fmt.Sprintf("Branches/Branch %03d", i))
+	}
+	b.Write(OUs(BaseDN, paths...))
+	return []byte(b.String())
+}

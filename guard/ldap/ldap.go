@@ -103,7 +103,36 @@ var testHookPage func(page, entries int)
 // underlying go-ldap *ldap.Error with errors.Is / errors.As as appropriate; its
 // message never contains the bind password.
 func Search(ctx context.Context, cfg Config, filter string, attrs []string, fn func(*Entry) error) error {
-	return run(ctx, cfg, filter, attrs, &handler{d: newDecoder(), e: &Entry{}, fn: fn})
+	return SearchScope(ctx, cfg, ScopeSubtree, filter, attrs, fn)
+}
+
+// Scope is how far below cfg.BaseDN a search looks.
+type Scope int
+
+// Search scopes.
+const (
+	ScopeSubtree  Scope = iota // the base entry and everything below it
+	ScopeOneLevel              // the base entry's children only
+	ScopeBase                  // the base entry alone (with an empty base DN: the root DSE)
+)
+
+// wire is the scope as LDAP encodes it.
+func (sc Scope) wire() int {
+	switch sc {
+	case ScopeOneLevel:
+		return ldapv3.ScopeSingleLevel
+	case ScopeBase:
+		return ldapv3.ScopeBaseObject
+	}
+	return ldapv3.ScopeWholeSubtree
+}
+
+// SearchScope is Search over another scope: the base entry alone (to check
+// that it exists, or read the root DSE), or its children (one level of a
+// tree, paged like any search: a level of 10,000 OUs is read in pages).
+// Same entries, paging, errors and guarantees as Search.
+func SearchScope(ctx context.Context, cfg Config, scope Scope, filter string, attrs []string, fn func(*Entry) error) error {
+	return run(ctx, cfg, filter, attrs, &handler{d: newDecoder(), e: &Entry{}, fn: fn, scope: scope.wire()})
 }
 
 // SearchRaw is Search without decoding the entries: fn gets each entry's Raw
@@ -111,7 +140,7 @@ func Search(ctx context.Context, cfg Config, filter string, attrs []string, fn f
 // paging, ranges, limits and guarantees as Search: each entry is checked to
 // be well formed before fn sees it.
 func SearchRaw(ctx context.Context, cfg Config, filter string, attrs []string, fn func(raw []byte) error) error {
-	return run(ctx, cfg, filter, attrs, &handler{d: newDecoder(), fnRaw: fn})
+	return run(ctx, cfg, filter, attrs, &handler{d: newDecoder(), fnRaw: fn, scope: ldapv3.ScopeWholeSubtree})
 }
 
 // withDefaults fills the zero fields of cfg.
@@ -424,7 +453,7 @@ func (s *session) search(ctx context.Context, filter *ber.Packet, attrs []string
 		if testHookPage != nil {
 			testHookPage(page, entries)
 		}
-		req := searchRequest(s.cfg.BaseDN, ldapv3.ScopeWholeSubtree, filter, attrs)
+		req := searchRequest(s.cfg.BaseDN, h.scope, filter, attrs)
 		cookie, sawControl, fnErr, err := s.page(ctx, req, paging, h, &entries)
 		if fnErr != nil {
 			return fnErr

@@ -21,6 +21,7 @@ type handler struct {
 	raw   []byte       // the entry's bytes: the message's, or a copy followed by its further ranges
 	buf   []byte       // holds the copy
 	todo  []rangeStart // the ranged attributes of the entry
+	scope int          // the search's scope, as LDAP encodes it
 }
 
 // read checks (and for Search decodes) the entry in m and reads the further

@@ -110,6 +110,12 @@ type Writer interface {
 	// LDAP objects move under ou=syncguard-held,<target base> (created when
 	// needed). It returns the object's link while held.
 	Disable(ctx context.Context, obj *Object, link Link) (Link, error)
+	// Empty reports whether the target holds no user or group that Put
+	// could match (LDAP: no inetOrgPerson or groupOfNames below the target
+	// base; SCIM: no user and no group). The exporter asks once, before the
+	// first export into a target: an empty one takes CreateFirst, a
+	// populated one is matched object by object (LookFirst).
+	Empty(ctx context.Context) (bool, error)
 	// Test connects, authenticates and reads one page; it returns a short
 	// description of what it found (for `target test` and the portal's
 	// Test connection), or an *Error saying why not in an admin's words.

@@ -20,13 +20,13 @@ func phoneModes(t *testing.T, flow func(t *testing.T, b *tab, p *portal)) {
 		t.Run(mode, func(t *testing.T) {
 			p, b := signedIn(t, mode != "nojs")
 			if mode == "phone" {
-				b.phone()
+				b.narrow()
 				b.open(p.configURL(""))
-				b.fitsWidth("the configuration")
+				b.fitsWidth()
 			}
 			flow(t, b, p)
 			if mode == "phone" {
-				b.fitsWidth("the last page")
+				b.fitsWidth()
 			}
 		})
 	}

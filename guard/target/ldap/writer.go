@@ -186,6 +186,28 @@ func (w *Writer) Test(ctx context.Context) (string, error) {
 	return fmt.Sprintf("LDAP ok: %s; %s exists", who, base), nil
 }
 
+// Empty reports whether no inetOrgPerson and no groupOfNames lives below
+// the target base (a base that does not exist yet is empty).
+func (w *Writer) Empty(ctx context.Context) (bool, error) {
+	empty := false
+	err := w.with(ctx, func(c *conn) error {
+		req := ldapv3.NewSearchRequest(w.targetBaseStr, ldapv3.ScopeWholeSubtree, ldapv3.NeverDerefAliases, 1, 0, false,
+			"(|(objectClass=inetOrgPerson)(objectClass=groupOfNames))", []string{"1.1"}, nil)
+		res, err := c.Search(req)
+		switch {
+		case isCode(err, ldapv3.LDAPResultNoSuchObject):
+			empty = true
+		case isCode(err, ldapv3.LDAPResultSizeLimitExceeded):
+		case err != nil:
+			return err
+		default:
+			empty = len(res.Entries) == 0
+		}
+		return nil
+	})
+	return empty, err
+}
+
 // Put makes the target hold obj and returns its DN there (see
 // target.Writer for link and find). Its errors are *target.Error values.
 func (w *Writer) Put(ctx context.Context, obj *target.Object, link target.Link, find target.Find) (target.Link, error) {

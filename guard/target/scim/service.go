@@ -64,19 +64,37 @@ func (w *Writer) Test(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", explain(err)
 	}
-	var counts [2]int
-	for i, k := range []*kind{users, groups} {
-		var page listResponse
-		if err := w.do(ctx, http.MethodGet, k.endpoint+"?startIndex=1&count=1", nil, &page); err != nil {
-			return "", explain(err)
-		}
-		counts[i] = page.TotalResults
+	counts, err := w.counts(ctx)
+	if err != nil {
+		return "", explain(err)
 	}
 	updates := "PATCH supported"
 	if !patch {
 		updates = "no PATCH (updates are PUT)"
 	}
 	return fmt.Sprintf("SCIM 2.0 service at %s: %s, %d users, %d groups", w.host, updates, counts[0], counts[1]), nil
+}
+
+// counts reads how many users and groups the service holds (one page of
+// one resource each).
+func (w *Writer) counts(ctx context.Context) ([2]int, error) {
+	var counts [2]int
+	for i, k := range []*kind{users, groups} {
+		var page listResponse
+		if err := w.do(ctx, http.MethodGet, k.endpoint+"?startIndex=1&count=1", nil, &page); err != nil {
+			return counts, err
+		}
+		counts[i] = page.TotalResults
+	}
+	return counts, nil
+}
+
+// Empty reports whether the service holds no user and no group.
+func (w *Writer) Empty(ctx context.Context) (bool, error) {
+	ctx, cancel := w.bound(ctx)
+	defer cancel()
+	counts, err := w.counts(ctx)
+	return counts == [2]int{}, err
 }
 
 // explain adds to a failed Test what an admin would check first.
