@@ -234,6 +234,13 @@ const (
 )
 
 func (s *Store) logs(ctx context.Context, q LogQuery, how int, above int64) ([]LogEntry, error) {
+	where, args := logConditions(q, above)
+	return s.logsOn(ctx, q, how, where, args)
+}
+
+// logConditions are the SQL conditions and arguments of q, with the ids
+// above above only (0: all).
+func logConditions(q LogQuery, above int64) ([]string, []any) {
 	where := []string{"config_id = ?"}
 	args := []any{q.ConfigID}
 	if q.Action != "" {
@@ -271,6 +278,11 @@ func (s *Store) logs(ctx context.Context, q LogQuery, how int, above int64) ([]L
 	if above > 0 {
 		where, args = append(where, "id > ?"), append(args, above)
 	}
+	return where, args
+}
+
+// logsOn continues logs with the conditions of q.
+func (s *Store) logsOn(ctx context.Context, q LogQuery, how int, where []string, args []any) ([]LogEntry, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 50
