@@ -198,7 +198,7 @@ func storyView(o *guard.Overview) *views.Story {
 		s.Ended = fmt.Sprintf("Restart sync by %s at %s: the staged deletions were discarded, nothing was deleted.", q.ResolvedBy,
 			formatTime(q.ResolvedAt))
 	case "released":
-		s.Ended = fmt.Sprintf("Every object came back into scope by %s: nothing was deleted.", formatTime(q.ResolvedAt))
+		s.Ended = fmt.Sprintf("Every object came back into scope (released at %s): nothing was deleted.", formatTime(q.ResolvedAt))
 	}
 	s.Told, s.ToldOK = toldWords(o)
 	return s
