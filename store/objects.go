@@ -283,14 +283,22 @@ func (ob *objectBatch) add(o *TargetObject) error {
 func (ob *objectBatch) flush() error { return ob.b.flush() }
 
 // createObjects writes the objects creates hands over, each with a log
-// entry like l (its object filled in).
-func createObjects(ctx context.Context, tx *sql.Tx, configID, cycleID int64, creates iter.Seq2[*TargetObject, error], l *LogEntry) error {
+// entry like l (its object filled in); an object of held (on hold, back
+// in the source) with a Restore entry instead. It returns those.
+func createObjects(ctx context.Context, tx *sql.Tx, configID, cycleID int64, creates iter.Seq2[*TargetObject, error], l *LogEntry,
+	held map[string]bool) ([]string, error) {
 	objs := newObjectBatch(ctx, tx, configID)
 	logs := newLogBatch(ctx, tx, configID, cycleID, l)
+	back := newLogBatch(ctx, tx, configID, cycleID, &LogEntry{Time: l.Time, Action: ActionRestore, Status: LogSuccess,
+		Details: "back in the source during its hold: restored"})
+	var restored []string
 	var err error
 	for o, ierr := range creates {
 		if err = ierr; err == nil {
-			if err = objs.add(o); err == nil {
+			if err = objs.add(o); err == nil && held[o.Anchor] {
+				restored = append(restored, o.Anchor)
+				err = back.add(o.Type, o.Name, o.DN, o.Anchor)
+			} else if err == nil {
 				err = logs.add(o.Type, o.Name, o.DN, o.Anchor)
 			}
 		}
@@ -298,7 +306,7 @@ func createObjects(ctx context.Context, tx *sql.Tx, configID, cycleID int64, cre
 			break
 		}
 	}
-	return errors.Join(err, objs.flush(), logs.flush())
+	return restored, errors.Join(err, objs.flush(), logs.flush(), back.flush())
 }
 
 // upsertObjects writes objects, in anchor order: the target directory is
