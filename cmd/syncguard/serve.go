@@ -159,6 +159,10 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 		// Calls to a target in flight finish and are recorded; the rest
 		// of the queue waits for the next start.
 		{"exporter", func(ctx context.Context) { (&guard.Exporter{Store: st, Log: logger}).Run(ctx, 5*time.Second, wake) }},
+		// Held deletions become final when their hold ends.
+		{"purge", func(ctx context.Context) {
+			(&guard.Purger{Store: st, Log: logger, Queued: e.Queued}).Run(ctx, 30*time.Second)
+		}},
 	}
 	if bk.every > 0 {
 		b := bk.worker(c, st, logger)
