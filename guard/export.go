@@ -39,9 +39,10 @@ import (
 // target says the object exists).
 //
 // When ctx ends, no new call starts; the calls in flight finish (each
-// bounded by its writer's timeout) and are recorded. A process killed
-// mid-call leaves those exports counted as tried: the next exporter looks
-// first, so nothing is created twice.
+// bounded by its writer's timeout, and by Grace) and are recorded, and the
+// lease is released. A call cut by Grace, like one of a process killed
+// mid-call, leaves its export pending and counted as tried: the next
+// exporter looks first, so nothing is created twice.
 type Exporter struct {
 	Store *store.Store
 	Log   *slog.Logger
@@ -54,6 +55,10 @@ type Exporter struct {
 	Batch int
 	// LeaseTTL is how long the export lease lasts unrenewed; 0 → 30s.
 	LeaseTTL time.Duration
+	// Grace is how long the calls in flight may run on once ctx ends
+	// (serve's --shutdown-timeout); past it they are cut. 0: each runs to
+	// its writer's timeout.
+	Grace time.Duration
 
 	once    sync.Once
 	holder  string
@@ -339,6 +344,12 @@ func (x *Exporter) Run(ctx context.Context, poll time.Duration, wake <-chan stru
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			mu.Lock()
+			if len(running) > 0 {
+				x.log().Info("shutdown: letting the calls to the target in flight finish; the rest of the queue waits",
+					"configs", len(running), "grace", x.Grace.String())
+			}
+			mu.Unlock()
 			return
 		case <-wake:
 		case <-ended:

@@ -25,6 +25,9 @@ type exportRun struct {
 
 	stopped      atomic.Pointer[target.Error] // the transient error that stops the pass
 	sent, failed atomic.Int64
+	// calls is the context of the calls to the target: it outlives the
+	// pass's by the exporter's Grace.
+	calls context.Context
 }
 
 // job is one export to send: its object, or why it is not sent.
@@ -53,6 +56,13 @@ func (r *exportRun) batch() int {
 // drain sends the queue until nothing is left to send or the target
 // fails transiently, and says what it did.
 func (r *exportRun) drain(ctx context.Context) (Pass, error) {
+	var cancel context.CancelFunc
+	if r.x.Grace > 0 {
+		r.calls, cancel = AfterStop(ctx, r.x.Grace)
+	} else {
+		r.calls, cancel = context.WithCancel(context.WithoutCancel(ctx))
+	}
+	defer cancel()
 	jobs := make(chan *job, r.batch())
 	rc := &recorder{r: r, in: make(chan store.ExportResult, recordBatch)}
 	rc.cond = sync.NewCond(&rc.mu)
@@ -229,7 +239,9 @@ func (r *exportRun) find(x *store.Export) target.Find {
 
 // send sends one job and returns the answer. A job taken after the pass
 // started to stop is not sent. A call once started runs to its end (its
-// writer's timeout bounds it) whatever ctx does: its answer is recorded.
+// writer's timeout bounds it) whatever ctx does, unless the exporter's
+// Grace runs out first: its answer is recorded. A call cut by Grace has
+// no answer: its export stays pending, tried once.
 func (r *exportRun) send(ctx context.Context, j *job) store.ExportResult {
 	res := store.ExportResult{Export: j.x}
 	if j.skip != "" {
@@ -240,7 +252,7 @@ func (r *exportRun) send(ctx context.Context, j *job) store.ExportResult {
 		return res
 	}
 	res.Sent = true
-	cctx := context.WithoutCancel(ctx)
+	cctx := r.calls
 	link, old := target.Link(""), target.Link(j.x.Link)
 	var err error
 	switch j.x.Kind {
@@ -251,15 +263,18 @@ func (r *exportRun) send(ctx context.Context, j *job) store.ExportResult {
 	case store.ExportDisable:
 		link, err = r.w.Disable(cctx, j.obj, old)
 	}
-	if err != nil {
+	switch {
+	case err != nil && cctx.Err() != nil:
+		res.Err, res.Transient = "cut when syncguard stopped", true // not the target's doing
+	case err != nil:
 		te := target.Classify(err)
 		res.Err, res.Transient = te.Message, te.Transient
 		if te.Transient {
 			r.stopped.CompareAndSwap(nil, te)
 		}
-		return res
+	default:
+		res.Link = string(link)
 	}
-	res.Link = string(link)
 	return res
 }
 

@@ -3,6 +3,7 @@ package guard
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // Phases follows the phase of the cycles an engine runs, so that a stop
@@ -65,4 +66,16 @@ func (p *Phases) CycleContext(ctx, stop context.Context, configID int64) (contex
 		}
 	})
 	return cctx, func() { release(); cancel() }
+}
+
+// AfterStop returns a context that ends grace after ctx ends: what is in
+// hand when syncguard is asked to stop (a transaction committing, a mail
+// being sent, a call to a target) gets that long to finish.
+func AfterStop(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	release := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(grace, cancel)
+		context.AfterFunc(hard, func() { t.Stop() })
+	})
+	return hard, func() { release(); cancel() }
 }

@@ -2,8 +2,9 @@
 // this file. It makes the <details class="menu"> dropdowns behave like menus:
 // opening one focuses its first item and closes the others, Escape closes it
 // and returns focus to its summary, a click outside or tabbing away closes it.
-// It moves through the scope picker's tree in place, and hides the LDAP
-// settings of a source that is an LDIF file.
+// It moves through the scope picker's tree in place, hides the LDAP
+// settings of a source that is an LDIF file, and shows a target's settings
+// of its kind only.
 (function () {
   "use strict";
 
@@ -102,4 +103,17 @@
     if (e.target.id === "source") ldapOnly();
   });
   ldapOnly();
+
+  // A target shows the settings of its kind only.
+  function targetKind() {
+    var kind = document.getElementById("target_kind");
+    if (!kind) return;
+    document.querySelectorAll("[data-target-kinds]").forEach(function (el) {
+      el.hidden = el.getAttribute("data-target-kinds").split(" ").indexOf(kind.value) < 0;
+    });
+  }
+  document.addEventListener("change", function (e) {
+    if (e.target.id === "target_kind") targetKind();
+  });
+  targetKind();
 })();

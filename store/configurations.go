@@ -120,6 +120,13 @@ func (s *Store) Configurations(ctx context.Context) ([]*Configuration, error) {
 
 // CreateConfiguration inserts c, setting its ID; a taken name is ErrConflict.
 func (s *Store) CreateConfiguration(ctx context.Context, c *Configuration, actor string) error {
+	return s.CreateConfigurationWithTarget(ctx, c, nil, actor)
+}
+
+// CreateConfigurationWithTarget inserts c and, unless t is nil or none,
+// its target t in the same transaction (its first cycle exports the whole
+// copy to it); c gets its ID. A taken name is ErrConflict.
+func (s *Store) CreateConfigurationWithTarget(ctx context.Context, c *Configuration, t *Target, actor string) error {
 	now := s.now()
 	scope, err := json.Marshal(nonNil(c.Scope))
 	if err != nil {
@@ -142,8 +149,11 @@ func (s *Store) CreateConfiguration(ctx context.Context, c *Configuration, actor
 		if c.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		return addAudit(ctx, tx, &AuditEvent{Time: now, Actor: actor, Action: "Created configuration",
-			ConfigID: c.ID, ConfigName: c.Name, Details: "source " + c.Source})
+		if err := addAudit(ctx, tx, &AuditEvent{Time: now, Actor: actor, Action: "Created configuration",
+			ConfigID: c.ID, ConfigName: c.Name, Details: "source " + c.Source}); err != nil {
+			return err
+		}
+		return createTarget(ctx, tx, s, c, t, actor, now)
 	})
 	if err != nil {
 		return fmt.Errorf("store: create configuration: %w", err)

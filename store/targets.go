@@ -41,11 +41,19 @@ type Target struct {
 	UpdatedAt time.Time
 }
 
+// SetSettings gives t the settings of from: its URL, base DN, bind DN
+// and password, StartTLS, CA file and token (not its state).
+func (t *Target) SetSettings(from *Target) {
+	t.URL, t.BaseDN, t.BindDN, t.BindPassword = from.URL, from.BaseDN, from.BindDN, from.BindPassword
+	t.StartTLS, t.CAFile, t.Token = from.StartTLS, from.CAFile, from.Token
+}
+
 // None reports whether t is the target "none".
 func (t *Target) None() bool { return t.URL == "" || t.URL == TargetNone }
 
-// destination is what makes a target another directory when it changes.
-func (t *Target) destination() string {
+// Destination is what makes a target another directory when it changes:
+// its URL and base DN (TargetNone for none).
+func (t *Target) Destination() string {
 	if t.None() {
 		return TargetNone
 	}
@@ -87,50 +95,104 @@ func (s *Store) target(ctx context.Context, q interface {
 	return t, err
 }
 
-// SetTarget saves the target of configuration t.ConfigID and audits what
-// changed. A new destination (another URL or base DN, or none) is another
+// SetTarget saves the settings of t (its URL, base DN, bind DN and
+// password, StartTLS, CA file and token) as the target of configuration
+// t.ConfigID: EditTarget with an edit that copies them. t gets the epoch,
+// contents and time saved.
+func (s *Store) SetTarget(ctx context.Context, t *Target, actor string) error {
+	saved, err := s.EditTarget(ctx, t.ConfigID, actor, func(cur *Target) error {
+		cur.SetSettings(t)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	t.Epoch, t.Contents, t.UpdatedAt = saved.Epoch, saved.Contents, saved.UpdatedAt
+	return nil
+}
+
+// EditTarget changes the target of a configuration in one transaction:
+// edit gets the target as it is now (URL TargetNone when there is none)
+// and changes its settings, so that what it leaves alone (a secret kept)
+// is what is saved, whatever was saved meanwhile. An error from edit
+// changes nothing and is returned as it is. What changed is audited
+// ("Edited Target"; secrets only as changed).
+//
+// A new destination (another URL or base DN, or none) is another
 // directory: the exports still queued for the old one are dropped (their
 // log entries Skipped), so are the links, and the next cycle the guard
 // lets through exports the whole target directory copy to the new one.
-// A change of credentials only makes the exporter try again at once.
-func (s *Store) SetTarget(ctx context.Context, t *Target, actor string) error {
+// A change of credentials only makes the exporter try again at once. It
+// returns the target as saved.
+func (s *Store) EditTarget(ctx context.Context, configID int64, actor string, edit func(*Target) error) (*Target, error) {
 	now := s.now()
+	var saved *Target
+	var editErr error
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		old, err := s.target(ctx, tx, t.ConfigID)
+		old, err := s.target(ctx, tx, configID)
 		if err != nil {
 			return err
 		}
 		var name string
-		if err := tx.QueryRowContext(ctx, `SELECT name FROM configurations WHERE id = ?`, t.ConfigID).Scan(&name); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT name FROM configurations WHERE id = ?`, configID).Scan(&name); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return ErrNotFound
 			}
 			return err
 		}
-		changes := describeTarget(old, t)
+		t := *old
+		if editErr = edit(&t); editErr != nil {
+			return editErr
+		}
+		t.ConfigID, saved = configID, &t
+		changes := describeTarget(old, &t)
 		if len(changes) == 0 {
 			return nil
 		}
-		moved := old.destination() != t.destination()
-		if moved {
-			why := "the target was removed"
-			if !t.None() {
-				why = "the target changed to " + t.URL
-			}
-			if err := dropExports(ctx, tx, t.ConfigID, why); err != nil {
-				return err
-			}
-		}
-		if err := writeTarget(ctx, tx, s, old, t, moved, now); err != nil {
+		if err := saveTarget(ctx, tx, s, old, &t, now); err != nil {
 			return err
 		}
-		return addAudit(ctx, tx, &AuditEvent{Time: now, Actor: actor, Action: "Edited Target", ConfigID: t.ConfigID,
+		return addAudit(ctx, tx, &AuditEvent{Time: now, Actor: actor, Action: "Edited Target", ConfigID: configID,
 			ConfigName: name, Details: strings.Join(changes, "; ")})
 	})
-	if err != nil {
-		return fmt.Errorf("store: set target of %d: %w", t.ConfigID, err)
+	switch {
+	case editErr != nil:
+		return nil, editErr
+	case err != nil:
+		return nil, fmt.Errorf("store: set target of %d: %w", configID, err)
 	}
-	return nil
+	return saved, nil
+}
+
+// saveTarget writes t over old, dropping what was queued for old when
+// the destination moved.
+func saveTarget(ctx context.Context, tx *sql.Tx, s *Store, old, t *Target, now time.Time) error {
+	moved := old.Destination() != t.Destination()
+	if moved {
+		why := "the target was removed"
+		if !t.None() {
+			why = "the target changed to " + t.URL
+		}
+		if err := dropExports(ctx, tx, t.ConfigID, why); err != nil {
+			return err
+		}
+	}
+	return writeTarget(ctx, tx, s, old, t, moved, now)
+}
+
+// createTarget saves t as the target of the configuration c just made
+// (nothing for nil or none), in c's transaction: the audit of the
+// creation says where it exports.
+func createTarget(ctx context.Context, tx *sql.Tx, s *Store, c *Configuration, t *Target, actor string, now time.Time) error {
+	if t == nil || t.None() {
+		return nil
+	}
+	t.ConfigID = c.ID
+	if err := saveTarget(ctx, tx, s, &Target{ConfigID: c.ID, URL: TargetNone, Contents: ContentsUnknown}, t, now); err != nil {
+		return err
+	}
+	return addAudit(ctx, tx, &AuditEvent{Time: now, Actor: actor, Action: "Edited Target", ConfigID: c.ID,
+		ConfigName: c.Name, Details: strings.Join(describeTarget(&Target{URL: TargetNone}, t), "; ")})
 }
 
 // writeTarget stores t over old: removed for none; with a new epoch and

@@ -212,3 +212,55 @@ func TestSetTargetToAnotherDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestEditTarget: an edit applies to the target as it is when saved (a
+// secret it leaves alone is the one saved meanwhile); an edit that fails
+// changes nothing; a configuration created with its target has both or,
+// when its name is taken, neither.
+func TestEditTarget(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openAt(t, filepath.Join(t.TempDir(), "syncguard.db"))
+	cfg := addLDAPConfiguration(t, st, "corp", "")
+	if err := st.SetTarget(ctx, &store.Target{ConfigID: cfg.ID, URL: "scim+https://one.example/v2", Token: "first"}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	// Someone saves a new token between an admin's form and her Save.
+	if err := st.SetTarget(ctx, &store.Target{ConfigID: cfg.ID, URL: "scim+https://one.example/v2", Token: "second"}, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := st.EditTarget(ctx, cfg.ID, "alice", func(cur *store.Target) error {
+		cur.CAFile = "/etc/ssl/scim-ca.pem" // the token left alone
+		return nil
+	})
+	if err != nil || saved.Token != "second" || saved.CAFile != "/etc/ssl/scim-ca.pem" {
+		t.Fatalf("EditTarget = %+v, %v; want bob's token kept", saved, err)
+	}
+	refused := store.Errorf(store.Invalid, "no")
+	if _, err := st.EditTarget(ctx, cfg.ID, "alice", func(cur *store.Target) error {
+		cur.URL = "scim+https://two.example/v2"
+		return refused
+	}); err != refused {
+		t.Errorf("EditTarget with a failing edit: %v, want its error", err)
+	}
+	if got, err := st.Target(ctx, cfg.ID); err != nil || got.URL != "scim+https://one.example/v2" || got.Epoch != 1 {
+		t.Errorf("after a failing edit: %+v, %v", got, err)
+	}
+
+	withTarget := &store.Configuration{Name: "cloud", Source: "ldif:/x.ldif", BaseDN: "dc=corp,dc=example", Interval: time.Minute,
+		Basics: store.Basics{Threshold: 10}}
+	tg := &store.Target{URL: "scim+https://cloud.example/v2", Token: tokenSecret}
+	if err := st.CreateConfigurationWithTarget(ctx, withTarget, tg, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.Target(ctx, withTarget.ID); err != nil || got.URL != tg.URL || got.Token != tokenSecret || got.Epoch != 1 {
+		t.Errorf("the target of a configuration created with it: %+v, %v", got, err)
+	}
+	again := *withTarget
+	if err := st.CreateConfigurationWithTarget(ctx, &again, &store.Target{URL: "ldaps://dir.example", BaseDN: "dc=x"}, "alice"); err == nil {
+		t.Fatal("a taken name was created again")
+	}
+	if got, err := st.Target(ctx, withTarget.ID); err != nil || got.URL != tg.URL {
+		t.Errorf("the first one's target after the refused creation: %+v, %v", got, err)
+	}
+}

@@ -219,6 +219,11 @@ type ConfigurationPage struct {
 	Cycles                 []Cycle // recent, newest first
 	Chart                  Chart
 	Target                 Target
+
+	// TargetForm, when non-nil, shows the Target pane as Edit Target;
+	// TargetChange asks to confirm a change of the target's destination.
+	TargetForm   *TargetForm
+	TargetChange *TargetChange
 }
 
 // Target is a configuration's target as the Target pane shows it.
@@ -423,10 +428,11 @@ type WizardStep struct {
 type NewConfigPage struct {
 	Base
 	Steps  []WizardStep
-	Step   string // the Key of the current step: "source", "scope" or "basics"
+	Step   string // the Key of the current step: "source", "scope", "target" or "basics"
 	Draft  string
 	Source SourceForm // step "source"
 	Scope  OUBrowser  // step "scope"
+	Target TargetForm // step "target"
 	// Step "basics": Basics and the schedule, and a summary of the rest.
 	Basics   BasicsForm
 	Interval string

@@ -14,11 +14,11 @@ import (
 )
 
 // A draft is a configuration being made (New configuration) or changed
-// (Edit Source, Edit Scope) over several requests. It lives in this
-// process's memory and nowhere else: the bind password typed on one step
-// is kept for the next without ever going back into a page (no value
-// attribute, no hidden field), and nothing reaches the database before the
-// last step saves. A draft belongs to the session that made it (another
+// (Edit Source, Edit Scope, Edit Target) over several requests. It lives
+// in this process's memory and nowhere else: a password or token typed on
+// one step is kept for the next without ever going back into a page (no
+// value attribute, no hidden field), and nothing reaches the database
+// before the last step saves. A draft belongs to the session that made it (another
 // session, or the same browser after signing in again, cannot open it) and
 // is forgotten after draftIdle without use; restarting syncguard forgets
 // them all (the admin starts the form again).
@@ -34,7 +34,14 @@ type draft struct {
 	// when the admin goes back a step.
 	Basics   *views.Basics
 	Interval string
-	used     time.Time
+	// Target is the target as typed (Edit Target, New configuration's
+	// Target step), with the secrets typed so far; TargetOK, that these
+	// settings were checked and the target answered (or they are none);
+	// TargetFrom, Edit Target's, the destination saved when it began.
+	Target     *guard.TargetSettings
+	TargetOK   bool
+	TargetFrom string
+	used       time.Time
 }
 
 // clone is a copy of d that shares nothing it can change.
@@ -45,6 +52,10 @@ func (d *draft) clone() *draft {
 	if d.Basics != nil {
 		b := *d.Basics
 		c.Basics = &b
+	}
+	if d.Target != nil {
+		t := *d.Target
+		c.Target = &t
 	}
 	return &c
 }

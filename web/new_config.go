@@ -14,17 +14,28 @@ import (
 )
 
 // New configuration: the source (and Test connection), the scope picked
-// from the source's own tree, then the Basics and the schedule. What is
-// typed lives in a draft (see drafts.go); nothing is saved before Create
-// configuration.
+// from the source's own tree, the target (and its Test connection), then
+// the Basics and the schedule. What is typed lives in a draft (see
+// drafts.go); nothing is saved before Create configuration.
 
-// newConfigSteps are the steps of New configuration, in order. A Target
-// step goes before "basics": one line here, its GET and POST handlers, and
-// its two routes.
+// newConfigSteps are the steps of New configuration, in order. A step is
+// one line here, its GET and POST handlers, and its two routes.
 var newConfigSteps = []views.WizardStep{
 	{Key: "source", Name: "Source"},
 	{Key: "scope", Name: "Scope"},
+	{Key: "target", Name: "Target"},
 	{Key: "basics", Name: "Basics and schedule"},
+}
+
+// stepBeside is the key of the step before (by -1) or after (by +1) the
+// step key.
+func stepBeside(key string, by int) string {
+	for i, st := range newConfigSteps {
+		if st.Key == key && i+by >= 0 && i+by < len(newConfigSteps) {
+			return newConfigSteps[i+by].Key
+		}
+	}
+	return key
 }
 
 // wizardURL is the address of a step of a draft.
@@ -60,6 +71,16 @@ func (s *Server) wizardDraft(c echo.Context) (*draft, error) {
 			"This new configuration is no longer here (it is forgotten after two hours unused, or when you sign out). Start again with New configuration.")
 	}
 	return d, nil
+}
+
+// wizardForm is the draft the URL names and the form posted to a step.
+func (s *Server) wizardForm(c echo.Context) (*draft, url.Values, error) {
+	d, err := s.wizardDraft(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	form, err := formParams(c)
+	return d, form, err
 }
 
 // newDraft is a new configuration with the defaults.
@@ -159,11 +180,7 @@ func (s *Server) newConfigScope(c echo.Context) error {
 // saveNewConfigScope keeps the ticks of the level shown, then moves: to
 // another level or page (the same step), back, or on to the Basics.
 func (s *Server) saveNewConfigScope(c echo.Context) error {
-	d, err := s.wizardDraft(c)
-	if err != nil {
-		return err
-	}
-	form, err := formParams(c)
+	d, form, err := s.wizardForm(c)
 	if err != nil {
 		return err
 	}
@@ -179,9 +196,67 @@ func (s *Server) saveNewConfigScope(c echo.Context) error {
 			p.Error = "Tick at least one OU. To sync the whole directory, tick the base DN."
 			return render(c, http.StatusUnprocessableEntity, views.NewConfig(p))
 		}
-		return c.Redirect(http.StatusSeeOther, wizardURL(d.ID, "basics"))
+		return c.Redirect(http.StatusSeeOther, wizardURL(d.ID, stepBeside("scope", 1)))
 	}
 	return c.Redirect(http.StatusSeeOther, wizardURL(d.ID, "scope")+"?"+placeFrom(form).query(d.ID))
+}
+
+func (s *Server) newConfigTarget(c echo.Context) error {
+	d, err := s.wizardDraft(c)
+	if err != nil {
+		return err
+	}
+	in := guard.TargetSettings{Kind: guard.TargetNone}
+	if d.Target != nil {
+		in = *d.Target
+	}
+	return render(c, http.StatusOK, views.NewConfig(s.targetStep(c, d, targetFormView(in, nil, nil))))
+}
+
+// targetStep is the Target step's page with the form f.
+func (s *Server) targetStep(c echo.Context, d *draft, f views.TargetForm) views.NewConfigPage {
+	p := s.newConfigPage(c, d, "target")
+	p.Target = f
+	p.Target.Action = wizardURL(d.ID, "target")
+	return p
+}
+
+// saveNewConfigTarget takes the Target step as Edit Target does (the same
+// fields, checks and Test connection): Back keeps what was typed; Next
+// goes on once the settings are right and the target answers, or they
+// are none.
+func (s *Server) saveNewConfigTarget(c echo.Context) error {
+	d, form, err := s.wizardForm(c)
+	if err != nil {
+		return err
+	}
+	if form.Get("action") == "back" {
+		in := targetInput(form, d.Target)
+		if d.Target == nil || *d.Target != in {
+			d.Target, d.TargetOK = &in, false
+		}
+		s.drafts.save(c, s, d)
+		return c.Redirect(http.StatusSeeOther, wizardURL(d.ID, stepBeside("target", -1)))
+	}
+	view, _, good := s.takeTarget(c.Request().Context(), form, d, nil, &d.Config)
+	s.drafts.save(c, s, d)
+	if status := targetStatus(view, good, form.Get("action")); status != http.StatusOK || form.Get("action") == "test" {
+		return render(c, status, views.NewConfig(s.targetStep(c, d, view)))
+	}
+	return c.Redirect(http.StatusSeeOther, wizardURL(d.ID, stepBeside("target", 1)))
+}
+
+// draftTarget is the target of a new configuration: nil for none, or an
+// error message when its settings were not checked with the target.
+func draftTarget(d *draft, cfg *store.Configuration) (*store.Target, string) {
+	if d.Target == nil || d.Target.Kind == guard.TargetNone {
+		return nil, ""
+	}
+	t, errs := guard.ApplyTarget(*d.Target, nil, cfg)
+	if errs != nil || !d.TargetOK {
+		return nil, "The target's settings were not checked with the target: go back to Target and press Next."
+	}
+	return t, ""
 }
 
 func (s *Server) newConfigBasics(c echo.Context) error {
@@ -217,6 +292,11 @@ func (s *Server) basicsStep(c echo.Context, d *draft, errs map[string]string) vi
 	selection(d, &sel)
 	p.Summary = append(p.Summary, views.Prop{Label: "Scope", Value: strings.Join(cfg.Scope, "; "), Mono: true},
 		views.Prop{Label: "In scope now", Value: views.Plural(sel.Users, "user", "users") + " and " + views.Plural(sel.Groups, "group", "groups")})
+	if t, _ := draftTarget(d, cfg); t != nil {
+		p.Summary = append(p.Summary, views.Prop{Label: "Target", Value: t.URL, Mono: true})
+	} else {
+		p.Summary = append(p.Summary, views.Prop{Label: "Target", Value: "None: the target directory copy only"})
+	}
 	return p
 }
 
@@ -231,7 +311,7 @@ func (s *Server) createConfig(c echo.Context) error {
 	d.Basics, d.Interval = &typed, c.FormValue("interval")
 	s.drafts.save(c, s, d)
 	if c.FormValue("action") == "back" {
-		return c.Redirect(http.StatusSeeOther, wizardURL(d.ID, "scope"))
+		return c.Redirect(http.StatusSeeOther, wizardURL(d.ID, stepBeside("basics", -1)))
 	}
 	basics, errs := parseBasics(typed)
 	interval, err := guard.ParseInterval(d.Interval)
@@ -246,12 +326,17 @@ func (s *Server) createConfig(c echo.Context) error {
 	}
 	cfg := d.Config
 	cfg.Basics, cfg.Interval = basics, interval
+	problem := ""
 	if err := guard.ValidateConfiguration(&cfg); err != nil {
+		problem = capitalize(store.ErrorMessage(err)) + "."
+	}
+	t, tproblem := draftTarget(d, &cfg)
+	if problem = cmpOr(problem, tproblem); problem != "" {
 		p := s.basicsStep(c, d, nil)
-		p.Error = capitalize(store.ErrorMessage(err)) + "."
+		p.Error = problem
 		return render(c, http.StatusUnprocessableEntity, views.NewConfig(p))
 	}
-	if err := s.store.CreateConfiguration(ctx, &cfg, currentUser(c).Name); err != nil {
+	if err := s.store.CreateConfigurationWithTarget(ctx, &cfg, t, currentUser(c).Name); err != nil {
 		if !errors.Is(err, store.ErrConflict) {
 			return err
 		}

@@ -148,7 +148,11 @@ func TestNewConfigurationLDAP(t *testing.T) {
 	res = admin.submit(filtered, "Remove "+paris+" from the scope", nil)
 	filtered = admin.follow(res)
 	wantTexts(t, filtered, "20 users and 0 groups in 1 OU.")
-	basics := admin.follow(admin.submit(filtered, "Next", nil))
+	target := admin.follow(admin.submit(filtered, "Next", nil))
+	if got := target.byLabel("Kind of target").Find("option[selected]").AttrOr("value", ""); got != "none" {
+		t.Errorf("the Target step starts with %q, want none", got)
+	}
+	basics := admin.follow(admin.submit(target, "Next", nil))
 	basics.wantStatus(http.StatusOK)
 	if got := basics.prop("main", "Scope"); got != "ou=Sales,dc=corp,dc=example" {
 		t.Errorf("summary: scope %q", got)
@@ -249,10 +253,11 @@ func TestNewConfigurationDraftIsPrivate(t *testing.T) {
 	if got := ouRows(scope); !strings.HasPrefix(got, "dc=corp,dc=example|ou=Engineering") {
 		t.Errorf("LDIF levels: %s", got)
 	}
-	// Ticked and on to the Basics in one request (no picker page in between):
-	// the summary counts what is in scope.
+	// Ticked and on in one request (no picker page in between), and past
+	// the Target step left at None to the Basics: the summary counts what
+	// is in scope.
 	res = alice.post(scopeURL, withToken(alice, url.Values{"shown": {demo.BaseDN}, "ou": {demo.BaseDN}, "action": {"next"}}))
-	basics := alice.follow(res)
+	basics := alice.follow(alice.submit(alice.follow(res), "Next", nil))
 	if got, want := basics.prop("main", "In scope now"), fmt.Sprintf("%d users and %d groups", testUsers, testGroups); got != want {
 		t.Errorf("in scope now = %q, want %q", got, want)
 	}

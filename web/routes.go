@@ -54,6 +54,8 @@ func (s *Server) routes(e *echo.Echo) {
 	g.POST("/configurations/new/:draft/source", s.saveNewConfigSource, requireAdmin)
 	g.GET("/configurations/new/:draft/scope", s.newConfigScope, requireAdmin)
 	g.POST("/configurations/new/:draft/scope", s.saveNewConfigScope, requireAdmin)
+	g.GET("/configurations/new/:draft/target", s.newConfigTarget, requireAdmin)
+	g.POST("/configurations/new/:draft/target", s.saveNewConfigTarget, requireAdmin)
 	g.GET("/configurations/new/:draft/basics", s.newConfigBasics, requireAdmin)
 	g.POST("/configurations/new/:draft/basics", s.createConfig, requireAdmin)
 
@@ -70,6 +72,8 @@ func (s *Server) routes(e *echo.Echo) {
 	g.GET("/configurations/:id/deleted/restore", s.confirmRestore, requireAdmin)
 	g.POST("/configurations/:id/deleted/restore", s.restore, requireAdmin)
 	g.POST("/configurations/:id/target/test", s.testTarget, requireAdmin)
+	g.GET("/configurations/:id/target/edit", s.editTarget, requireAdmin)
+	g.POST("/configurations/:id/target", s.saveTarget, requireAdmin)
 	g.GET("/configurations/:id/source/edit", s.editSource, requireAdmin)
 	g.POST("/configurations/:id/source", s.saveSource, requireAdmin)
 	g.GET("/configurations/:id/schedule/edit", s.editSchedule, requireAdmin)

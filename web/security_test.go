@@ -92,6 +92,10 @@ func routeTable(entryID int64) []route {
 			return url.Values{"all": {"1"}}
 		}},
 		{http.MethodPost, "/configurations/:id/target/test", kindChange, p("/target/test"), func(*env) url.Values { return url.Values{} }},
+		{http.MethodGet, "/configurations/:id/target/edit", kindChange, p("/target/edit"), nil},
+		{http.MethodPost, "/configurations/:id/target", kindChange, p("/target"), func(*env) url.Values {
+			return url.Values{"target_kind": {"none"}, "action": {"save"}}
+		}},
 		{http.MethodGet, "/configurations/:id/source/edit", kindChange, p("/source/edit"), nil},
 		{http.MethodPost, "/configurations/:id/source", kindChange, p("/source"), func(e *env) url.Values {
 			return url.Values{"source": {"ldif:" + e.LDIF}, "base_dn": {demo.BaseDN}, "action": {"save"}}
@@ -112,6 +116,10 @@ func routeTable(entryID int64) []route {
 		{http.MethodGet, "/configurations/new/:draft/scope", kindChange, e2e(wizardPath, "scope"), nil},
 		{http.MethodPost, "/configurations/new/:draft/scope", kindChange, e2e(wizardPath, "scope"), func(*env) url.Values {
 			return url.Values{"shown": {demo.BaseDN}, "ou": {demo.BaseDN}, "action": {"next"}}
+		}},
+		{http.MethodGet, "/configurations/new/:draft/target", kindChange, e2e(wizardPath, "target"), nil},
+		{http.MethodPost, "/configurations/new/:draft/target", kindChange, e2e(wizardPath, "target"), func(*env) url.Values {
+			return url.Values{"target_kind": {"none"}, "action": {"next"}}
 		}},
 		{http.MethodGet, "/configurations/new/:draft/basics", kindChange, e2e(wizardPath, "basics"), nil},
 		{http.MethodPost, "/configurations/new/:draft/basics", kindChange, e2e(wizardPath, "basics"), func(*env) url.Values {
@@ -338,7 +346,7 @@ func TestViewerSeesNoChangeButtons(t *testing.T) {
 	for _, path := range []string{e.path(""), e.path("/status"), "/configurations"} {
 		p := viewer.get(path)
 		p.wantStatus(http.StatusOK)
-		for _, name := range []string{"Edit Basics", "Edit Scope", "Edit Source", "Edit Schedule", "Allow deletes", "Restart sync",
+		for _, name := range []string{"Edit Basics", "Edit Scope", "Edit Source", "Edit Schedule", "Edit Target", "Allow deletes", "Restart sync",
 			"Run sync now", "Delete configuration", "New configuration", "Users"} {
 			if p.hasControl(name) {
 				t.Errorf("%s: a viewer sees %q", path, name)
@@ -810,13 +818,17 @@ func TestSignInFailures(t *testing.T) {
 	e.signIn(store.RoleViewer)
 }
 
-// A bind password never appears in a page.
+// A bind password (the source's or the target's) never appears in a page.
 func TestNoSecretInPages(t *testing.T) {
 	t.Parallel()
-	const secret = "Bind-Secret-4242"
+	const secret, targetSecret = "Bind-Secret-4242", "Target-Secret-5353"
 	e := newTestServerWith(t, setup{Source: "ldap://127.0.0.1:1", BindPassword: secret})
 	if cy := e.cycles()[0]; cy.Outcome != store.OutcomeFailed {
 		t.Fatalf("first cycle against a closed port: %s, want Failed", cy.Outcome)
+	}
+	if err := e.Store.SetTarget(t.Context(), &store.Target{ConfigID: e.ConfigID, URL: "ldaps://127.0.0.1:1", BaseDN: "dc=cloud,dc=example",
+		BindDN: "cn=sync,dc=cloud,dc=example", BindPassword: targetSecret}, "setup"); err != nil {
+		t.Fatal(err)
 	}
 	admin := e.signIn(store.RoleAdmin)
 	e.drafter = admin
@@ -830,13 +842,13 @@ func TestNoSecretInPages(t *testing.T) {
 			continue
 		}
 		path := r.path(e)
-		if res := admin.get(path); strings.Contains(res.Body, secret) {
-			t.Errorf("%s shows the bind password", path)
+		if res := admin.get(path); strings.Contains(res.Body, secret) || strings.Contains(res.Body, targetSecret) {
+			t.Errorf("%s shows a bind password", path)
 		}
 	}
 	for _, path := range []string{e.path("/logs.csv"), e.path("/status"), "/outbox", "/audit"} {
-		if strings.Contains(admin.get(path).Body, secret) {
-			t.Errorf("%s shows the bind password", path)
+		if body := admin.get(path).Body; strings.Contains(body, secret) || strings.Contains(body, targetSecret) {
+			t.Errorf("%s shows a bind password", path)
 		}
 	}
 	cfg, err := e.Store.Configuration(context.Background(), e.ConfigID)

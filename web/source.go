@@ -114,11 +114,17 @@ func (s *Server) editSource(c echo.Context) error {
 
 // renderSource renders the configuration page with the Source pane as set.
 func (s *Server) renderSource(c echo.Context, status int, cfg *store.Configuration, set func(*views.ConfigurationPage)) error {
+	return s.renderEditing(c, status, cfg, "Edit Source", set)
+}
+
+// renderEditing renders the configuration page titled by what is being
+// edited (Edit Source, Edit Target), with its pane as set.
+func (s *Server) renderEditing(c echo.Context, status int, cfg *store.Configuration, what string, set func(*views.ConfigurationPage)) error {
 	p, err := s.configurationPage(c, cfg)
 	if err != nil {
 		return err
 	}
-	p.Base.Title = "Edit Source · " + cfg.Name
+	p.Base.Title = what + " · " + cfg.Name
 	set(&p)
 	return render(c, status, views.Configuration(p))
 }

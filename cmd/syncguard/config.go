@@ -160,17 +160,11 @@ func cmdConfigAdd(ctx context.Context, c *Config, args []string) error {
 		return err
 	}
 	defer st.Close()
-	if err := st.CreateConfiguration(ctx, cfg, "cli"); err != nil {
+	if err := st.CreateConfigurationWithTarget(ctx, cfg, t, "cli"); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("a configuration named %q already exists (use config set to change it)", cfg.Name)
 		}
 		return err
-	}
-	if !t.None() {
-		t.ConfigID = cfg.ID
-		if err := st.SetTarget(ctx, t, "cli"); err != nil {
-			return err
-		}
 	}
 	fmt.Fprintf(c.Stdout, "added configuration %q (id %d)\n", cfg.Name, cfg.ID)
 	return nil

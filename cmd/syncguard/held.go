@@ -103,7 +103,7 @@ func cmdRestore(ctx context.Context, c *Config, args []string) error {
 		return usageError("restore: this puts %s back in %s as they were (attributes, DN, groups); add --yes to confirm",
 			plural(sum.Objects, "deleted object", "deleted objects"), printable(cfg.Name))
 	}
-	dctx, cancel := afterStop(ctx, c.ShutdownTimeout)
+	dctx, cancel := guard.AfterStop(ctx, c.ShutdownTimeout)
 	defer cancel()
 	e := &guard.Engine{Store: st}
 	res, err := e.Restore(dctx, cfg.ID, sel, "cli")

@@ -86,18 +86,6 @@ func stopCause(ctx context.Context) string {
 	return "stopped"
 }
 
-// afterStop returns a context that ends grace after ctx ends: what is in
-// hand when syncguard is asked to stop (a transaction committing, a mail
-// being sent) gets that long to finish.
-func afterStop(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
-	hard, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	release := context.AfterFunc(ctx, func() {
-		t := time.AfterFunc(grace, cancel)
-		context.AfterFunc(hard, func() { t.Stop() })
-	})
-	return hard, func() { release(); cancel() }
-}
-
 // exitErr carries an exit code; a nil err with a code is a silent exit.
 type exitErr struct {
 	code int
@@ -263,8 +251,8 @@ func (c *Config) globals(fs *flag.FlagSet) {
 		c.LogFormat = s
 		return checkLogFormat(s)
 	})
-	fs.Func("shutdown-timeout", "on SIGTERM or SIGINT, how `long` a cycle's transaction, a mail being sent and HTTP requests "+
-		"may take to finish; a cycle still reading is abandoned at once (env SYNCGUARD_SHUTDOWN_TIMEOUT; default 30s)", func(s string) error {
+	fs.Func("shutdown-timeout", "on SIGTERM or SIGINT, how `long` a cycle's transaction, a mail being sent, the calls to a target "+
+		"and HTTP requests may take to finish; a cycle still reading is abandoned at once (env SYNCGUARD_SHUTDOWN_TIMEOUT; default 30s)", func(s string) error {
 		d, err := time.ParseDuration(s)
 		if err != nil || d <= 0 {
 			return errors.New("want a duration such as 30s")

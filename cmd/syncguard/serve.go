@@ -156,9 +156,12 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 			(&guard.Outbox{Store: st, Sender: sender, Log: logger}).Run(ctx, 5*time.Second, nil)
 		}},
 		{"housekeeping", func(ctx context.Context) { housekeeping(ctx, st, e.AgentID, *retention, logger) }},
-		// Calls to a target in flight finish and are recorded; the rest
-		// of the queue waits for the next start.
-		{"exporter", func(ctx context.Context) { (&guard.Exporter{Store: st, Log: logger}).Run(ctx, 5*time.Second, wake) }},
+		// Calls to a target in flight finish (within --shutdown-timeout)
+		// and are recorded, and the export lease is released; the rest of
+		// the queue waits for the next start.
+		{"exporter", func(ctx context.Context) {
+			(&guard.Exporter{Store: st, Log: logger, Grace: c.ShutdownTimeout}).Run(ctx, 5*time.Second, wake)
+		}},
 		// Held deletions become final when their hold ends.
 		{"purge", func(ctx context.Context) {
 			(&guard.Purger{Store: st, Log: logger, Queued: e.Queued}).Run(ctx, 30*time.Second)
@@ -180,9 +183,9 @@ type worker struct {
 }
 
 // serveUntilStopped serves HTTP and runs the workers until ctx ends (SIGTERM
-// or SIGINT) or the server fails, then stops: no new request, cycle or
-// mail is taken; requests, a cycle's transaction and a mail in flight get
-// --shutdown-timeout to finish; a cycle still reading or planning is
+// or SIGINT) or the server fails, then stops: no new request, cycle, mail
+// or call to a target is taken; requests, a cycle's transaction, a mail
+// and the calls to a target in flight get --shutdown-timeout to finish; a cycle still reading or planning is
 // abandoned at once (it has written nothing). systemd hears READY=1 once
 // everything runs and STOPPING=1 when the stop begins.
 func serveUntilStopped(ctx context.Context, c *Config, hs *http.Server, ln net.Listener, cert, key, url string, workers []worker, logger *slog.Logger) error {

@@ -16,7 +16,7 @@ import (
 // at once; one writing its transaction gets --shutdown-timeout to commit.
 // An abandoned cycle leaves nothing and exits 1.
 func runCycle(ctx context.Context, c *Config, st *store.Store, e *guard.Engine, cfg *store.Configuration, trigger string) error {
-	hard, cancelHard := afterStop(ctx, c.ShutdownTimeout)
+	hard, cancelHard := guard.AfterStop(ctx, c.ShutdownTimeout)
 	defer cancelHard()
 	cctx, cancel := guard.TrackPhases(e).CycleContext(hard, ctx, cfg.ID)
 	cyc, err := e.RunCycle(cctx, cfg.ID, trigger)
@@ -246,7 +246,7 @@ func cmdAllowDeletes(ctx context.Context, c *Config, args []string) error {
 		return err
 	}
 	// The decision is one transaction: once begun, a stop lets it commit.
-	dctx, cancel := afterStop(ctx, c.ShutdownTimeout)
+	dctx, cancel := guard.AfterStop(ctx, c.ShutdownTimeout)
 	defer cancel()
 	res, err := e.AllowDeletes(dctx, cfg.ID, cfg.QuarantineID, "cli")
 	if err != nil {
@@ -302,7 +302,7 @@ func cmdRestart(ctx context.Context, c *Config, args []string) error {
 	if err != nil {
 		return err
 	}
-	dctx, cancel := afterStop(ctx, c.ShutdownTimeout)
+	dctx, cancel := guard.AfterStop(ctx, c.ShutdownTimeout)
 	defer cancel()
 	res, err := e.RestartSync(dctx, cfg.ID, cfg.QuarantineID, "cli")
 	if err != nil {

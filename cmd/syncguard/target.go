@@ -149,7 +149,7 @@ func (c *Config) exportWait() time.Duration {
 // export sends what a command queued for the configuration's target
 // before it exits, and says what is left.
 func export(ctx context.Context, c *Config, st *store.Store, cfg *store.Configuration) {
-	x := &guard.Exporter{Store: st, Backoff: guard.QuickBackoff}
+	x := &guard.Exporter{Store: st, Backoff: guard.QuickBackoff, Grace: c.ShutdownTimeout}
 	defer x.Close()
 	d, err := x.Drain(ctx, cfg.ID, c.exportWait())
 	if err != nil {

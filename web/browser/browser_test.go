@@ -581,7 +581,8 @@ func (b *tab) setChecked(label string, on bool) {
 	}
 }
 
-// choose picks an option of a select by its text.
+// choose picks an option of a select by its text, and lets the page's
+// script hear the change as it would a person's.
 func (b *tab) choose(label, option string) {
 	b.t.Helper()
 	ok := eval[bool](b, `(() => {
@@ -590,6 +591,8 @@ func (b *tab) choose(label, option string) {
 		const o = [...s.options].find(o => o.text.trim() === `+jsString(option)+`);
 		if (!o) return false;
 		s.value = o.value;
+		s.dispatchEvent(new Event("input", {bubbles: true}));
+		s.dispatchEvent(new Event("change", {bubbles: true}));
 		return s.selectedOptions[0] === o;
 	})()`)
 	if !ok {

@@ -15,17 +15,20 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/syncguard/syncguard/guard/demo"
+	"github.com/syncguard/syncguard/guard/target/scim/scimtest"
 	"github.com/syncguard/syncguard/store"
 )
 
 // 9. From nothing to Healthy without the command line, on a phone-wide
 // screen: delete the only configuration, then New configuration over an
 // LDIF export with a deep and a wide tree (Test connection, Browse OUs three
-// levels down and back, the Basics), Create configuration, and the first
-// cycle makes it Healthy.
+// levels down and back, a SCIM service as the target with its own Test
+// connection, the Basics), Create configuration, and the first cycle makes
+// it Healthy with its users in the service.
 func TestNewConfigurationFromNothing(t *testing.T) {
 	modes(t, func(t *testing.T, js bool) {
 		p, b := signedIn(t, js)
+		scim := scimtest.Start(t, scimtest.Options{Token: "browser-scim-token-77"})
 		tree := filepath.Join(t.TempDir(), "tree.ldif")
 		if err := os.WriteFile(tree, demo.Tree(), 0o600); err != nil {
 			t.Fatal(err)
@@ -82,7 +85,8 @@ func TestNewConfigurationFromNothing(t *testing.T) {
 		b.fitsWidth()
 		b.move(find("button", "Next page"), "Page 2 of 6 (600 OUs)")
 		b.follow(find("button", "Next"))
-		b.wantText("Basics and schedule", "20 users and 0 groups")
+		b.targetStep(scim)
+		b.wantText("Basics and schedule", "20 users and 0 groups", scim.URL)
 		b.screenshot("new-configuration-basics")
 
 		b.fill("Notification email", "ops@corp.example")
@@ -104,9 +108,56 @@ func TestNewConfigurationFromNothing(t *testing.T) {
 		if users, _, _ := p.Store.ObjectCounts(context.Background(), cfg.ID); users != 20 {
 			t.Errorf("%d users synced, want 20", users)
 		}
+		waitUntil(t, "the 20 users in the SCIM service", func() bool { return len(scim.Users()) == 20 })
+		waitUntil(t, "no export pending on the page", func() bool {
+			b.do("reload", chromedp.Reload())
+			return b.prop("Pending exports") == "0"
+		})
+		b.wantProp("Kind", "SCIM 2.0 service")
 		b.noText("Running")
 		b.screenshot("new-configuration-healthy")
 	})
+}
+
+// targetStep takes New configuration's Target step: a SCIM service, its
+// own Test connection (the token stays on the server), Next. With
+// JavaScript, only the fields of the kind chosen show.
+func (b *tab) targetStep(scim *scimtest.Server) {
+	b.t.Helper()
+	b.wantText("Kind of target")
+	shown := func(kind string) bool {
+		return eval[bool](b, `!document.querySelector("[data-target-kinds=`+kind+`]").hidden`)
+	}
+	if shown("scim") == b.js {
+		b.fatalf("the SCIM settings of the target None: shown = %v, want %v (hidden with JavaScript only)", !b.js, !b.js)
+	}
+	b.choose("Kind of target", "SCIM 2.0 service")
+	if !shown("scim") || shown("ldap") == b.js {
+		b.fatalf("the settings shown for a SCIM target: SCIM %v, LDAP %v", shown("scim"), shown("ldap"))
+	}
+	b.fill("Target URL", scim.HTTPURL)
+	b.fill("Bearer token", scim.Token)
+	b.fitsWidth()
+	b.follow(find("button", "Test connection"))
+	b.wantText("Connected to "+scim.URL, "PATCH supported, 0 users, 0 groups")
+	if got := b.value("Bearer token"); got != "" || !strings.Contains(b.description("Bearer token"), "A token is kept") {
+		b.fatalf("the token field after Test connection: %q, %q", got, b.description("Bearer token"))
+	}
+	b.fitsWidth()
+	b.screenshot("new-configuration-target")
+	b.follow(find("button", "Next"))
+}
+
+// waitUntil waits for cond, at most waitTimeout.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", waitTimeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // 10. The Users page and Change password, by keyboard-sized steps: add a

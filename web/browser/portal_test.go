@@ -77,8 +77,8 @@ var hashes = sync.OnceValues(func() (map[string]string, error) {
 // startPortal starts the real portal on a free loopback port: a fresh
 // SQLite database in t.TempDir(), the demo directory as an LDIF source,
 // the guard engine (its PublicURL is the portal's address), the scheduler
-// ticking every 100 ms, and the outbox delivering to an in-process SMTP
-// server. The first cycle has run (Succeeded) when it returns; the schedule
+// ticking every 100 ms, the outbox delivering to an in-process SMTP
+// server, and the exporter sending to the targets configurations have. The first cycle has run (Succeeded) when it returns; the schedule
 // interval is an hour, so later cycles run only when the test asks for one.
 // Everything stops when the test ends.
 func startPortal(t *testing.T) *portal {
@@ -138,6 +138,14 @@ func startPortal(t *testing.T) *portal {
 	p.URL = "http://" + ln.Addr().String()
 	log := slog.New(slog.NewTextHandler(&testWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	p.Engine = &guard.Engine{Store: st, AgentID: p.AgentID, PublicURL: p.URL, Log: log}
+	// Each cycle the guard lets through wakes the exporter, as in serve.
+	wake := make(chan struct{}, 1)
+	p.Engine.Queued = func(int64) {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
 	if cy, err := p.Engine.RunCycle(ctx, cfg.ID, guard.TriggerManual); err != nil || cy.Outcome != store.OutcomeSucceeded {
 		ln.Close()
 		t.Fatalf("first cycle: %+v, %v", cy, err)
@@ -159,6 +167,7 @@ func startPortal(t *testing.T) *portal {
 	})
 	wg.Go(func() { sched.Run(bg) })
 	wg.Go(func() { (&guard.Outbox{Store: st, Sender: sender, Log: log}).Run(bg, 100*time.Millisecond, nil) })
+	wg.Go(func() { (&guard.Exporter{Store: st, Log: log}).Run(bg, 100*time.Millisecond, wake) })
 	t.Cleanup(func() {
 		// Shutdown closes the browser's idle connections at once and waits
 		// for requests in flight, so nothing logs after the test ends.
