@@ -258,7 +258,7 @@ func insertCycle(ctx context.Context, tx *sql.Tx, c *Cycle) error {
 // name it before this cycle.
 func applyTarget(ctx context.Context, tx *sql.Tx, c *Cycle, ch *Applied) error {
 	if ch.Creates != nil {
-		held, err := heldAnchors(ctx, tx, c.ConfigID)
+		held, err := heldObjectsIndex(ctx, tx, c.ConfigID)
 		if err != nil {
 			return err
 		}

@@ -20,8 +20,9 @@ import (
 // entry and export). When its hold ends the purge deletes it for good
 // (PurgeHeld: a Delete entry and export). Until then Restore puts it back
 // as it was (RestoreHeld), and so does a cycle that finds it in the
-// source again (restoreReturned): a Restore entry, and a put that brings
-// the held object in the target back rather than creating another.
+// source again, or recreated in its place (restoreReturned): a Restore
+// entry, and a put that brings the held object in the target back rather
+// than creating another.
 
 // MaxHold is the longest hold: 90 days.
 const MaxHold = 90 * 24 * time.Hour
@@ -169,34 +170,71 @@ func (m changeMark) export(ctx context.Context, tx *sql.Tx, configID int64) erro
 	return queueExports(ctx, tx, configID, m.mark)
 }
 
-// heldAnchors returns, inside a cycle's transaction, the anchors of a
+// heldIndex is what a cycle's creates need to know of a configuration's
+// held objects: their anchors, and by type and DN (lower-cased) the
+// newest one's anchor.
+type heldIndex struct {
+	anchors map[string]bool
+	byDN    map[string]string
+}
+
+// heldObjectsIndex reads, inside a cycle's transaction, the index of a
 // configuration's held objects (nil when it holds none).
-func heldAnchors(ctx context.Context, tx *sql.Tx, configID int64) (map[string]bool, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT anchor FROM held_objects WHERE config_id = ?`, configID)
+func heldObjectsIndex(ctx context.Context, tx *sql.Tx, configID int64) (*heldIndex, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT anchor, type, dn FROM held_objects WHERE config_id = ? ORDER BY id`, configID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out map[string]bool
+	var h *heldIndex
 	for rows.Next() {
-		var a string
-		if err := rows.Scan(&a); err != nil {
+		var a, typ, dn string
+		if err := rows.Scan(&a, &typ, &dn); err != nil {
 			return nil, err
 		}
-		if out == nil {
-			out = map[string]bool{}
+		if h == nil {
+			h = &heldIndex{anchors: map[string]bool{}, byDN: map[string]string{}}
 		}
-		out[a] = true
+		h.anchors[a], h.byDN[typ+"\x00"+strings.ToLower(dn)] = true, a
 	}
-	return out, rows.Err()
+	return h, rows.Err()
+}
+
+// returned says whether a created object is a held one back in the
+// source: with its anchor, or recreated at the source in its place (the
+// same type at the same DN, with another anchor: the held object is
+// restored and takes the new anchor, as a recreated object is updated
+// rather than deleted and created). It returns the held object's anchor.
+func (h *heldIndex) returned(o *TargetObject) (string, bool) {
+	if h == nil {
+		return "", false
+	}
+	if h.anchors[o.Anchor] {
+		return o.Anchor, true
+	}
+	a, ok := h.byDN[o.Type+"\x00"+strings.ToLower(o.DN)]
+	if ok {
+		delete(h.byDN, o.Type+"\x00"+strings.ToLower(o.DN)) // one held object comes back once
+	}
+	return a, ok
 }
 
 // restoreReturned ends the hold of the objects a cycle found in the
 // source again (it created them with a Restore entry): they are no longer
-// held, and the cycle counts them as restored, not created.
-func restoreReturned(ctx context.Context, tx *sql.Tx, c *Cycle, anchors []string) error {
-	if len(anchors) == 0 {
+// held, one recreated with another anchor takes it over in the target
+// (its link, its queued export), and the cycle counts them as restored,
+// not created.
+func restoreReturned(ctx context.Context, tx *sql.Tx, c *Cycle, back []Reanchor) error {
+	if len(back) == 0 {
 		return nil
+	}
+	anchors := make([]string, len(back))
+	var re []Reanchor
+	for i, b := range back {
+		anchors[i] = b.From
+		if b.From != b.To {
+			re = append(re, b)
+		}
 	}
 	for part := range slices.Chunk(anchors, batchRows) {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM held_objects WHERE config_id = ? AND anchor IN (?`+
@@ -204,7 +242,10 @@ func restoreReturned(ctx context.Context, tx *sql.Tx, c *Cycle, anchors []string
 			return err
 		}
 	}
-	c.Restores = len(anchors)
+	if err := reanchorLinks(ctx, tx, c.ConfigID, re); err != nil {
+		return err
+	}
+	c.Restores = len(back)
 	c.Creates = max(c.Creates-c.Restores, 0)
 	_, err := tx.ExecContext(ctx, `UPDATE cycles SET creates = ?, restores = ? WHERE id = ?`, c.Creates, c.Restores, c.ID)
 	return err
