@@ -180,11 +180,13 @@ func (p *Purger) Purge(ctx context.Context, configID int64) (int, error) {
 // at least every poll (objects held by other processes), until ctx ends.
 func (p *Purger) Run(ctx context.Context, poll time.Duration) {
 	for {
-		if _, err := p.Purge(ctx, 0); err != nil && ctx.Err() == nil && p.Log != nil {
+		_, err := p.Purge(ctx, 0)
+		if err != nil && ctx.Err() == nil && p.Log != nil {
 			p.Log.Error("purge held objects", "err", err)
 		}
 		wait := poll
-		if next, err := p.Store.NextPurge(ctx); err == nil && !next.IsZero() {
+		if next, nerr := p.Store.NextPurge(ctx); err == nil && nerr == nil && !next.IsZero() {
+			// A failed purge waits for the poll: it is not retried in a loop.
 			wait = min(poll, max(next.Sub(p.Store.Now()), 10*time.Millisecond))
 		}
 		t := time.NewTimer(wait)

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -473,5 +474,38 @@ func TestHoldRestoreTripsTheGuard(t *testing.T) {
 	}
 	if got := e.run(TriggerAllow); got.Outcome != store.OutcomeSucceeded || got.Deletes != 0 {
 		t.Errorf("the cycle after Allow deletes: %s with %d deletes; want Succeeded with none", got.Outcome, got.Deletes)
+	}
+}
+
+// TestPurgerRun: a purger started after holds ended (syncguard was
+// stopped meanwhile: the held objects are in the database) purges them at
+// once, and tells whoever exports.
+func TestPurgerRun(t *testing.T) {
+	dir := newDirectory(5)
+	e := newLDIFEnv(t, dir, store.Basics{Prevent: true, Threshold: 5, Hold: time.Hour})
+	e.runWant(store.OutcomeSucceeded)
+	src := dir.clone()
+	src.remove("s0", "e0")
+	e.write(src)
+	e.runWant(store.OutcomeSucceeded)
+	if n := len(e.held(store.HeldQuery{})); n != 2 {
+		t.Fatalf("%d held, want 2", n)
+	}
+	e.clock.Advance(2 * time.Hour)
+	var told atomic.Int64
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		(&Purger{Store: e.st, Queued: func(id int64) { told.Store(id) }}).Run(ctx, time.Minute)
+	}()
+	untilTrue(t, "the purge of the held objects", func() bool { return len(e.held(store.HeldQuery{})) == 0 })
+	cancel()
+	<-done
+	if told.Load() != e.id {
+		t.Errorf("the purger told %d it queued exports, want %d", told.Load(), e.id)
+	}
+	if got := countActions(e.logs(0))["Delete/Success"]; got != 2 {
+		t.Errorf("%d Delete/Success entries after the purge, want 2", got)
 	}
 }
