@@ -68,17 +68,59 @@ func ParseEmail(s string) (string, error) {
 	return s, nil
 }
 
-// ParseBasics validates the Basics form. It returns the Basics and, when a
-// field is wrong, a message per field ("email", "threshold").
-func ParseBasics(email, threshold string, prevent bool) (store.Basics, map[string]string) {
-	errs := map[string]string{}
-	b := store.Basics{Prevent: prevent}
+// ParseHold reads how long deletions are held before they become final:
+// a duration such as 72h or 90m, a number of days such as 3d, or 0 (or
+// empty, or "off") to delete at once; at most 90 days. Its error is a
+// message for the person who typed it.
+func ParseHold(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	switch strings.ToLower(s) {
+	case "", "0", "off":
+		return 0, nil
+	}
+	var d time.Duration
 	var err error
-	if b.Email, err = ParseEmail(email); err != nil {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n int64
+		if n, err = strconv.ParseInt(days, 10, 64); err == nil && n <= int64(store.MaxHold/(24*time.Hour)) {
+			d = time.Duration(n) * 24 * time.Hour
+		} else if err == nil {
+			d = store.MaxHold + 1
+		}
+	} else {
+		d, err = time.ParseDuration(s)
+	}
+	switch {
+	case err != nil:
+		return 0, invalid("%q is not a length of time: enter for example 72h, 3d, or 0 to delete at once.", s)
+	case d < 0:
+		return 0, invalid("The hold cannot be negative: enter 0 to delete at once.")
+	case d > store.MaxHold:
+		return 0, invalid("%s is too long: deletions are held at most 90 days (90d, or 2160h).", s)
+	}
+	return d, nil
+}
+
+// BasicsInput is the Basics form as typed.
+type BasicsInput struct {
+	Email, Threshold, Hold string
+	Prevent                bool
+}
+
+// ParseBasics validates the Basics form. It returns the Basics and, when a
+// field is wrong, a message per field ("email", "threshold", "hold").
+func ParseBasics(in BasicsInput) (store.Basics, map[string]string) {
+	errs := map[string]string{}
+	b := store.Basics{Prevent: in.Prevent}
+	var err error
+	if b.Email, err = ParseEmail(in.Email); err != nil {
 		errs["email"] = err.Error()
 	}
-	if b.Threshold, err = ParseThreshold(threshold); err != nil {
+	if b.Threshold, err = ParseThreshold(in.Threshold); err != nil {
 		errs["threshold"] = err.Error()
+	}
+	if b.Hold, err = ParseHold(in.Hold); err != nil {
+		errs["hold"] = err.Error()
 	}
 	if len(errs) == 0 {
 		errs = nil
@@ -137,6 +179,9 @@ func ValidateConfiguration(c *store.Configuration) error {
 	}
 	if _, err := ParseEmail(c.Basics.Email); err != nil {
 		return err // already worded for people
+	}
+	if c.Basics.Hold < 0 || c.Basics.Hold > store.MaxHold {
+		return invalid("deletions are held from 0 (deleted at once) to 90 days (2160h)")
 	}
 	if c.Interval < MinInterval || c.Interval > MaxInterval {
 		return invalid("the interval must be between %s and %s", MinInterval, MaxInterval)

@@ -94,6 +94,8 @@ type Overview struct {
 	LastCycle *store.Cycle
 	// Target is where the configuration exports, and how its queue stands.
 	Target TargetOverview
+	// Held is what the configuration holds before deletions become final.
+	Held store.HeldSummary
 }
 
 // TargetOverview is a configuration's target at a glance: its settings
@@ -123,6 +125,9 @@ func OverviewOf(ctx context.Context, st *store.Store, cfg *store.Configuration) 
 		return nil, err
 	}
 	if o.PendingStaged, err = st.PendingStaged(ctx, cfg.ID); err != nil {
+		return nil, err
+	}
+	if o.Held, err = st.HeldSummary(ctx, store.HeldQuery{ConfigID: cfg.ID}); err != nil {
 		return nil, err
 	}
 	switch o.LastCycle, err = st.LastCycle(ctx, cfg.ID); {

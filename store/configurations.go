@@ -51,6 +51,10 @@ type Basics struct {
 	Email     string
 	Prevent   bool
 	Threshold int
+	// Hold is how long a deletion is held (disabled in the target,
+	// restorable) before it becomes final; 0 deletes at once (SPEC
+	// section 10).
+	Hold time.Duration
 }
 
 // EffectiveScope returns the scope, or the base DN when none is set.
@@ -63,7 +67,7 @@ func (c *Configuration) EffectiveScope() []string {
 
 const configColumns = `id, name, source, base_dn, bind_dn, bind_password, start_tls, ca_file, scope,
 	interval_ms, email, prevent, threshold, status, status_error, quarantine_cycle_id, generation,
-	coalesce(agent_id, 0), created_at, updated_at, bind_method, tls_pin, tls_server_name`
+	coalesce(agent_id, 0), created_at, updated_at, bind_method, tls_pin, tls_server_name, hold_ms`
 
 type scanner interface{ Scan(...any) error }
 
@@ -71,11 +75,11 @@ type scanner interface{ Scan(...any) error }
 func (s *Store) scanConfiguration(row scanner) (*Configuration, error) {
 	var c Configuration
 	var scope string
-	var interval, created, updated int64
+	var interval, created, updated, hold int64
 	var startTLS, prevent int
 	if err := row.Scan(&c.ID, &c.Name, &c.Source, &c.BaseDN, &c.BindDN, s.unsealed(&c.BindPassword), &startTLS, &c.CAFile,
 		&scope, &interval, &c.Basics.Email, &prevent, &c.Basics.Threshold, &c.Status, &c.StatusError,
-		&c.QuarantineID, &c.Generation, &c.AgentID, &created, &updated, &c.BindMethod, &c.TLSPin, &c.TLSServer); err != nil {
+		&c.QuarantineID, &c.Generation, &c.AgentID, &created, &updated, &c.BindMethod, &c.TLSPin, &c.TLSServer, &hold); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
@@ -86,6 +90,7 @@ func (s *Store) scanConfiguration(row scanner) (*Configuration, error) {
 	}
 	c.StartTLS, c.Basics.Prevent = startTLS != 0, prevent != 0
 	c.Interval = time.Duration(interval) * time.Millisecond
+	c.Basics.Hold = time.Duration(hold) * time.Millisecond
 	c.CreatedAt, c.UpdatedAt = fromMS(created), fromMS(updated)
 	return &c, nil
 }
@@ -130,11 +135,11 @@ func (s *Store) CreateConfigurationWithTarget(ctx context.Context, c *Configurat
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO configurations (name, source, base_dn, bind_dn, bind_password,
 			start_tls, ca_file, scope, interval_ms, email, prevent, threshold, created_at, updated_at,
-			bind_method, tls_pin, tls_server_name)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			bind_method, tls_pin, tls_server_name, hold_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.Name, c.Source, c.BaseDN, c.BindDN, s.sealed(c.BindPassword), boolInt(c.StartTLS), c.CAFile, string(scope),
 			c.Interval.Milliseconds(), c.Basics.Email, boolInt(c.Basics.Prevent), c.Basics.Threshold, ms(now), ms(now),
-			bindMethod(c), c.TLSPin, c.TLSServer)
+			bindMethod(c), c.TLSPin, c.TLSServer, c.Basics.Hold.Milliseconds())
 		if err != nil {
 			if isUnique(err) {
 				return Errorf(Conflict, "a configuration named %q already exists", c.Name)
@@ -220,10 +225,10 @@ func (s *Store) saveEdit(ctx context.Context, tx *sql.Tx, old, c *Configuration,
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE configurations SET name = ?, source = ?, base_dn = ?, bind_dn = ?,
 		bind_password = ?, start_tls = ?, ca_file = ?, scope = ?, interval_ms = ?, email = ?, prevent = ?,
-		threshold = ?, updated_at = ?, bind_method = ?, tls_pin = ?, tls_server_name = ? WHERE id = ?`,
+		threshold = ?, updated_at = ?, bind_method = ?, tls_pin = ?, tls_server_name = ?, hold_ms = ? WHERE id = ?`,
 		c.Name, c.Source, c.BaseDN, c.BindDN, s.sealed(c.BindPassword), boolInt(c.StartTLS), c.CAFile, string(scope),
 		c.Interval.Milliseconds(), c.Basics.Email, boolInt(c.Basics.Prevent), c.Basics.Threshold, ms(c.UpdatedAt),
-		bindMethod(c), c.TLSPin, c.TLSServer, c.ID); err != nil {
+		bindMethod(c), c.TLSPin, c.TLSServer, c.Basics.Hold.Milliseconds(), c.ID); err != nil {
 		if isUnique(err) {
 			return Errorf(Conflict, "a configuration named %q already exists", c.Name)
 		}
@@ -271,6 +276,7 @@ func describeChanges(old, c *Configuration) []string {
 	add("notification email", old.Basics.Email, c.Basics.Email)
 	add("prevent accidental deletions", onOff(old.Basics.Prevent), onOff(c.Basics.Prevent))
 	add("threshold", fmt.Sprint(old.Basics.Threshold), fmt.Sprint(c.Basics.Threshold))
+	add("hold deletions", HoldText(old.Basics.Hold), HoldText(c.Basics.Hold))
 	return out
 }
 

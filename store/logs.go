@@ -38,7 +38,7 @@ const (
 
 // LogActions and LogStatuses are the values the log's filters offer.
 var (
-	LogActions  = []string{ActionCreate, ActionUpdate, ActionDelete, ActionStagedDelete}
+	LogActions  = []string{ActionCreate, ActionUpdate, ActionDelete, ActionStagedDelete, ActionDisable, ActionRestore}
 	LogStatuses = []string{LogSuccess, LogFailure, LogSkipped, LogStaged, LogPending}
 )
 

@@ -237,7 +237,8 @@ func (e *QuarantineMoved) Is(target error) bool { return target == ErrConflict }
 // AllowDeletes applies exactly the pending staged deletes of the confirmed
 // quarantine: each object leaves the target directory with a Delete/Success
 // log entry (with a target, a delete export is queued: it reads Pending
-// until it is sent), the staged deletes are marked Applied by the actor, the
+// until it is sent) — or, with the configuration's hold, is held with a
+// Disable entry (and export) until the hold ends — the staged deletes are marked Applied by the actor, the
 // quarantine ends and the event is audited — in one transaction. It returns
 // how many objects it deleted.
 func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision) (int, error) {
@@ -256,28 +257,34 @@ func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision) (int, er
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT anchor, type, dn, name, cause FROM staged_deletes
+		hold, err := configHold(ctx, tx, d.ConfigID)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT anchor, type, dn, name, ou, cause FROM staged_deletes
 			WHERE config_id = ? AND cycle_id = ? AND state = 'pending' ORDER BY id`, d.ConfigID, d.Quarantine)
 		if err != nil {
 			return err
 		}
 		var entries []LogEntry
-		var anchors []string
+		var staged []StagedDelete
 		for rows.Next() {
-			e := LogEntry{Time: now, Action: ActionDelete, Status: LogSuccess,
-				Details: fmt.Sprintf("deletion staged by cycle %d, allowed by %s", d.Quarantine, d.Actor)}
-			if err := rows.Scan(&e.Anchor, &e.Type, &e.DN, &e.Name, &e.Cause); err != nil {
+			var sd StagedDelete
+			if err := rows.Scan(&sd.Anchor, &sd.Type, &sd.DN, &sd.Name, &sd.OU, &sd.Cause); err != nil {
 				rows.Close()
 				return err
 			}
-			entries, anchors = append(entries, e), append(anchors, e.Anchor)
+			staged = append(staged, sd)
+			entries = append(entries, LogEntry{Time: now, Action: ActionDelete, Status: LogSuccess, Type: sd.Type,
+				Name: sd.Name, DN: sd.DN, Anchor: sd.Anchor, Cause: sd.Cause,
+				Details: fmt.Sprintf("deletion staged by cycle %d, allowed by %s", d.Quarantine, d.Actor)})
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
 		n = len(entries)
-		if err := deleteObjects(ctx, tx, d.ConfigID, anchors); err != nil {
+		if err := applyAllowed(ctx, tx, d, staged, entries, Hold{Since: now, For: hold}); err != nil {
 			return err
 		}
 		if err := recount(ctx, tx, d.ConfigID); err != nil {
@@ -303,6 +310,24 @@ func (s *Store) AllowDeletes(ctx context.Context, d QuarantineDecision) (int, er
 		return 0, fmt.Errorf("store: allow deletes: %w", err)
 	}
 	return n, nil
+}
+
+// applyAllowed applies the allowed deletions of staged (logged by entries,
+// one each): deleted, or with a hold, held (their entries become Disable
+// entries saying until when).
+func applyAllowed(ctx context.Context, tx *sql.Tx, d QuarantineDecision, staged []StagedDelete, entries []LogEntry, h Hold) error {
+	if !h.On() {
+		anchors := make([]string, len(staged))
+		for i := range staged {
+			anchors[i] = staged[i].Anchor
+		}
+		return deleteObjects(ctx, tx, d.ConfigID, anchors)
+	}
+	for i := range entries {
+		entries[i].Action = ActionDisable
+		entries[i].Details += "; " + h.String()
+	}
+	return holdObjects(ctx, tx, d.ConfigID, d.Quarantine, staged, h, d.Actor)
 }
 
 // RestartSync discards every pending staged delete of a configuration and

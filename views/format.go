@@ -203,6 +203,15 @@ func hintID(name, hint string) string {
 	return name + "-hint"
 }
 
+// heldWhere says where the deleted objects listed were: "" for
+// everywhere.
+func heldWhere(ou string) string {
+	if ou == "" {
+		return ""
+	}
+	return " at or below " + ou
+}
+
 // orDefault returns s, or def when s is empty.
 func orDefault(s, def string) string {
 	if s == "" {
@@ -249,7 +258,7 @@ func confirmYesClass(kind string) string {
 
 // The provisioning log filter values of the SPEC.
 var (
-	logActions  = []string{"Create", "Update", "Delete", "StagedDelete"}
+	logActions  = []string{"Create", "Update", "Delete", "StagedDelete", "Disable", "Restore"}
 	logStatuses = []string{"Success", "Failure", "Skipped", "Staged", "Pending"}
 	logTypes    = []string{"user", "group"}
 )

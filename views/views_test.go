@@ -453,8 +453,8 @@ func TestLogs(t *testing.T) {
 	if got := action.Find("option[selected]").AttrOr("value", ""); got != "StagedDelete" {
 		t.Errorf("selected action = %q", got)
 	}
-	if got := action.Find("option").Length(); got != 5 {
-		t.Errorf("action options = %d, want 5", got)
+	if got := action.Find("option").Length(); got != 7 { // Any and the six actions, Disable and Restore of the hold among them
+		t.Errorf("action options = %d, want 7", got)
 	}
 	byLabel(t, doc, "Status")
 	byLabel(t, doc, "Type")

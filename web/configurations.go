@@ -52,7 +52,7 @@ func (s *Server) configurations(c echo.Context) error {
 func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (views.ConfigurationPage, error) {
 	ctx := c.Request().Context()
 	p := views.ConfigurationPage{Base: s.base(c, cfg.Name, "configurations"), ID: cfg.ID, Name: cfg.Name,
-		Basics: views.Basics{Email: cfg.Basics.Email, Prevent: cfg.Basics.Prevent, Threshold: strconv.Itoa(cfg.Basics.Threshold)},
+		Basics: basicsView(cfg.Basics),
 		Scope:  cfg.EffectiveScope(), Source: cfg.Source, BaseDN: cfg.BaseDN, BindDN: cfg.BindDN,
 		BindMethod: guard.BindMethod(cfg), StartTLS: cfg.StartTLS, CAFile: cfg.CAFile, TLSPin: cfg.TLSPin, TLSServer: cfg.TLSServer,
 		Interval: humanInterval(cfg.Interval), AgentID: cfg.AgentID, QuarantineID: cfg.QuarantineID}
@@ -61,6 +61,7 @@ func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (vi
 		return p, err
 	}
 	p.Status, p.Users, p.Groups, p.PendingStaged = statusView(cfg, o.Status), o.Users, o.Groups, o.PendingStaged
+	p.Basics.Held, p.Basics.HeldUntil = o.Held.Objects, formatTime(o.Held.NextPurge)
 	p.Target = targetView(cfg.ID, o.Target)
 	if cfg.AgentID != 0 {
 		if a, err := s.store.Agent(ctx, cfg.AgentID); err == nil {
@@ -126,21 +127,40 @@ func (s *Server) editBasics(c echo.Context) error {
 	return render(c, http.StatusOK, views.Configuration(p))
 }
 
+// basicsView is the Basics as the pane and the form show them.
+func basicsView(b store.Basics) views.Basics {
+	hold := "0"
+	if b.Hold > 0 {
+		hold = store.HoldText(b.Hold)
+	}
+	return views.Basics{Email: b.Email, Prevent: b.Prevent, Threshold: strconv.Itoa(b.Threshold), Hold: hold}
+}
+
+// basicsTyped is the Basics form as posted.
+func basicsTyped(c echo.Context) views.Basics {
+	return views.Basics{Email: c.FormValue("email"), Prevent: c.FormValue("prevent") != "", Threshold: c.FormValue("threshold"),
+		Hold: c.FormValue("hold")}
+}
+
+// parseBasics checks the Basics as typed.
+func parseBasics(typed views.Basics) (store.Basics, map[string]string) {
+	return guard.ParseBasics(guard.BasicsInput{Email: typed.Email, Threshold: typed.Threshold, Hold: typed.Hold, Prevent: typed.Prevent})
+}
+
 func (s *Server) saveBasics(c echo.Context) error {
 	cfg, err := s.configParam(c)
 	if err != nil {
 		return err
 	}
-	email, threshold := c.FormValue("email"), c.FormValue("threshold")
-	prevent := c.FormValue("prevent") != ""
-	basics, errs := guard.ParseBasics(email, threshold, prevent)
+	typed := basicsTyped(c)
+	basics, errs := parseBasics(typed)
 	if errs != nil {
 		p, err := s.configurationPage(c, cfg)
 		if err != nil {
 			return err
 		}
 		p.Base.Title = "Edit Basics · " + cfg.Name
-		p.BasicsForm = &views.BasicsForm{Basics: views.Basics{Email: email, Prevent: prevent, Threshold: threshold}, Errors: errs}
+		p.BasicsForm = &views.BasicsForm{Basics: typed, Errors: errs}
 		return render(c, http.StatusUnprocessableEntity, views.Configuration(p))
 	}
 	if basics == cfg.Basics {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -271,7 +270,7 @@ func (s *Server) newConfigBasics(c echo.Context) error {
 // basicsStep is the last step's page, with what was typed.
 func (s *Server) basicsStep(c echo.Context, d *draft, errs map[string]string) views.NewConfigPage {
 	p := s.newConfigPage(c, d, "basics")
-	b := views.Basics{Email: d.Config.Basics.Email, Prevent: d.Config.Basics.Prevent, Threshold: strconv.Itoa(d.Config.Basics.Threshold)}
+	b := basicsView(d.Config.Basics)
 	p.Interval = formatInterval(d.Config.Interval)
 	if d.Basics != nil {
 		b, p.Interval = *d.Basics, d.Interval
@@ -308,13 +307,13 @@ func (s *Server) createConfig(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	typed := views.Basics{Email: c.FormValue("email"), Prevent: c.FormValue("prevent") != "", Threshold: c.FormValue("threshold")}
+	typed := basicsTyped(c)
 	d.Basics, d.Interval = &typed, c.FormValue("interval")
 	s.drafts.save(c, s, d)
 	if c.FormValue("action") == "back" {
 		return c.Redirect(http.StatusSeeOther, wizardURL(d.ID, stepBeside("basics", -1)))
 	}
-	basics, errs := guard.ParseBasics(typed.Email, typed.Threshold, typed.Prevent)
+	basics, errs := parseBasics(typed)
 	interval, err := guard.ParseInterval(d.Interval)
 	if err != nil {
 		if errs == nil {

@@ -26,7 +26,10 @@ func (s *Server) statusInfo(c echo.Context) error {
 		return err
 	}
 	p := views.StatusInfoPage{Base: s.base(c, "Sync status · "+cfg.Name, "configurations"), ConfigID: cfg.ID, ConfigName: cfg.Name,
-		Threshold: cfg.Basics.Threshold, Status: statusView(cfg, o.Status)}
+		Threshold: cfg.Basics.Threshold, Status: statusView(cfg, o.Status), Held: o.Held.Objects, HeldUntil: formatTime(o.Held.NextPurge)}
+	if h := (store.Hold{Since: s.store.Now(), For: cfg.Basics.Hold}); h.On() {
+		p.Hold, p.HoldUntil = store.HoldText(h.For), formatTime(h.Until())
+	}
 	if cfg.QuarantineID != 0 {
 		cy, err := s.store.Cycle(ctx, cfg.ID, cfg.QuarantineID)
 		if err != nil {

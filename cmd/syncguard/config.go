@@ -20,7 +20,7 @@ import (
 type configFlags struct {
 	source, baseDN, bindDN, bindPasswordFile, email, caFile string
 	bindMethod, tlsPin, tlsServerName                       string
-	threshold                                               string
+	threshold, hold                                         string
 	prevent, startTLS                                       bool
 	interval                                                time.Duration
 	scope                                                   []string
@@ -44,6 +44,8 @@ func (f *configFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.threshold, "threshold", fmt.Sprint(guard.DefaultThreshold), "accidental deletion threshold: deletions that stop sync (`N`)")
 	fs.StringVar(&f.email, "email", "", "notification email `address`")
 	fs.BoolVar(&f.prevent, "prevent", true, "prevent accidental deletions (--prevent=false turns the guard off)")
+	fs.StringVar(&f.hold, "hold", "0", "hold each deletion this `long` before it becomes final — disabled in the target, restorable "+
+		"(syncguard deleted, syncguard restore) — e.g. 72h or 3d; 0 deletes at once; at most 90d")
 	fs.DurationVar(&f.interval, "interval", guard.DefaultInterval, "time between scheduled cycles (`duration`)")
 	f.target.register(fs)
 }
@@ -113,6 +115,10 @@ func (f *configFlags) apply(fs *flag.FlagSet, c *store.Configuration) error {
 			}
 		case "prevent":
 			c.Basics.Prevent = f.prevent
+		case "hold":
+			if c.Basics.Hold, err = guard.ParseHold(f.hold); err != nil {
+				err = usageError("--hold: %v", err)
+			}
 		case "interval":
 			if f.interval < guard.MinInterval || f.interval > guard.MaxInterval {
 				err = usageError("--interval: must be between %s and %s", guard.MinInterval, guard.MaxInterval)
@@ -248,7 +254,10 @@ type configJSON struct {
 	Prevent       bool     `json:"prevent"`
 	Email         string   `json:"email"`
 	Interval      string   `json:"interval"`
-	Status        string   `json:"status"`
+	// Hold is how long deletions are held before they become final:
+	// "72h", "0s" for none.
+	Hold   string `json:"hold"`
+	Status string `json:"status"`
 	// Target is where the configuration exports (never a secret); config
 	// show says it, config list does not.
 	Target *targetSettingsJSON `json:"target,omitempty"`
@@ -277,7 +286,7 @@ func toConfigJSON(cfg *store.Configuration) configJSON {
 	return configJSON{ID: cfg.ID, Name: cfg.Name, Source: cfg.Source, BaseDN: cfg.BaseDN, BindDN: cfg.BindDN,
 		BindMethod: guard.BindMethod(cfg), TLSPin: cfg.TLSPin, TLSServerName: cfg.TLSServer, Scope: scope,
 		Threshold: cfg.Basics.Threshold, Prevent: cfg.Basics.Prevent, Email: cfg.Basics.Email,
-		Interval: cfg.Interval.String(), Status: cfg.Status}
+		Interval: cfg.Interval.String(), Hold: cfg.Basics.Hold.String(), Status: cfg.Status}
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -322,8 +331,9 @@ func cmdConfigShow(ctx context.Context, c *Config, args []string) error {
 	if cfg.TLSServer != "" {
 		fmt.Fprintf(tw, "TLS server name\t%s\n", printable(cfg.TLSServer))
 	}
-	fmt.Fprintf(tw, "Scope\t%s\nInterval\t%s\nNotification email\t%s\nPrevent accidental deletions\t%s\nAccidental deletion threshold\t%d\nStatus\t%s\n",
-		strings.Join(scope, "\n\t"), cfg.Interval, email, onOff(cfg.Basics.Prevent), cfg.Basics.Threshold, guard.StatusText(cfg.Status))
+	fmt.Fprintf(tw, "Scope\t%s\nInterval\t%s\nNotification email\t%s\nPrevent accidental deletions\t%s\nAccidental deletion threshold\t%d\n"+
+		"Hold deletions\t%s\nStatus\t%s\n", strings.Join(scope, "\n\t"), cfg.Interval, email, onOff(cfg.Basics.Prevent),
+		cfg.Basics.Threshold, store.HoldText(cfg.Basics.Hold), guard.StatusText(cfg.Status))
 	showTarget(tw, t)
 	return tw.Flush()
 }
