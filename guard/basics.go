@@ -73,6 +73,39 @@ func ParseEmail(s string) (string, error) {
 	return s, nil
 }
 
+// ParseHold reads how long deletions are held before they become final:
+// a duration such as 72h or 90m, a number of days such as 3d, or 0 (or
+// empty, or "off") to delete at once; at most 90 days. Its error is a
+// message for the person who typed it.
+func ParseHold(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	switch strings.ToLower(s) {
+	case "", "0", "off":
+		return 0, nil
+	}
+	var d time.Duration
+	var err error
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n int64
+		if n, err = strconv.ParseInt(days, 10, 64); err == nil && n <= int64(store.MaxHold/(24*time.Hour)) {
+			d = time.Duration(n) * 24 * time.Hour
+		} else if err == nil {
+			d = store.MaxHold + 1
+		}
+	} else {
+		d, err = time.ParseDuration(s)
+	}
+	switch {
+	case err != nil:
+		return 0, invalid("%q is not a length of time: enter for example 72h, 3d, or 0 to delete at once.", s)
+	case d < 0:
+		return 0, invalid("The hold cannot be negative: enter 0 to delete at once.")
+	case d > store.MaxHold:
+		return 0, invalid("%s is too long: deletions are held at most 90 days (90d, or 2160h).", s)
+	}
+	return d, nil
+}
+
 // ParseLimit reads one of the limits besides the threshold (users, groups,
 // memberships): a whole number from 0 (off) to MaxThreshold; empty is 0.
 func ParseLimit(s string) (int, error) {
@@ -131,11 +164,12 @@ type BasicsInput struct {
 	Prevent                             bool
 	Users, Groups, Memberships, Percent string
 	RemindEvery                         string
+	Hold                                string // how long deletions are held (SPEC section 10)
 }
 
 // Parse validates the Basics form. It returns the Basics and, when a
 // field is wrong, a message per field ("email", "threshold", "users",
-// "groups", "memberships", "percent", "remind").
+// "groups", "memberships", "percent", "remind", "hold").
 func (in BasicsInput) Parse() (store.Basics, map[string]string) {
 	errs := map[string]string{}
 	b := store.Basics{Prevent: in.Prevent}
@@ -159,19 +193,16 @@ func (in BasicsInput) Parse() (store.Basics, map[string]string) {
 	field("percent", err)
 	b.RemindEvery, err = ParseRemindEvery(in.RemindEvery)
 	field("remind", err)
+	b.Hold, err = ParseHold(in.Hold)
+	field("hold", err)
 	if len(errs) == 0 {
 		errs = nil
 	}
 	return b, errs
 }
 
-// ParseBasics validates the email, threshold and prevention of the
-// Basics form; the other limits are off and reminders daily. It returns
-// the Basics and, when a field is wrong, a message per field ("email",
-// "threshold").
-func ParseBasics(email, threshold string, prevent bool) (store.Basics, map[string]string) {
-	return BasicsInput{Email: email, Threshold: threshold, Prevent: prevent, RemindEvery: DefaultRemindEvery.String()}.Parse()
-}
+// ParseBasics validates the Basics form: in.Parse.
+func ParseBasics(in BasicsInput) (store.Basics, map[string]string) { return in.Parse() }
 
 // ParseInterval reads a schedule interval such as "2m" or "90s".
 func ParseInterval(s string) (time.Duration, error) {
@@ -227,6 +258,9 @@ func ValidateConfiguration(c *store.Configuration) error {
 	}
 	if _, err := ParseEmail(c.Basics.Email); err != nil {
 		return err // already worded for people
+	}
+	if c.Basics.Hold < 0 || c.Basics.Hold > store.MaxHold {
+		return invalid("deletions are held from 0 (deleted at once) to 90 days (2160h)")
 	}
 	if c.Interval < MinInterval || c.Interval > MaxInterval {
 		return invalid("the interval must be between %s and %s", MinInterval, MaxInterval)

@@ -101,13 +101,29 @@ func TestCrashChild(t *testing.T) {
 	case "export":
 		// Drains the queue of one configuration, as sync does after its cycle.
 		childSay("begin")
-		x := &Exporter{Store: st, Backoff: QuickBackoff}
-		d, err := x.Drain(ctx, ids[0], time.Minute)
+		childDrain(ctx, st, ids[0])
+	case "purge":
+		// Purges every held object whose hold has ended, arg at a time,
+		// then exports what that queued.
+		batch, _ := strconv.Atoi(arg)
+		childSay("begin")
+		n, err := (&Purger{Store: st, Batch: batch}).Purge(ctx, 0)
 		if err != nil {
 			childSay("error %v", err)
 			os.Exit(1)
 		}
-		childSay("end %d %d", d.Sent, d.Pending)
+		childSay("purged %d", n)
+		childDrain(ctx, st, ids[0])
+	case "restore":
+		// Restores every held object, then exports what that queued.
+		childSay("begin")
+		res, err := eng.Restore(ctx, ids[0], RestoreSelection{All: true}, "crash-test")
+		if err != nil {
+			childSay("error %v", err)
+			os.Exit(1)
+		}
+		childSay("restored %d", res.Objects)
+		childDrain(ctx, st, ids[0])
 	case "loop":
 		// Cycles of every configuration, round and round, until the deadline;
 		// each cycle that ran is reported with the time it held the lease.
@@ -122,6 +138,16 @@ func TestCrashChild(t *testing.T) {
 	}
 	st.Close()
 	os.Exit(0)
+}
+
+// childDrain exports a configuration's queue and says what it did.
+func childDrain(ctx context.Context, st *store.Store, id int64) {
+	d, err := (&Exporter{Store: st, Backoff: QuickBackoff}).Drain(ctx, id, time.Minute)
+	if err != nil {
+		childSay("error %v", err)
+		os.Exit(1)
+	}
+	childSay("end %d %d", d.Sent, d.Pending)
 }
 
 var childOut sync.Mutex

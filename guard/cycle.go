@@ -189,15 +189,17 @@ func (e *Engine) apply(ctx context.Context, run *cycleRun, plan *Plan, decision 
 	default:
 		w.Cycle.Creates, w.Cycle.Updates, w.Cycle.Deletes = plan.NumCreates(), len(plan.Updates), len(plan.Deletes)
 		w.Cycle.Limits, w.Cycle.MembershipRemovals = decision.Limits, plan.MembershipRemovals
-		w.Changes = appliedChanges(plan, decision, digest, now)
+		w.Changes = appliedChanges(plan, decision, digest, store.Hold{Since: now, For: run.cfg.Basics.Hold})
 	}
 	return e.record(ctx, run, w, replan)
 }
 
 // appliedChanges is what a plan the guard let through writes: its objects,
 // their log entries and the digest of the source it makes the target equal
-// to.
-func appliedChanges(plan *Plan, d Decision, digest *store.SourceDigest, now time.Time) store.Applied {
+// to. With a hold (SPEC section 10), its deletions are held (Disable
+// entries) rather than applied.
+func appliedChanges(plan *Plan, d Decision, digest *store.SourceDigest, hold store.Hold) store.Applied {
+	now := hold.Since
 	ch := store.Applied{Digest: digest, Upserts: make([]store.TargetObject, 0, len(plan.Updates)),
 		Log: make([]store.LogEntry, 0, len(plan.Updates)+len(plan.Deletes))}
 	if plan.NumCreates() > 0 {
@@ -213,11 +215,18 @@ func appliedChanges(plan *Plan, d Decision, digest *store.SourceDigest, now time
 		ch.Log = append(ch.Log, store.LogEntry{Time: now, Action: store.ActionUpdate, Status: store.LogSuccess,
 			Type: c.Object.Type, Name: c.Object.Name, DN: c.Object.DN, Anchor: c.Object.Anchor, Details: c.Details})
 	}
+	action, held := store.ActionDelete, ""
+	if hold.On() {
+		action, held = store.ActionDisable, "; "+hold.String()
+		ch.Holds, ch.Hold = plan.Deletes, hold
+	}
 	for _, del := range plan.Deletes {
-		ch.Deletes = append(ch.Deletes, del.Anchor)
-		ch.Log = append(ch.Log, store.LogEntry{Time: now, Action: store.ActionDelete, Status: store.LogSuccess,
+		if !hold.On() {
+			ch.Deletes = append(ch.Deletes, del.Anchor)
+		}
+		ch.Log = append(ch.Log, store.LogEntry{Time: now, Action: action, Status: store.LogSuccess,
 			Type: del.Type, Name: del.Name, DN: del.DN, Anchor: del.Anchor, Cause: del.Cause,
-			Details: "no longer in scope: " + string(del.Cause) + "; " + d.Reason})
+			Details: "no longer in scope: " + string(del.Cause) + "; " + d.Reason + held})
 	}
 	return ch
 }

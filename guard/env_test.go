@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncguard/syncguard/guard/ldap/slapdtest"
+	"github.com/syncguard/syncguard/guard/target/scim/scimtest"
 	"github.com/syncguard/syncguard/store"
 )
 
@@ -209,6 +211,9 @@ type env struct {
 	id    int64
 	db    string // the database file
 	path  string // the LDIF source file, for LDIF configurations
+	// ldap and scim are the env's target, when a test keeps it here.
+	ldap *slapdtest.Server
+	scim *scimtest.Server
 }
 
 // newLDIFEnv writes dir to an LDIF file and creates a configuration reading

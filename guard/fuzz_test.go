@@ -98,7 +98,7 @@ func FuzzParseBasics(f *testing.F) {
 	f.Add("x@y", "9223372036854775808", true)
 	f.Add("x@y", "５", true)
 	f.Fuzz(func(t *testing.T, email, threshold string, prevent bool) {
-		b, errs := ParseBasics(email, threshold, prevent)
+		b, errs := ParseBasics(BasicsInput{Email: email, Threshold: threshold, Prevent: prevent})
 		for field, msg := range errs {
 			if field != "email" && field != "threshold" || strings.TrimSpace(msg) == "" {
 				t.Fatalf("ParseBasics(%q, %q): message %q for field %q", email, threshold, msg, field)

@@ -313,6 +313,53 @@ func TestPartialApproval(t *testing.T) {
 	}
 }
 
+// TestPartialApprovalHeld: with a hold (SPEC section 10), the part an
+// admin allows is held rather than deleted — Disable entries, held objects
+// allowed by that admin with their OU and cause — and the rest stays
+// pending until it is allowed too.
+func TestPartialApprovalHeld(t *testing.T) {
+	t.Parallel()
+	dir := newDirectory(5)
+	e := newLDIFEnv(t, dir, store.Basics{Email: "admins@corp.example", Prevent: true, Threshold: 3, Hold: 24 * time.Hour})
+	e.runWant(store.OutcomeSucceeded)
+	src := dir.clone()
+	src.remove("s0", "s1", "e0", "e1")
+	e.write(src)
+	q := e.runWant(store.OutcomeQuarantined)
+	sales := "ou=Sales," + baseDN
+	res, err := e.eng.AllowPart(t.Context(), e.id, q.ID, "alice", store.StagedFilter{OUs: []string{sales}}, "OU Sales")
+	if err != nil || res.Count != 2 || res.Remaining != 2 {
+		t.Fatalf("AllowPart of Sales = %+v, %v; want 2 allowed, 2 remaining", res, err)
+	}
+	held := e.held(store.HeldQuery{})
+	if len(held) != 2 {
+		t.Fatalf("%d held after allowing Sales, want 2", len(held))
+	}
+	for _, h := range held {
+		if h.AllowedBy != "alice" || h.CycleID != q.ID || h.Cause != store.CauseDeleted || !strings.EqualFold(h.OU, sales) {
+			t.Errorf("held %s: allowed by %q, cycle %d, cause %q, OU %q; want alice, cycle %d, deleted, Sales",
+				h.Name, h.AllowedBy, h.CycleID, h.Cause, h.OU, q.ID)
+		}
+	}
+	logged := countActions(e.logs(q.ID))
+	if logged["Disable/Success"] != 2 || logged["Delete/Success"] != 0 {
+		t.Errorf("quarantine cycle %d logged %v, want 2 Disable/Success and no Delete", q.ID, logged)
+	}
+	if cfg := e.config(); cfg.QuarantineID != q.ID {
+		t.Errorf("sync runs again with 2 staged deletions pending (quarantine %d)", cfg.QuarantineID)
+	}
+	if res, err := e.eng.AllowPart(t.Context(), e.id, q.ID, "bob", store.StagedFilter{}, ""); err != nil || res.Count != 2 ||
+		res.Remaining != 0 {
+		t.Fatalf("AllowPart of the rest = %+v, %v; want 2 allowed, none remaining", res, err)
+	}
+	if n := len(e.held(store.HeldQuery{})); n != 4 {
+		t.Errorf("%d held after allowing all, want 4", n)
+	}
+	if c := e.run(TriggerAllow); c.Outcome != store.OutcomeSucceeded || c.Deletes != 0 {
+		t.Errorf("the cycle after Allow deletes: %s with %d deletes; want Succeeded with none", c.Outcome, c.Deletes)
+	}
+}
+
 // TestPartialApprovalTwoAdminsAtOnce: two admins allow the same part at
 // once, on two database handles: its objects are deleted once, and one of
 // them is told nothing was left.

@@ -435,7 +435,8 @@ func (e *Engine) quarantineMail(cfg *store.Configuration, plan *Plan, d Decision
 	if len(byOU) > 10 {
 		fmt.Fprintf(&b, "  … and %d more OUs\n", len(byOU)-10)
 	}
-	fmt.Fprintf(&b, "\nReview them, then choose Allow deletes or Restart sync:\n%s\n", e.StatusURL(cfg.ID))
+	b.WriteString("\n" + e.holdNotice(cfg))
+	fmt.Fprintf(&b, "Review them, then choose Allow deletes or Restart sync:\n%s\n", e.StatusURL(cfg.ID))
 	return QuarantineSubject(cfg.Name), b.String()
 }
 

@@ -105,6 +105,8 @@ type Overview struct {
 	Told *store.Notification
 	// Target is where the configuration exports, and how its queue stands.
 	Target TargetOverview
+	// Held is what the configuration holds before deletions become final.
+	Held store.HeldSummary
 }
 
 // TargetOverview is a configuration's target at a glance: its settings
@@ -134,6 +136,9 @@ func OverviewOf(ctx context.Context, st *store.Store, cfg *store.Configuration) 
 		return nil, err
 	}
 	if o.PendingStaged, err = st.PendingStaged(ctx, cfg.ID); err != nil {
+		return nil, err
+	}
+	if o.Held, err = st.HeldSummary(ctx, store.HeldQuery{ConfigID: cfg.ID}); err != nil {
 		return nil, err
 	}
 	if o.LastCycle, err = orNil(st.LastCycle(ctx, cfg.ID)); err != nil {

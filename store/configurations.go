@@ -59,6 +59,10 @@ type Basics struct {
 	// RemindEvery is how often a reminder mail goes out while sync is
 	// stopped; 0 = never.
 	RemindEvery time.Duration
+	// Hold is how long a deletion is held (disabled in the target,
+	// restorable) before it becomes final; 0 deletes at once (SPEC
+	// section 10).
+	Hold time.Duration
 }
 
 // EffectiveScope returns the scope, or the base DN when none is set.
@@ -72,7 +76,7 @@ func (c *Configuration) EffectiveScope() []string {
 const configColumns = `id, name, source, base_dn, bind_dn, bind_password, start_tls, ca_file, scope,
 	interval_ms, email, prevent, threshold, status, status_error, quarantine_cycle_id, generation,
 	coalesce(agent_id, 0), created_at, updated_at, bind_method, tls_pin, tls_server_name, threshold_users,
-	threshold_groups, threshold_memberships, threshold_percent, remind_every_ms, reminded_at`
+	threshold_groups, threshold_memberships, threshold_percent, remind_every_ms, reminded_at, hold_ms`
 
 type scanner interface{ Scan(...any) error }
 
@@ -80,13 +84,13 @@ type scanner interface{ Scan(...any) error }
 func (s *Store) scanConfiguration(row scanner) (*Configuration, error) {
 	var c Configuration
 	var scope string
-	var interval, created, updated, remind, reminded int64
+	var interval, created, updated, remind, reminded, hold int64
 	var startTLS, prevent int
 	b := &c.Basics
 	if err := row.Scan(&c.ID, &c.Name, &c.Source, &c.BaseDN, &c.BindDN, s.unsealed(&c.BindPassword), &startTLS, &c.CAFile,
 		&scope, &interval, &b.Email, &prevent, &b.Threshold, &c.Status, &c.StatusError,
 		&c.QuarantineID, &c.Generation, &c.AgentID, &created, &updated, &c.BindMethod, &c.TLSPin, &c.TLSServer,
-		&b.ThresholdUsers, &b.ThresholdGroups, &b.ThresholdMemberships, &b.ThresholdPercent, &remind, &reminded); err != nil {
+		&b.ThresholdUsers, &b.ThresholdGroups, &b.ThresholdMemberships, &b.ThresholdPercent, &remind, &reminded, &hold); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
@@ -97,6 +101,7 @@ func (s *Store) scanConfiguration(row scanner) (*Configuration, error) {
 	}
 	c.StartTLS, c.Basics.Prevent = startTLS != 0, prevent != 0
 	c.Interval = time.Duration(interval) * time.Millisecond
+	c.Basics.Hold = time.Duration(hold) * time.Millisecond
 	c.CreatedAt, c.UpdatedAt = fromMS(created), fromMS(updated)
 	b.RemindEvery, c.RemindedAt = time.Duration(remind)*time.Millisecond, fromMS(reminded)
 	return &c, nil
@@ -144,12 +149,12 @@ func (s *Store) CreateConfigurationWithTarget(ctx context.Context, c *Configurat
 		res, err := tx.ExecContext(ctx, `INSERT INTO configurations (name, source, base_dn, bind_dn, bind_password,
 			start_tls, ca_file, scope, interval_ms, email, prevent, threshold, created_at, updated_at,
 			bind_method, tls_pin, tls_server_name, threshold_users, threshold_groups, threshold_memberships,
-			threshold_percent, remind_every_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			threshold_percent, remind_every_ms, hold_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.Name, c.Source, c.BaseDN, c.BindDN, s.sealed(c.BindPassword), boolInt(c.StartTLS), c.CAFile, string(scope),
 			c.Interval.Milliseconds(), b.Email, boolInt(b.Prevent), b.Threshold, ms(now), ms(now),
 			bindMethod(c), c.TLSPin, c.TLSServer, b.ThresholdUsers, b.ThresholdGroups, b.ThresholdMemberships,
-			b.ThresholdPercent, b.RemindEvery.Milliseconds())
+			b.ThresholdPercent, b.RemindEvery.Milliseconds(), b.Hold.Milliseconds())
 		if err != nil {
 			if isUnique(err) {
 				return Errorf(Conflict, "a configuration named %q already exists", c.Name)
@@ -237,11 +242,11 @@ func (s *Store) saveEdit(ctx context.Context, tx *sql.Tx, old, c *Configuration,
 	if _, err := tx.ExecContext(ctx, `UPDATE configurations SET name = ?, source = ?, base_dn = ?, bind_dn = ?,
 		bind_password = ?, start_tls = ?, ca_file = ?, scope = ?, interval_ms = ?, email = ?, prevent = ?,
 		threshold = ?, updated_at = ?, bind_method = ?, tls_pin = ?, tls_server_name = ?, threshold_users = ?,
-		threshold_groups = ?, threshold_memberships = ?, threshold_percent = ?, remind_every_ms = ? WHERE id = ?`,
+		threshold_groups = ?, threshold_memberships = ?, threshold_percent = ?, remind_every_ms = ?, hold_ms = ? WHERE id = ?`,
 		c.Name, c.Source, c.BaseDN, c.BindDN, s.sealed(c.BindPassword), boolInt(c.StartTLS), c.CAFile, string(scope),
 		c.Interval.Milliseconds(), b.Email, boolInt(b.Prevent), b.Threshold, ms(c.UpdatedAt),
 		bindMethod(c), c.TLSPin, c.TLSServer, b.ThresholdUsers, b.ThresholdGroups, b.ThresholdMemberships,
-		b.ThresholdPercent, b.RemindEvery.Milliseconds(), c.ID); err != nil {
+		b.ThresholdPercent, b.RemindEvery.Milliseconds(), b.Hold.Milliseconds(), c.ID); err != nil {
 		if isUnique(err) {
 			return Errorf(Conflict, "a configuration named %q already exists", c.Name)
 		}
@@ -330,6 +335,7 @@ func describeChanges(old, c *Configuration) []string {
 	add("memberships limit", offOr(old.Basics.ThresholdMemberships, ""), offOr(c.Basics.ThresholdMemberships, ""))
 	add("percent limit", offOr(old.Basics.ThresholdPercent, "%"), offOr(c.Basics.ThresholdPercent, "%"))
 	add("reminders", remindWords(old.Basics.RemindEvery), remindWords(c.Basics.RemindEvery))
+	add("hold deletions", HoldText(old.Basics.Hold), HoldText(c.Basics.Hold))
 	return out
 }
 

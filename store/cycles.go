@@ -30,6 +30,7 @@ type Cycle struct {
 	StagedDeletes int
 	Failures      int
 	Discarded     int // staged deletes discarded because their object returned to scope
+	Restores      int // held objects back in the source, restored (not counted in Creates)
 	Threshold     int // the threshold in force for this cycle
 	Error         string
 	// SourceUnchanged: the source gave exactly the records of the stored
@@ -124,6 +125,14 @@ type Applied struct {
 	// Digest fingerprints the source the target directory is now equal
 	// to, for the next cycle; nil when the source gives no fingerprints.
 	Digest *SourceDigest
+	// Holds are deletions held rather than applied, for Hold (SPEC
+	// section 10): each object leaves the target directory for the held
+	// objects, with the OU it was in and its cause, until Hold ends.
+	// They are logged in Log (Disable entries). A create of an object
+	// still held (back in the source) restores it: its entry is a
+	// Restore, and Cycle.Restores counts it.
+	Holds []StagedDelete
+	Hold  Hold
 }
 
 // Reanchor is a target object that keeps its place but takes another
@@ -290,10 +299,20 @@ func encodeLimits(l []LimitCheck) (string, error) {
 	return string(b), err
 }
 
-// applyTarget writes an Applied cycle's objects and log entries.
+// applyTarget writes an Applied cycle's objects and log entries. Held
+// deletions leave before the updates: a held object keeps the groups that
+// name it before this cycle.
 func applyTarget(ctx context.Context, tx *sql.Tx, c *Cycle, ch *Applied) error {
 	if ch.Creates != nil {
-		if err := createObjects(ctx, tx, c.ConfigID, c.ID, ch.Creates, &ch.CreateLog); err != nil {
+		held, err := heldObjectsIndex(ctx, tx, c.ConfigID)
+		if err != nil {
+			return err
+		}
+		restored, err := createObjects(ctx, tx, c.ConfigID, c.ID, ch.Creates, &ch.CreateLog, held)
+		if err != nil {
+			return err
+		}
+		if err := restoreReturned(ctx, tx, c, restored); err != nil {
 			return err
 		}
 	}
@@ -303,13 +322,16 @@ func applyTarget(ctx context.Context, tx *sql.Tx, c *Cycle, ch *Applied) error {
 	if err := reanchorLinks(ctx, tx, c.ConfigID, ch.Reanchors); err != nil {
 		return err
 	}
+	if err := holdObjects(ctx, tx, c.ConfigID, c.ID, ch.Holds, ch.Hold, HeldBySyncguard); err != nil {
+		return err
+	}
 	if err := upsertObjects(ctx, tx, c.ConfigID, ch.Upserts); err != nil {
 		return err
 	}
 	if err := deleteObjects(ctx, tx, c.ConfigID, ch.Deletes); err != nil {
 		return err
 	}
-	if ch.Creates != nil || len(ch.Upserts) > 0 || len(ch.Deletes) > 0 {
+	if ch.Creates != nil || len(ch.Upserts) > 0 || len(ch.Deletes) > 0 || len(ch.Holds) > 0 {
 		if err := recount(ctx, tx, c.ConfigID); err != nil {
 			return err
 		}
@@ -359,7 +381,7 @@ func (s *Store) finishCycle(ctx context.Context, tx *sql.Tx, c *Cycle) error {
 
 const cycleColumns = `id, config_id, trigger, outcome, read_count, creates, updates, deletes, staged_deletes,
 	failures, discarded, threshold, error, source_unchanged, started_at, finished_at, held, limits,
-	membership_removals, pending, allowed, resolution, resolved_by, resolved_at, pending_updates`
+	membership_removals, pending, allowed, resolution, resolved_by, resolved_at, pending_updates, restores`
 
 func scanCycle(row scanner) (*Cycle, error) {
 	var c Cycle
@@ -368,7 +390,7 @@ func scanCycle(row scanner) (*Cycle, error) {
 	if err := row.Scan(&c.ID, &c.ConfigID, &c.Trigger, &c.Outcome, &c.Read, &c.Creates, &c.Updates, &c.Deletes,
 		&c.StagedDeletes, &c.Failures, &c.Discarded, &c.Threshold, &c.Error, &c.SourceUnchanged, &started, &finished,
 		&c.Held, &limits, &c.MembershipRemovals, &c.Pending, &c.Allowed, &c.Resolution, &c.ResolvedBy, &resolved,
-		&c.PendingUpdates); err != nil {
+		&c.PendingUpdates, &c.Restores); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}

@@ -40,7 +40,8 @@ const (
 
 // LogActions and LogStatuses are the values the log's filters offer.
 var (
-	LogActions  = []string{ActionCreate, ActionUpdate, ActionDelete, ActionStagedDelete, ActionStagedUpdate}
+	LogActions  = []string{ActionCreate, ActionUpdate, ActionDelete, ActionStagedDelete, ActionStagedUpdate, ActionDisable,
+		ActionRestore}
 	LogStatuses = []string{LogSuccess, LogFailure, LogSkipped, LogStaged, LogPending}
 )
 

@@ -308,22 +308,41 @@ func (ob *objectBatch) add(o *TargetObject) error {
 func (ob *objectBatch) flush() error { return ob.b.flush() }
 
 // createObjects writes the objects creates hands over, each with a log
-// entry like l (its object filled in).
-func createObjects(ctx context.Context, tx *sql.Tx, configID, cycleID int64, creates iter.Seq2[*TargetObject, error], l *LogEntry) error {
+// entry like l (its object filled in); an object on hold back in the
+// source (held.returned) with a Restore entry instead. It returns those,
+// from the held object's anchor to the new one's.
+func createObjects(ctx context.Context, tx *sql.Tx, configID, cycleID int64, creates iter.Seq2[*TargetObject, error], l *LogEntry,
+	held *heldIndex) ([]Reanchor, error) {
 	objs := newObjectBatch(ctx, tx, configID)
 	logs := newLogBatch(ctx, tx, configID, cycleID, l)
+	back := newLogBatch(ctx, tx, configID, cycleID, &LogEntry{Time: l.Time, Action: ActionRestore, Status: LogSuccess,
+		Details: "back in the source during its hold: restored"})
+	var restored []Reanchor
 	var err error
 	for o, ierr := range creates {
 		if err = ierr; err == nil {
-			if err = objs.add(o); err == nil {
-				err = logs.add(o.Type, o.Name, o.DN, o.Anchor)
-			}
+			err = objs.add(o)
+		}
+		if err != nil {
+			break
+		}
+		switch from, ok := held.returned(o); {
+		case !ok:
+			err = logs.add(o.Type, o.Name, o.DN, o.Anchor)
+		case from != o.Anchor:
+			restored = append(restored, Reanchor{From: from, To: o.Anchor})
+			err = insertLog(ctx, tx, configID, cycleID, []LogEntry{{Time: l.Time, Action: ActionRestore, Status: LogSuccess,
+				Type: o.Type, Name: o.Name, DN: o.DN, Anchor: o.Anchor,
+				Details: fmt.Sprintf("recreated at the source during its hold (re-anchored: %s → %s): restored", from, o.Anchor)}})
+		default:
+			restored = append(restored, Reanchor{From: from, To: o.Anchor})
+			err = back.add(o.Type, o.Name, o.DN, o.Anchor)
 		}
 		if err != nil {
 			break
 		}
 	}
-	return errors.Join(err, objs.flush(), logs.flush())
+	return restored, errors.Join(err, objs.flush(), logs.flush(), back.flush())
 }
 
 // upsertObjects writes objects, in anchor order: the target directory is

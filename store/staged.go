@@ -583,20 +583,23 @@ func allowedEntries(ctx context.Context, tx *sql.Tx, d QuarantineDecision, now t
 			continue
 		}
 		deletes = append(deletes, LogEntry{Time: now, Action: ActionDelete, Status: LogSuccess, Type: st.Type,
-			Name: st.Name, DN: st.DN, Anchor: st.Anchor, Cause: st.Cause, Details: "deletion " + by})
+			Name: st.Name, DN: st.DN, Anchor: st.Anchor, Cause: st.Cause, OU: st.OU, Details: "deletion " + by})
 	}
 	return deletes, updates, rows.Err()
 }
 
 // applyAllowed deletes the objects and removes the member links Allow
-// deletes applies, and logs them.
+// deletes applies, and logs them. With the configuration's hold (SPEC
+// section 10) the objects are held rather than deleted: their entries
+// become Disable entries saying until when, and the groups that named
+// them are noted before their member removals.
 func applyAllowed(ctx context.Context, tx *sql.Tx, d QuarantineDecision, now time.Time, deletes []LogEntry, updates []Staged,
 	remove RemoveMembers) error {
-	anchors := make([]string, len(deletes))
-	for i := range deletes {
-		anchors[i] = deletes[i].Anchor
+	hold, err := configHold(ctx, tx, d.ConfigID)
+	if err != nil {
+		return err
 	}
-	if err := deleteObjects(ctx, tx, d.ConfigID, anchors); err != nil {
+	if err := deleteAllowed(ctx, tx, d, deletes, Hold{Since: now, For: hold}); err != nil {
 		return err
 	}
 	if len(updates) > 0 {
@@ -610,6 +613,26 @@ func applyAllowed(ctx context.Context, tx *sql.Tx, d QuarantineDecision, now tim
 		return err
 	}
 	return insertLog(ctx, tx, d.ConfigID, d.Quarantine, deletes)
+}
+
+// deleteAllowed deletes (or with h, holds) the objects of the allowed
+// deletions logged by deletes.
+func deleteAllowed(ctx context.Context, tx *sql.Tx, d QuarantineDecision, deletes []LogEntry, h Hold) error {
+	if !h.On() {
+		anchors := make([]string, len(deletes))
+		for i := range deletes {
+			anchors[i] = deletes[i].Anchor
+		}
+		return deleteObjects(ctx, tx, d.ConfigID, anchors)
+	}
+	held := make([]StagedDelete, len(deletes))
+	for i := range deletes {
+		e := &deletes[i]
+		held[i] = StagedDelete{Anchor: e.Anchor, Type: e.Type, DN: e.DN, Name: e.Name, OU: e.OU, Cause: e.Cause}
+		e.Action, e.OU = ActionDisable, ""
+		e.Details += "; " + h.String()
+	}
+	return holdObjects(ctx, tx, d.ConfigID, d.Quarantine, held, h, d.Actor)
 }
 
 // removeMembers takes the member links staged away from their groups (a

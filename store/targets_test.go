@@ -68,7 +68,7 @@ func TestMigrationWidensTheLog(t *testing.T) {
 	if err := db.QueryRow(`SELECT sql FROM sqlite_master WHERE name = 'provisioning_log'`).Scan(&def); err != nil {
 		t.Fatal(err)
 	}
-	// (Migration 009 writes the CHECKs as chains of OR.)
+	// (Migration 013 writes the CHECKs as chains of OR.)
 	def = regexp.MustCompile(`CHECK \(action (IN \([^)]*\)|= [^)]*)\)`).ReplaceAllLiteralString(def,
 		`CHECK (action IN ('Create', 'Update', 'Delete', 'StagedDelete'))`)
 	def = regexp.MustCompile(`CHECK \(status (IN \([^)]*\)|= [^)]*)\)`).ReplaceAllLiteralString(def,

@@ -204,6 +204,15 @@ func hintID(name, hint string) string {
 	return name + "-hint"
 }
 
+// heldWhere says where the deleted objects listed were: "" for
+// everywhere.
+func heldWhere(ou string) string {
+	if ou == "" {
+		return ""
+	}
+	return " at or below " + ou
+}
+
 // orDefault returns s, or def when s is empty.
 func orDefault(s, def string) string {
 	if s == "" {
@@ -250,7 +259,7 @@ func confirmYesClass(kind string) string {
 
 // The provisioning log filter values of the SPEC.
 var (
-	logActions  = []string{"Create", "Update", "Delete", "StagedDelete", "StagedUpdate"}
+	logActions  = []string{"Create", "Update", "Delete", "StagedDelete", "StagedUpdate", "Disable", "Restore"}
 	logStatuses = []string{"Success", "Failure", "Skipped", "Staged", "Pending"}
 	logTypes    = []string{"user", "group"}
 )
@@ -341,7 +350,7 @@ func dnParts(dn string) []string {
 }
 
 // formFields are the fields of the Basics form, in their order.
-var formFields = []string{"email", "threshold", "users", "groups", "memberships", "percent", "remind"}
+var formFields = []string{"email", "threshold", "users", "groups", "memberships", "percent", "hold", "remind"}
 
 // firstError returns the first field of the Basics form with a message.
 func firstError(errs map[string]string) string {

@@ -74,13 +74,20 @@ type Basics struct {
 	// reminder goes out while sync is stopped.
 	Users, Groups, Memberships, Percent string
 	RemindEvery                         string
+	// Hold is how long deletions are held before they become final, as
+	// typed ("72h", "3d"; "0": deleted at once).
+	Hold string
+	// Held counts the objects on hold now, for the pane; HeldUntil is
+	// when the first of them is purged.
+	Held      int
+	HeldUntil string
 }
 
 // BasicsForm is the Basics edit form: typed values and per-field messages.
 type BasicsForm struct {
 	Basics
 	// Errors: keys "email", "threshold", "users", "groups",
-	// "memberships", "percent", "remind".
+	// "memberships", "percent", "remind", "hold".
 	Errors map[string]string
 	// Preview, when set, is what the next cycle would do with the values
 	// typed (nothing saved).
@@ -352,6 +359,13 @@ type StatusInfoPage struct {
 	NextURL, PrevURL, Shown string
 	// OUs, Causes are the choices of the part filter.
 	OUs, Causes []string
+	// Hold is how long allowed deletions are held ("" when they are
+	// not), and HoldUntil until when if allowed now.
+	Hold, HoldUntil string
+	// Held counts the deleted objects on hold; HeldUntil is when the
+	// first of them is purged.
+	Held      int
+	HeldUntil string
 }
 
 // Story is a quarantine decided: when it stopped sync, why, and how it
@@ -382,17 +396,23 @@ func (p Part) IsZero() bool {
 	return len(p.OUs) == 0 && p.Type == "" && p.Cause == "" && len(p.Anchors) == 0 && !p.LeaveInScope
 }
 
-// ConfirmPage is the view model of Confirm (Allow deletes, Restart sync).
+// ConfirmPage is the view model of Confirm (Allow deletes, Restart sync,
+// Restore deleted objects).
 type ConfirmPage struct {
 	Base
 	ConfigID     int64
 	ConfigName   string
-	Kind         string // "allow" | "restart"
+	Kind         string // "allow" | "restart" | "restore"
 	Question     string // "Allow 812 deletions from corp?" / "Restart sync for corp?"
 	Explain      string // what Yes will do
 	Action       string // POST URL for Yes
-	QuarantineID int64  // hidden field "quarantine" in the Yes form
-	Count        int    // hidden field "count" in the Yes form
+	QuarantineID int64  // hidden field "quarantine" in the Yes form (allow, restart)
+	Count        int    // hidden field "count" in the Yes form (allow, restart)
+	// Hidden are the Yes form's fields for a restore: what it restores.
+	Hidden []Hidden
+	// Items names what Yes acts on (a few), and More how many more.
+	Items []string
+	More  int
 	// Nothing, when non-empty, says there is nothing to confirm: it is shown
 	// with a link back and no Yes.
 	Nothing   string
@@ -592,4 +612,42 @@ type RemoveUserPage struct {
 	ID         int64
 	Name, Role string
 	Self       bool
+}
+
+// Hidden is a hidden field of a form.
+type Hidden struct {
+	Name, Value string
+}
+
+// HeldRow is one deleted object on hold.
+type HeldRow struct {
+	Anchor, Type, Name, DN, Cause string
+	Deleted, Until, AllowedBy     string
+	RestoreURL                    string // the confirmation of restoring it alone
+}
+
+// DeletedPage is the view model of Deleted: the deleted objects held
+// before their deletion becomes final (SPEC section 10).
+type DeletedPage struct {
+	Base
+	ConfigID   int64
+	ConfigName string
+	Hold       string // how long deletions are held: "72h", or "off"
+	Total      int    // objects held in all
+	NextPurge  string // when the first of them is purged
+	// OU filters the list (the OUs at or below it); OUs are those
+	// that hold objects, with how many.
+	OU  string
+	OUs []Count
+	// Shown counts the objects the filter selects; Rows are a page of
+	// them, newest first.
+	Shown int
+	Rows  []HeldRow
+	// UpTo is the newest object held when the page was made: "Restore
+	// all" restores no object held after the admin looked.
+	UpTo              int64
+	NextURL, FirstURL string
+	// RestoreAllURL and RestoreOUURL are the confirmations of restoring
+	// every object held, and those of the OU filter ("" without one).
+	RestoreAllURL, RestoreOUURL string
 }

@@ -469,8 +469,8 @@ func TestLogs(t *testing.T) {
 	if got := action.Find("option[selected]").AttrOr("value", ""); got != "StagedDelete" {
 		t.Errorf("selected action = %q", got)
 	}
-	if got := action.Find("option").Length(); got != 6 {
-		t.Errorf("action options = %d, want 6", got)
+	if got := action.Find("option").Length(); got != 8 { // Any and the seven actions: StagedUpdate, and Disable and Restore of the hold, among them
+		t.Errorf("action options = %d, want 8", got)
 	}
 	byLabel(t, doc, "Status")
 	byLabel(t, doc, "Type")

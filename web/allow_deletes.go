@@ -70,7 +70,13 @@ func (s *Server) wordAllow(ctx context.Context, cfg *store.Configuration, p *vie
 	if p.Staying == 0 {
 		p.Explain += ", then runs the next cycle"
 	}
-	p.Explain += ". This cannot be undone."
+	p.Explain += ". "
+	if h := (store.Hold{Since: s.store.Now(), For: cfg.Basics.Hold}); h.On() {
+		p.Explain += fmt.Sprintf("The deletions are not final at once: each object is disabled in the target and held for %s, "+
+			"until %s, and can be restored from Deleted objects until then.", store.HoldText(h.For), formatTime(h.Until()))
+	} else {
+		p.Explain += "This cannot be undone."
+	}
 	if !p.Part.IsZero() {
 		p.PartWords = partWords(p.Part)
 	}
@@ -149,6 +155,9 @@ func (s *Server) allowDeletes(c echo.Context) error {
 		if r.Remaining > 0 {
 			msg += fmt.Sprintf(" %s still pending: sync stays stopped until none is.",
 				views.Plural(r.Remaining, "staged change is", "staged changes are"))
+		}
+		if h := (store.Hold{Since: s.store.Now(), For: cfg.Basics.Hold}); h.On() && r.Count > 0 {
+			msg += fmt.Sprintf(" They are held until %s: Deleted objects can restore them until then.", formatTime(h.Until()))
 		}
 		return msg
 	}, "The next cycle is running.")

@@ -70,6 +70,7 @@ func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (vi
 	p := views.ConfigurationPage{Base: s.base(c, cfg.Name, "configurations"), ID: cfg.ID, Name: cfg.Name,
 		Basics: basicsView(cfg.Basics), Limits: basicsLimits(cfg.Basics),
 		Scope: cfg.EffectiveScope(), Source: cfg.Source, BaseDN: cfg.BaseDN, BindDN: cfg.BindDN,
+		BindMethod: guard.BindMethod(cfg), StartTLS: cfg.StartTLS, CAFile: cfg.CAFile, TLSPin: cfg.TLSPin, TLSServer: cfg.TLSServer,
 		Interval: humanInterval(cfg.Interval), AgentID: cfg.AgentID, QuarantineID: cfg.QuarantineID}
 	o, err := guard.OverviewOf(ctx, s.store, cfg)
 	if err != nil {
@@ -77,6 +78,7 @@ func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (vi
 	}
 	p.Status, p.Users, p.Groups, p.PendingStaged = s.statusView(cfg, o.Status), o.Users, o.Groups, o.PendingStaged
 	p.Stop = stopView(o, s.store.Now())
+	p.Basics.Held, p.Basics.HeldUntil = o.Held.Objects, formatTime(o.Held.NextPurge)
 	p.Target = targetView(cfg.ID, o.Target)
 	p.Base.Live = liveSeconds(p.Status, false)
 	if cfg.AgentID != 0 {
@@ -162,13 +164,13 @@ func (s *Server) editBasics(c echo.Context) error {
 func basicsInput(c echo.Context) guard.BasicsInput {
 	return guard.BasicsInput{Email: c.FormValue("email"), Threshold: c.FormValue("threshold"), Prevent: c.FormValue("prevent") != "",
 		Users: c.FormValue("users"), Groups: c.FormValue("groups"), Memberships: c.FormValue("memberships"),
-		Percent: c.FormValue("percent"), RemindEvery: c.FormValue("remind")}
+		Percent: c.FormValue("percent"), RemindEvery: c.FormValue("remind"), Hold: c.FormValue("hold")}
 }
 
 // basicsTyped is the Basics form as typed, for showing it again.
 func basicsTyped(in guard.BasicsInput) views.Basics {
 	return views.Basics{Email: in.Email, Prevent: in.Prevent, Threshold: in.Threshold, Users: in.Users, Groups: in.Groups,
-		Memberships: in.Memberships, Percent: in.Percent, RemindEvery: in.RemindEvery}
+		Memberships: in.Memberships, Percent: in.Percent, RemindEvery: in.RemindEvery, Hold: in.Hold}
 }
 
 // saveBasics saves the Basics form, or (Preview) says what the next cycle

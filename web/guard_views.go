@@ -70,9 +70,14 @@ func basicsView(b store.Basics) views.Basics {
 	if b.RemindEvery > 0 {
 		remind = shortDuration(b.RemindEvery)
 	}
+	hold := "0"
+	if b.Hold > 0 {
+		hold = store.HoldText(b.Hold)
+	}
 	return views.Basics{Email: b.Email, Prevent: b.Prevent, Threshold: strconv.Itoa(b.Threshold),
 		Users: strconv.Itoa(b.ThresholdUsers), Groups: strconv.Itoa(b.ThresholdGroups),
-		Memberships: strconv.Itoa(b.ThresholdMemberships), Percent: strconv.Itoa(b.ThresholdPercent), RemindEvery: remind}
+		Memberships: strconv.Itoa(b.ThresholdMemberships), Percent: strconv.Itoa(b.ThresholdPercent), RemindEvery: remind,
+		Hold: hold}
 }
 
 // shortDuration writes a duration as people type it: 24h, 90m, 45s.

@@ -69,6 +69,7 @@ func routeTable(entryID int64) []route {
 		{http.MethodGet, "/configurations/:id/logs", kindLook, p("/logs?action=Create"), nil},
 		{http.MethodGet, "/configurations/:id/logs.csv", kindLook, p("/logs.csv"), nil},
 		{http.MethodGet, "/configurations/:id/logs/:entry", kindLook, p("/logs/" + strconv.FormatInt(entryID, 10)), nil},
+		{http.MethodGet, "/configurations/:id/deleted", kindLook, p("/deleted"), nil},
 		{http.MethodGet, "/agents/:id", kindLook, func(e *env) string { return fmt.Sprintf("/agents/%d", e.AgentID) }, nil},
 		{http.MethodGet, "/audit", kindLook, fixed("/audit"), nil},
 		{http.MethodGet, "/outbox", kindLook, fixed("/outbox"), nil},
@@ -86,6 +87,10 @@ func routeTable(entryID int64) []route {
 		{http.MethodPost, "/configurations/:id/allow-deletes", kindChange, p("/allow-deletes"), quarantine},
 		{http.MethodGet, "/configurations/:id/restart", kindChange, p("/restart"), nil},
 		{http.MethodPost, "/configurations/:id/restart", kindChange, p("/restart"), quarantine},
+		{http.MethodGet, "/configurations/:id/deleted/restore", kindChange, p("/deleted/restore?all=1"), nil},
+		{http.MethodPost, "/configurations/:id/deleted/restore", kindChange, p("/deleted/restore"), func(*env) url.Values {
+			return url.Values{"all": {"1"}}
+		}},
 		{http.MethodPost, "/configurations/:id/target/test", kindChange, p("/target/test"), func(*env) url.Values { return url.Values{} }},
 		{http.MethodGet, "/configurations/:id/target/edit", kindChange, p("/target/edit"), nil},
 		{http.MethodPost, "/configurations/:id/target", kindChange, p("/target"), func(*env) url.Values {
@@ -369,9 +374,10 @@ func TestCSRF(t *testing.T) {
 	other := e.signInAs("bob", store.RoleAdmin)
 	good := admin.token()
 	forms := map[string]url.Values{
-		e.path("/basics"):        {"email": {"ops@corp.example"}, "prevent": {"on"}, "threshold": {"99"}},
-		e.path("/allow-deletes"): {"quarantine": {strconv.FormatInt(e.config().QuarantineID, 10)}},
-		e.path("/restart"):       {"quarantine": {strconv.FormatInt(e.config().QuarantineID, 10)}},
+		e.path("/basics"):          {"email": {"ops@corp.example"}, "prevent": {"on"}, "threshold": {"99"}},
+		e.path("/allow-deletes"):   {"quarantine": {strconv.FormatInt(e.config().QuarantineID, 10)}},
+		e.path("/restart"):         {"quarantine": {strconv.FormatInt(e.config().QuarantineID, 10)}},
+		e.path("/deleted/restore"): {"all": {"1"}},
 	}
 	tokens := []struct {
 		name, token string
@@ -478,6 +484,7 @@ func TestDirectoryTextIsEscaped(t *testing.T) {
 		{e.path(fmt.Sprintf("/logs/%d", xssEntry.ID)), []string{xss, "uid=xss," + xssOU}},
 		{e.path("/allow-deletes"), []string{cfgName}},
 		{e.path("/restart"), []string{cfgName}},
+		{e.path("/deleted"), []string{cfgName}},
 		{"/audit", []string{cfgName}},
 		{"/outbox", []string{cfgName}},
 		{fmt.Sprintf("/agents/%d", e.AgentID), []string{cfgName}},

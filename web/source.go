@@ -305,13 +305,4 @@ func (s *Server) saveSchedule(c echo.Context) error {
 }
 
 // formatInterval writes an interval as people type it: 2m, 90s, 1h30m.
-func formatInterval(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
+func formatInterval(d time.Duration) string { return store.TypedDuration(d) }

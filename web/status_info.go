@@ -30,7 +30,11 @@ func (s *Server) statusInfo(c echo.Context) error {
 		return err
 	}
 	p := views.StatusInfoPage{Base: s.base(c, "Sync status · "+cfg.Name, "configurations"), ConfigID: cfg.ID, ConfigName: cfg.Name,
-		Threshold: cfg.Basics.Threshold, Status: s.statusView(cfg, o.Status), Stop: stopView(o, s.store.Now())}
+		Threshold: cfg.Basics.Threshold, Status: s.statusView(cfg, o.Status), Stop: stopView(o, s.store.Now()),
+		Held: o.Held.Objects, HeldUntil: formatTime(o.Held.NextPurge)}
+	if h := (store.Hold{Since: s.store.Now(), For: cfg.Basics.Hold}); h.On() {
+		p.Hold, p.HoldUntil = store.HoldText(h.For), formatTime(h.Until())
+	}
 	p.Base.Live = liveSeconds(p.Status, false)
 	if q := o.Quarantine; q != nil {
 		p.Quarantined = true

@@ -21,7 +21,7 @@ import (
 type configFlags struct {
 	source, baseDN, bindDN, bindPasswordFile, email, caFile string
 	bindMethod, tlsPin, tlsServerName                       string
-	threshold                                               string
+	threshold, hold                                         string
 	users, groups, memberships, percent, remind             string
 	prevent, startTLS                                       bool
 	interval                                                time.Duration
@@ -54,6 +54,8 @@ func (f *configFlags) register(fs *flag.FlagSet) {
 		"this often (`duration`; 0 = never)")
 	fs.StringVar(&f.email, "email", "", "notification email `address`")
 	fs.BoolVar(&f.prevent, "prevent", true, "prevent accidental deletions (--prevent=false turns the guard off)")
+	fs.StringVar(&f.hold, "hold", "0", "hold each deletion this `long` before it becomes final — disabled in the target, restorable "+
+		"(syncguard deleted, syncguard restore) — e.g. 72h or 3d; 0 deletes at once; at most 90d")
 	fs.DurationVar(&f.interval, "interval", guard.DefaultInterval, "time between scheduled cycles (`duration`)")
 	f.target.register(fs)
 }
@@ -137,6 +139,10 @@ func (f *configFlags) apply(fs *flag.FlagSet, c *store.Configuration) error {
 			}
 		case "prevent":
 			c.Basics.Prevent = f.prevent
+		case "hold":
+			if c.Basics.Hold, err = guard.ParseHold(f.hold); err != nil {
+				err = usageError("--hold: %v", err)
+			}
 		case "interval":
 			if f.interval < guard.MinInterval || f.interval > guard.MaxInterval {
 				err = usageError("--interval: must be between %s and %s", guard.MinInterval, guard.MaxInterval)
@@ -289,6 +295,9 @@ type configJSON struct {
 	ThresholdMemberships int    `json:"threshold_memberships"`
 	ThresholdPercent     int    `json:"threshold_percent"`
 	RemindEvery          string `json:"remind_every"`
+	// Hold is how long deletions are held before they become final:
+	// "72h", "0s" for none.
+	Hold string `json:"hold"`
 	// Target is where the configuration exports (never a secret); config
 	// show says it, config list does not.
 	Target *targetSettingsJSON `json:"target,omitempty"`
@@ -319,7 +328,8 @@ func toConfigJSON(cfg *store.Configuration) configJSON {
 		Threshold: cfg.Basics.Threshold, Prevent: cfg.Basics.Prevent, Email: cfg.Basics.Email,
 		Interval: cfg.Interval.String(), Status: cfg.Status, ThresholdUsers: cfg.Basics.ThresholdUsers,
 		ThresholdGroups: cfg.Basics.ThresholdGroups, ThresholdMemberships: cfg.Basics.ThresholdMemberships,
-		ThresholdPercent: cfg.Basics.ThresholdPercent, RemindEvery: cfg.Basics.RemindEvery.String()}
+		ThresholdPercent: cfg.Basics.ThresholdPercent, RemindEvery: cfg.Basics.RemindEvery.String(),
+		Hold: cfg.Basics.Hold.String()}
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -364,8 +374,9 @@ func cmdConfigShow(ctx context.Context, c *Config, args []string) error {
 	if cfg.TLSServer != "" {
 		fmt.Fprintf(tw, "TLS server name\t%s\n", printable(cfg.TLSServer))
 	}
-	fmt.Fprintf(tw, "Scope\t%s\nInterval\t%s\nNotification email\t%s\nPrevent accidental deletions\t%s\nAccidental deletion threshold\t%d\nStatus\t%s\n",
-		strings.Join(scope, "\n\t"), cfg.Interval, email, onOff(cfg.Basics.Prevent), cfg.Basics.Threshold, guard.StatusText(cfg.Status))
+	fmt.Fprintf(tw, "Scope\t%s\nInterval\t%s\nNotification email\t%s\nPrevent accidental deletions\t%s\nAccidental deletion threshold\t%d\n"+
+		"Hold deletions\t%s\nStatus\t%s\n", strings.Join(scope, "\n\t"), cfg.Interval, email, onOff(cfg.Basics.Prevent),
+		cfg.Basics.Threshold, store.HoldText(cfg.Basics.Hold), guard.StatusText(cfg.Status))
 	showTarget(tw, t)
 	return tw.Flush()
 }

@@ -350,6 +350,8 @@ func commands() []command {
 		{"restart", "NAME --yes", "discard the staged deletions and run a full cycle", cmdRestart},
 		{"logs", "NAME [--action A] [--status S] [--cycle N] [--limit N] [--json]", "show the provisioning log, newest first", cmdLogs},
 		{"objects", "NAME [--json]", "show the target directory of a configuration", cmdObjects},
+		{"deleted", "NAME [--json]", "list the deleted objects held before their deletion becomes final (config set --hold)", cmdDeleted},
+		{"restore", "NAME (--all | --ou DN | --anchor A...) --yes", "put held deleted objects back as they were", cmdRestore},
 		{"user add", "NAME --role admin|viewer", "add a portal user; the password is read from stdin", cmdUserAdd},
 		{"user passwd", "NAME", "set a user's password (read from stdin); the user's sessions end", cmdUserPasswd},
 		{"user set-role", "NAME admin|viewer", "change a user's role; the user's sessions end", cmdUserSetRole},

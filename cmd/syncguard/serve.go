@@ -162,6 +162,10 @@ func cmdServe(ctx context.Context, c *Config, args []string) error {
 		{"exporter", func(ctx context.Context) {
 			(&guard.Exporter{Store: st, Log: logger, Grace: c.ShutdownTimeout}).Run(ctx, 5*time.Second, wake)
 		}},
+		// Held deletions become final when their hold ends.
+		{"purge", func(ctx context.Context) {
+			(&guard.Purger{Store: st, Log: logger, Queued: e.Queued}).Run(ctx, 30*time.Second)
+		}},
 	}
 	if bk.every > 0 {
 		b := bk.worker(c, st, logger)

@@ -33,6 +33,7 @@ func runCycle(ctx context.Context, c *Config, st *store.Store, e *guard.Engine, 
 	}
 	printCycle(c, cfg.Name, cyc)
 	deliver(ctx, c, st)
+	purgeDue(ctx, c, st, cfg)
 	export(ctx, c, st, cfg)
 	switch cyc.Outcome {
 	case store.OutcomeQuarantined:
@@ -48,7 +49,11 @@ func printCycle(c *Config, name string, cyc *store.Cycle) {
 	fmt.Fprintf(c.Stdout, "cycle %d of %s: %s in %s\n", cyc.ID, name, cyc.Outcome, cyc.FinishedAt.Sub(cyc.StartedAt).Round(time.Millisecond))
 	switch cyc.Outcome {
 	case store.OutcomeSucceeded:
-		fmt.Fprintf(c.Stdout, "  read %d, created %d, updated %d, deleted %d\n", cyc.Read, cyc.Creates, cyc.Updates, cyc.Deletes)
+		fmt.Fprintf(c.Stdout, "  read %d, created %d, updated %d, deleted %d", cyc.Read, cyc.Creates, cyc.Updates, cyc.Deletes)
+		if cyc.Restores > 0 {
+			fmt.Fprintf(c.Stdout, ", restored %d (back in the source during their hold)", cyc.Restores)
+		}
+		fmt.Fprintln(c.Stdout)
 	case store.OutcomeQuarantined:
 		if cyc.StagedDeletes > 0 {
 			fmt.Fprintf(c.Stdout, "  read %d: %d deletions staged, threshold %d: Delete threshold exceeded\n", cyc.Read, cyc.StagedDeletes, cyc.Threshold)
@@ -121,6 +126,7 @@ type cycleJSON struct {
 	Creates       int     `json:"creates"`
 	Updates       int     `json:"updates"`
 	Deletes       int     `json:"deletes"`
+	Restores      int     `json:"restores"`
 	StagedDeletes int     `json:"staged_deletes"`
 	Read          int     `json:"read"`
 	Error         string  `json:"error"`
@@ -148,6 +154,12 @@ type statusJSON struct {
 	Groups       int         `json:"groups"`
 	LastCycle    *cycleJSON  `json:"last_cycle"`
 	Target       targetJSON  `json:"target"`
+	// Hold is how long deletions are held before they become final
+	// ("0s": deleted at once); HeldObjects counts those held now, and
+	// NextPurgeAt is when the first of them is purged.
+	Hold        string  `json:"hold"`
+	HeldObjects int     `json:"held_objects"`
+	NextPurgeAt *string `json:"next_purge_at"`
 }
 
 func jsonTime(t time.Time) *string {
@@ -183,10 +195,11 @@ func toStatusJSON(o *guard.Overview) statusJSON {
 		Prevent: cfg.Basics.Prevent, Threshold: cfg.Basics.Threshold, Email: cfg.Basics.Email,
 		PendingStagedDeletes: o.PendingStaged, QuarantineCycle: cfg.QuarantineID, Objects: o.Users + o.Groups,
 		Users: o.Users, Groups: o.Groups, StoppedSince: jsonTime(o.StoppedSince), Limits: toLimitsJSON(o.Limits),
-		Target: toTargetJSON(o.Target)}
+		Target: toTargetJSON(o.Target), Hold: cfg.Basics.Hold.String(), HeldObjects: o.Held.Objects,
+		NextPurgeAt: jsonTime(o.Held.NextPurge)}
 	if last := o.LastCycle; last != nil {
 		out.LastCycle = &cycleJSON{ID: last.ID, Outcome: last.Outcome, Creates: last.Creates, Updates: last.Updates,
-			Deletes: last.Deletes, StagedDeletes: last.StagedDeletes, Read: last.Read, Error: last.Error,
+			Deletes: last.Deletes, Restores: last.Restores, StagedDeletes: last.StagedDeletes, Read: last.Read, Error: last.Error,
 			StartedAt: jsonTime(last.StartedAt), FinishedAt: jsonTime(last.FinishedAt)}
 	}
 	return out
@@ -215,7 +228,12 @@ func printStatus(c *Config, o *guard.Overview) {
 		fmt.Fprintf(c.Stdout, "  stopped because %s\n", guard.StoppedBy(q))
 	}
 	fmt.Fprintf(c.Stdout, "  objects: %d users, %d groups\n", o.Users, o.Groups)
-	fmt.Fprintf(c.Stdout, "  guard: prevent accidental deletions %s, threshold %d, notify %s\n", onOff(cfg.Basics.Prevent), cfg.Basics.Threshold, printable(orNone(cfg.Basics.Email)))
+	fmt.Fprintf(c.Stdout, "  guard: prevent accidental deletions %s, threshold %d, notify %s, hold deletions %s\n", onOff(cfg.Basics.Prevent),
+		cfg.Basics.Threshold, printable(orNone(cfg.Basics.Email)), store.HoldText(cfg.Basics.Hold))
+	if o.Held.Objects > 0 {
+		fmt.Fprintf(c.Stdout, "  %s held, the first purged at %s (syncguard deleted %s)\n", plural(o.Held.Objects, "deleted object",
+			"deleted objects"), formatTime(o.Held.NextPurge), printable(cfg.Name))
+	}
 	var limits []string
 	for _, l := range o.Limits {
 		limits = append(limits, limitText(l))
@@ -298,7 +316,12 @@ func cmdAllowDeletes(ctx context.Context, c *Config, args []string) error {
 		}
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "%d deletions from %s accepted and applied", res.Count, printable(cfg.Name))
+	if h := (store.Hold{Since: st.Now(), For: cfg.Basics.Hold}); h.On() {
+		fmt.Fprintf(c.Stdout, "%d deletions from %s accepted: %s (syncguard deleted %s lists them, syncguard restore puts them back)",
+			res.Count, printable(cfg.Name), h, printable(cfg.Name))
+	} else {
+		fmt.Fprintf(c.Stdout, "%d deletions from %s accepted and applied", res.Count, printable(cfg.Name))
+	}
 	if res.Updated > 0 {
 		fmt.Fprintf(c.Stdout, ", and the member removals of %d groups", res.Updated)
 	}
