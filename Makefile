@@ -7,6 +7,10 @@ COMMIT   := $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 RELEASE  := .bin/release
 TEST_DEBS := slapd ldap-utils chromium samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind systemd
+# axe-core checks every page's accessibility in the browser tests: from npm,
+# into the git-ignored .deps/, once (the tests never download it).
+AXE_VERSION := 4.14.1
+AXE       := .deps/node_modules/axe-core/axe.min.js
 
 .DEFAULT_GOAL := help
 .PHONY: help run build release test deps generate check-generated lint bench fuzz soak clean
@@ -31,7 +35,7 @@ run: build ## start the portal on the demo data (SYNCGUARD_ADDR picks the addres
 	@mkdir -p -m 700 $(DATA)
 	$(BIN) --db $(DATA)/syncguard.db serve --demo
 
-deps: ## install what the tests need (slapd, ldap-utils, chromium, a Samba AD DC, systemd-analyze) when missing
+deps: ## install what the tests need (slapd, ldap-utils, chromium, a Samba AD DC, systemd-analyze, npm's axe-core) when missing
 	@missing=""; \
 	{ command -v slapd || test -x /usr/sbin/slapd; } >/dev/null 2>&1 || missing="$$missing slapd"; \
 	{ command -v slapadd || test -x /usr/sbin/slapadd; } >/dev/null 2>&1 || missing="$$missing slapd"; \
@@ -40,6 +44,7 @@ deps: ## install what the tests need (slapd, ldap-utils, chromium, a Samba AD DC
 	{ { command -v samba || test -x /usr/sbin/samba; } && command -v samba-tool; } >/dev/null 2>&1 || \
 	  missing="$$missing samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
@@ -47,6 +52,9 @@ deps: ## install what the tests need (slapd, ldap-utils, chromium, a Samba AD DC
 	  ( $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing ) \
 	    || { echo "could not install$$missing: the tests that need them will skip (or fail with CI=true)"; [ "$$CI" != true ]; }; \
 	fi
+	@test -f $(AXE) || { mkdir -p .deps && npm install --prefix .deps --no-save --no-audit --no-fund axe-core@$(AXE_VERSION) >/dev/null \
+	  && echo "installed axe-core $(AXE_VERSION) into .deps/"; } \
+	  || { echo "could not install axe-core: the accessibility checks of the browser tests will skip (or fail with CI=true)"; [ "$$CI" != true ]; }
 
 test: deps check-generated ## install what is missing, check generated code, vet and run every test
 	$(GO) vet ./...
@@ -79,5 +87,5 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s; the seeds also ru
 soak: ## run the portal, scheduler and outbox under load for SOAK_DURATION (default 10m) and check for leaks
 	$(GO) run ./cmd/syncsoak -duration $(SOAK_DURATION)
 
-clean: ## remove build output and local demo data
-	rm -rf .bin .data .screenshots
+clean: ## remove build output, local demo data and the test tools of make deps
+	rm -rf .bin .data .screenshots .deps

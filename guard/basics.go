@@ -18,10 +18,15 @@ const MaxThreshold = 10_000_000
 
 // Default Basics and schedule of a new configuration.
 const (
-	DefaultThreshold = 500
-	DefaultInterval  = 2 * time.Minute
-	MinInterval      = time.Second
-	MaxInterval      = 7 * 24 * time.Hour
+	DefaultThreshold   = 500
+	DefaultInterval    = 2 * time.Minute
+	MinInterval        = time.Second
+	MaxInterval        = 7 * 24 * time.Hour
+	DefaultRemindEvery = 24 * time.Hour
+	// Reminders while sync is stopped go out at most every minute and at
+	// least every 30 days (0 = never).
+	MinRemindEvery = time.Minute
+	MaxRemindEvery = 30 * 24 * time.Hour
 )
 
 // invalid is an error in what a person typed, worded for them.
@@ -101,32 +106,103 @@ func ParseHold(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// BasicsInput is the Basics form as typed.
-type BasicsInput struct {
-	Email, Threshold, Hold string
-	Prevent                bool
+// ParseLimit reads one of the limits besides the threshold (users, groups,
+// memberships): a whole number from 0 (off) to MaxThreshold; empty is 0.
+func ParseLimit(s string) (int, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(strings.ReplaceAll(s, ",", ""), 10, 64)
+	switch {
+	case err != nil && errors.Is(err, strconv.ErrRange), err == nil && n > MaxThreshold:
+		return 0, invalid("%s is too large: a limit is at most %d.", s, MaxThreshold)
+	case err != nil:
+		return 0, invalid("%q is not a whole number: enter a number of objects, or 0 for no limit.", s)
+	case n < 0:
+		return 0, invalid("A limit cannot be negative: enter 0 for no limit.")
+	}
+	return int(n), nil
 }
 
-// ParseBasics validates the Basics form. It returns the Basics and, when a
-// field is wrong, a message per field ("email", "threshold", "hold").
-func ParseBasics(in BasicsInput) (store.Basics, map[string]string) {
+// ParsePercent reads the percent limit: a whole number from 1 to 100, or
+// 0 (off); empty is 0. A trailing % is allowed.
+func ParsePercent(s string) (int, error) {
+	s = strings.TrimSuffix(strings.TrimSpace(s), "%")
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 0 || n > 100 {
+		return 0, invalid("%q is not a percentage: enter a whole number from 1 to 100, or 0 for no limit.", s)
+	}
+	return n, nil
+}
+
+// ParseRemindEvery reads how often a reminder goes out while sync is
+// stopped: a duration such as 24h, or 0 for never.
+func ParseRemindEvery(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "0" || s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, invalid("%q is not a duration: use for example 24h or 12h, or 0 for no reminders.", s)
+	}
+	if d < MinRemindEvery || d > MaxRemindEvery {
+		return 0, invalid("Reminders go out every %s at most and every %s at least (or 0: never).", MinRemindEvery,
+			"720h (30 days)")
+	}
+	return d, nil
+}
+
+// BasicsInput is the Basics form as typed: the limits and the reminder
+// as text, so that a bad value is shown again as it was.
+type BasicsInput struct {
+	Email, Threshold                    string
+	Prevent                             bool
+	Users, Groups, Memberships, Percent string
+	RemindEvery                         string
+	Hold                                string // how long deletions are held (SPEC section 10)
+}
+
+// Parse validates the Basics form. It returns the Basics and, when a
+// field is wrong, a message per field ("email", "threshold", "users",
+// "groups", "memberships", "percent", "remind", "hold").
+func (in BasicsInput) Parse() (store.Basics, map[string]string) {
 	errs := map[string]string{}
 	b := store.Basics{Prevent: in.Prevent}
+	field := func(name string, err error) {
+		if err != nil {
+			errs[name] = err.Error()
+		}
+	}
 	var err error
-	if b.Email, err = ParseEmail(in.Email); err != nil {
-		errs["email"] = err.Error()
-	}
-	if b.Threshold, err = ParseThreshold(in.Threshold); err != nil {
-		errs["threshold"] = err.Error()
-	}
-	if b.Hold, err = ParseHold(in.Hold); err != nil {
-		errs["hold"] = err.Error()
-	}
+	b.Email, err = ParseEmail(in.Email)
+	field("email", err)
+	b.Threshold, err = ParseThreshold(in.Threshold)
+	field("threshold", err)
+	b.ThresholdUsers, err = ParseLimit(in.Users)
+	field("users", err)
+	b.ThresholdGroups, err = ParseLimit(in.Groups)
+	field("groups", err)
+	b.ThresholdMemberships, err = ParseLimit(in.Memberships)
+	field("memberships", err)
+	b.ThresholdPercent, err = ParsePercent(in.Percent)
+	field("percent", err)
+	b.RemindEvery, err = ParseRemindEvery(in.RemindEvery)
+	field("remind", err)
+	b.Hold, err = ParseHold(in.Hold)
+	field("hold", err)
 	if len(errs) == 0 {
 		errs = nil
 	}
 	return b, errs
 }
+
+// ParseBasics validates the Basics form: in.Parse.
+func ParseBasics(in BasicsInput) (store.Basics, map[string]string) { return in.Parse() }
 
 // ParseInterval reads a schedule interval such as "2m" or "90s".
 func ParseInterval(s string) (time.Duration, error) {
@@ -177,6 +253,9 @@ func ValidateConfiguration(c *store.Configuration) error {
 	if c.Basics.Threshold <= 0 || c.Basics.Threshold > MaxThreshold {
 		return invalid("the threshold must be a whole number from 1 to %d", MaxThreshold)
 	}
+	if err := validateLimits(c.Basics); err != nil {
+		return err
+	}
 	if _, err := ParseEmail(c.Basics.Email); err != nil {
 		return err // already worded for people
 	}
@@ -200,6 +279,23 @@ func checkName(name string) error {
 		if unicode.IsControl(r) {
 			return invalid("a configuration name cannot hold a control character (such as a line break, a tab or an escape): %q", name)
 		}
+	}
+	return nil
+}
+
+// validateLimits checks the limits besides the threshold and the
+// reminders of b.
+func validateLimits(b store.Basics) error {
+	for _, n := range []int{b.ThresholdUsers, b.ThresholdGroups, b.ThresholdMemberships} {
+		if n < 0 || n > MaxThreshold {
+			return invalid("a limit must be a whole number from 0 (off) to %d", MaxThreshold)
+		}
+	}
+	if b.ThresholdPercent < 0 || b.ThresholdPercent > 100 {
+		return invalid("the percent limit must be a whole number from 1 to 100, or 0 (off)")
+	}
+	if b.RemindEvery != 0 && (b.RemindEvery < MinRemindEvery || b.RemindEvery > MaxRemindEvery) {
+		return invalid("reminders go out every %s at most and every 720h at least (or 0: never)", MinRemindEvery)
 	}
 	return nil
 }

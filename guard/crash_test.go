@@ -67,7 +67,7 @@ func readDigest(t *testing.T, path string) digest {
 		d.Logs[k] = n
 		return err
 	})
-	q(`SELECT cycle_id || '/' || anchor, state FROM staged_deletes WHERE config_id = 1`, func(scan func(...any) error) error {
+	q(`SELECT cycle_id || '/' || anchor, fate FROM provisioning_log WHERE config_id = 1 AND fate <> ''`, func(scan func(...any) error) error {
 		var k, s string
 		err := scan(&k, &s)
 		d.Staged[k] = s
@@ -251,12 +251,12 @@ func TestCrashSafety(t *testing.T) {
 		writeSource(withoutFinance)
 		runCrashScenario(t, crashScenario{role: "allow", arg: fmt.Sprint(quarantine), template: quarantinedDB,
 			next: func(t *testing.T, st *store.Store, wasAfter bool) {
-				n, err := st.AllowDeletes(t.Context(), store.QuarantineDecision{ConfigID: 1, Quarantine: quarantine, Actor: "admin"})
+				a, err := st.AllowDeletes(t.Context(), store.QuarantineDecision{ConfigID: 1, Quarantine: quarantine, Actor: "admin"}, nil)
 				switch {
 				case wasAfter && !errors.Is(err, store.ErrConflict):
-					t.Errorf("Allow deletes again after it was applied = %d, %v; want ErrConflict", n, err)
-				case !wasAfter && (err != nil || n != perOU):
-					t.Errorf("Allow deletes after the crash = %d, %v; want %d", n, err, perOU)
+					t.Errorf("Allow deletes again after it was applied = %d, %v; want ErrConflict", a.Deleted, err)
+				case !wasAfter && (err != nil || a.Deleted != perOU):
+					t.Errorf("Allow deletes after the crash = %d, %v; want %d", a.Deleted, err, perOU)
 				}
 				runNext(t, st, store.OutcomeSucceeded)
 			},

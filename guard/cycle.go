@@ -20,6 +20,9 @@ type cycleRun struct {
 	scope       []string // normalized
 	bases       []string // the scope DNs not below another: what is searched
 	fingerprint string   // the settings that decide a plan (digestFingerprint)
+	// removals are scope removals not saved yet (a preview of a scope
+	// edit), newest first: the cause of deletions names them.
+	removals []store.ScopeRemoval
 }
 
 // cycle runs one pass over a configuration while RunCycle holds its lease:
@@ -52,7 +55,23 @@ func (e *Engine) cycle(ctx context.Context, configID int64, trigger string, prog
 	}
 	defer plan.Close()
 	decision := decideCycle(run.cfg, plan)
+	if decision.Verdict == Quarantine {
+		e.explain(rctx, run, plan)
+	}
 	return e.apply(ctx, run, plan, decision, digest, replan)
+}
+
+// explain gives the deletions of a plan their causes where the source
+// read only the scope (Locator): a quarantine says why each object goes.
+// A source that cannot be searched leaves them "deleted at the source".
+func (e *Engine) explain(ctx context.Context, run *cycleRun, plan *Plan) {
+	l, ok := run.src.(Locator)
+	if !ok {
+		return
+	}
+	if err := plan.Explain(ctx, l.Locate); err != nil {
+		e.log().Warn("could not look up where the deleted objects went", "config", run.cfg.Name, "err", err)
+	}
 }
 
 // startCycle reads the configuration and starts the cycle's record.
@@ -112,6 +131,11 @@ func (e *Engine) readAndPlan(ctx context.Context, run *cycleRun) (*Plan, *store.
 		}
 	}
 	p := NewPlanner(run.scope, index, pending, run.prog)
+	removals, err := e.Store.ScopeRemovals(ctx, cfg.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	p.ScopeHistory(append(run.removals, removals...))
 	if err := p.SpoolCreates(); err != nil {
 		return nil, nil, err
 	}
@@ -159,10 +183,12 @@ func (e *Engine) apply(ctx context.Context, run *cycleRun, plan *Plan, decision 
 		w.Changes = store.Held{Returned: plan.Returned}
 	case Quarantine:
 		w.Cycle.StagedDeletes = len(plan.Deletes)
-		w.Changes = stagedChanges(plan, decision, now)
+		w.Cycle.Limits, w.Cycle.MembershipRemovals = decision.Limits, plan.MembershipRemovals
+		w.Changes = stagedChanges(run.cfg, plan, now)
 		w.Notify = e.quarantineNotice(run.cfg, plan, decision)
 	default:
 		w.Cycle.Creates, w.Cycle.Updates, w.Cycle.Deletes = plan.NumCreates(), len(plan.Updates), len(plan.Deletes)
+		w.Cycle.Limits, w.Cycle.MembershipRemovals = decision.Limits, plan.MembershipRemovals
 		w.Changes = appliedChanges(plan, decision, digest, store.Hold{Since: now, For: run.cfg.Basics.Hold})
 	}
 	return e.record(ctx, run, w, replan)
@@ -206,17 +232,13 @@ func appliedChanges(plan *Plan, d Decision, digest *store.SourceDigest, hold sto
 }
 
 // stagedChanges is what a plan the guard stopped writes: its deletions,
-// staged. The store writes each staged delete's log entry itself: a
+// staged, and with a membership limit the member links its groups would
+// lose. The store writes each staged change as its own log entry: a
 // quarantine of a million objects builds no list of entries.
-func stagedChanges(plan *Plan, d Decision, now time.Time) store.Quarantine {
-	q := store.Quarantine{Staged: plan.Deletes, Log: store.LogEntry{Time: now, Action: store.ActionStagedDelete,
-		Status: store.LogStaged}, Details: map[store.Cause]string{}}
-	for _, c := range store.Causes {
-		q.Details[c] = fmt.Sprintf("no longer in scope: %s; staged: %s", c, d.Reason)
-	}
-	if len(plan.Gone) > 0 {
-		q.Details[store.CauseScopeOUGone] = fmt.Sprintf("no longer in scope: %s: %s; staged: %s", store.CauseScopeOUGone,
-			goneWords(plan.Gone), d.Reason)
+func stagedChanges(cfg *store.Configuration, plan *Plan, now time.Time) store.Quarantine {
+	q := store.Quarantine{Staged: plan.Deletes, Log: store.LogEntry{Time: now}}
+	if cfg.Basics.Prevent && cfg.Basics.ThresholdMemberships > 0 {
+		q.Members = plan.Members
 	}
 	return q
 }

@@ -106,15 +106,30 @@ func (e *Engine) RunCycle(ctx context.Context, configID int64, trigger string) (
 	// (store.ErrConflict). That is no failure of the source, and recording it
 	// as one would turn the status to Error right after the admin's decision:
 	// plan again against the new state instead, a few times at most.
+	// A cycle held by a quarantine that released its last staged delete
+	// (every object back in scope) ended the quarantine: nothing is left
+	// to decide, and the cycle runs again, for real.
 	for try := 1; ; try++ {
 		c, err := e.cycle(cctx, configID, trigger, prog, try < maxPlans)
-		if !errors.Is(err, errReplan) {
+		if !errors.Is(err, errReplan) && (err != nil || !e.released(cctx, c)) {
 			return c, err
+		}
+		if err == nil {
+			try = 0
 		}
 		prog.Read.Store(0)
 		prog.Planned.Store(0)
 		prog.Phase.Store("reading")
 	}
+}
+
+// released reports whether c is a held cycle that ended its quarantine.
+func (e *Engine) released(ctx context.Context, c *store.Cycle) bool {
+	if !c.Held || c.Discarded == 0 {
+		return false
+	}
+	cfg, err := e.Store.Configuration(ctx, c.ConfigID)
+	return err == nil && cfg.QuarantineID == 0
 }
 
 // maxPlans is how many times a cycle plans when the state keeps changing

@@ -49,6 +49,8 @@ func openStore(t *testing.T, path string, clock *fakeClock) *store.Store {
 // person is a user of the directory model: uid=UID,ou=OU,dc=corp,dc=example.
 type person struct {
 	UID, OU, UUID, Title string
+	// Class is the structural object class; "" is inetOrgPerson.
+	Class string
 }
 
 func (p person) DN() string { return "uid=" + p.UID + ",ou=" + p.OU + "," + baseDN }
@@ -140,7 +142,11 @@ func (d directory) LDIF() []byte {
 		fmt.Fprintf(&b, "dn: ou=%s,%s\nobjectClass: organizationalUnit\nou: %s\n\n", ou, baseDN, ou)
 	}
 	for _, u := range d.Users {
-		fmt.Fprintf(&b, "dn: %s\nobjectClass: inetOrgPerson\nuid: %s\ncn: User %s\nsn: %s\n", u.DN(), u.UID, u.UID, u.UID)
+		class := u.Class
+		if class == "" {
+			class = "inetOrgPerson"
+		}
+		fmt.Fprintf(&b, "dn: %s\nobjectClass: %s\nuid: %s\ncn: User %s\nsn: %s\n", u.DN(), class, u.UID, u.UID, u.UID)
 		if u.Title != "" {
 			fmt.Fprintf(&b, "title: %s\n", u.Title)
 		}
@@ -305,13 +311,13 @@ func (e *env) logs(cycle int64) []store.LogEntry {
 }
 
 // staged returns every staged delete of the configuration, of all cycles.
-func (e *env) staged() []store.StagedDelete {
+func (e *env) staged() []store.Staged {
 	e.t.Helper()
 	cycles, err := e.st.Cycles(e.t.Context(), e.id, 1<<20)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	var out []store.StagedDelete
+	var out []store.Staged
 	for _, c := range cycles {
 		s, err := e.st.StagedDeletes(e.t.Context(), e.id, c.ID, "", 1<<20)
 		if err != nil {
@@ -319,7 +325,7 @@ func (e *env) staged() []store.StagedDelete {
 		}
 		out = append(out, s...)
 	}
-	slices.SortFunc(out, func(a, b store.StagedDelete) int { return int(a.ID - b.ID) })
+	slices.SortFunc(out, func(a, b store.Staged) int { return int(a.ID - b.ID) })
 	return out
 }
 
@@ -363,7 +369,7 @@ func (e *env) status() Status {
 type snapshot struct {
 	Objects       map[string]store.TargetObject
 	Logs          []store.LogEntry
-	Staged        []store.StagedDelete
+	Staged        []store.Staged
 	Notifications int
 	Status        string
 	StatusError   string

@@ -27,9 +27,18 @@ type Plan struct {
 	// hidden from the bind account), as the scope names them: the synced
 	// objects below them are deletions of cause store.CauseScopeOUGone.
 	Gone []string
+	// TargetCount is how many objects the target directory held when the
+	// cycle started (the base of the percent limit).
+	TargetCount int
+	// Members are the groups that stay but lose member links, and
+	// MembershipRemovals how many links they lose in all.
+	Members            []store.StagedMembers
+	MembershipRemovals int
 	// created holds the creates of a planner that spools them, besides
 	// Creates.
 	created *spool
+	// why finds the causes of the deletions (plan_causes.go).
+	why *causes
 }
 
 // NumCreates returns how many objects the plan creates.
@@ -111,7 +120,6 @@ type Planner struct {
 	// may be a group read: the group's objectSid, and the user's anchor.
 	primary []keyAnchor
 	sids    map[string]string // interned objectSids of primary
-	gone    []string          // Plan.Gone, normalized
 	plan    Plan
 	prog    *Progress
 	enc     *encoder
@@ -124,7 +132,8 @@ func NewPlanner(scope []string, index map[string]string, pending map[string]bool
 		prog = &Progress{}
 	}
 	return &Planner{scope: scope, index: index, pending: pending, prog: prog, enc: newEncoder(),
-		created: make(map[string]struct{}), dns: make([]keyAnchor, 0, len(index)), uids: make([]keyAnchor, 0, len(index))}
+		created: make(map[string]struct{}), dns: make([]keyAnchor, 0, len(index)), uids: make([]keyAnchor, 0, len(index)),
+		plan: Plan{TargetCount: len(index), why: newCauses(scope)}}
 }
 
 // Add takes one source entry. It fails on an entry that cannot be trusted
@@ -136,6 +145,7 @@ func (p *Planner) Add(e *Entry) error {
 	p.prog.Read.Add(1)
 	typ := Classify(e.Get("objectClass"))
 	if typ == "" || critical(e) {
+		p.elsewhere(e, "", false)
 		return nil
 	}
 	norm, err := NormalizeDN(e.DN)
@@ -143,6 +153,7 @@ func (p *Planner) Add(e *Entry) error {
 		return fmt.Errorf("source entry: %w", err)
 	}
 	if !InScope(norm, p.scope) {
+		p.elsewhere(e, norm, true)
 		return nil
 	}
 	anchor := Anchor(e, norm)
@@ -254,7 +265,7 @@ func (p *Planner) ScopeGone(bases []string) error {
 		if err != nil {
 			return err
 		}
-		p.gone = append(p.gone, norm)
+		p.plan.why.gone, p.plan.why.goneRaw = append(p.plan.why.gone, norm), append(p.plan.why.goneRaw, b)
 		p.plan.Gone = append(p.plan.Gone, b)
 	}
 	return nil
@@ -336,6 +347,10 @@ func (p *Planner) Finish(ctx context.Context, index IndexLookup, oldAttrs Object
 			p.plan.Updates[i].Details = "updated"
 		}
 	}
+	// The plan outlives the planner's index of the target directory: a
+	// million anchors and hashes need not stay while a quarantine is
+	// written.
+	p.index, p.pending = nil, nil
 	return &p.plan, nil
 }
 
@@ -359,9 +374,9 @@ func (p *Planner) listDeletes(ctx context.Context, index IndexLookup) error {
 		member := func(a string) bool { h, ok := p.index[a]; return ok && h != "" }
 		err := index(ctx, gone, member, func(anchor string, e store.IndexEntry) {
 			// The OU keeps the directory's own spelling: it is shown to admins.
-			ou := strings.TrimSpace(ParentDN(e.DN))
-			p.plan.Deletes = append(p.plan.Deletes, store.StagedDelete{Anchor: anchor, Type: e.Type, DN: e.DN, Name: e.Name,
-				OU: ou, Cause: p.cause(e.DN)})
+			d := store.StagedDelete{Anchor: anchor, Type: e.Type, DN: e.DN, Name: e.Name, OU: strings.TrimSpace(ParentDN(e.DN))}
+			p.plan.why.explain(&d)
+			p.plan.Deletes = append(p.plan.Deletes, d)
 		})
 		if err != nil {
 			return err
@@ -369,19 +384,6 @@ func (p *Planner) listDeletes(ctx context.Context, index IndexLookup) error {
 	}
 	slices.SortFunc(p.plan.Deletes, func(a, b store.StagedDelete) int { return strings.Compare(a.DN, b.DN) })
 	return nil
-}
-
-// cause says why the target object at dn is deleted: below a scope OU the
-// source no longer has, that OU is gone; else it was deleted at the source
-// (telling the other causes of store.Causes apart needs more than the
-// source's answer).
-func (p *Planner) cause(dn string) store.Cause {
-	if len(p.gone) > 0 {
-		if norm, err := NormalizeDN(dn); err == nil && InScope(norm, p.gone) {
-			return store.CauseScopeOUGone
-		}
-	}
-	return store.CauseDeleted
 }
 
 // describeUpdates says what changed in each update (a re-anchoring, a
@@ -410,16 +412,40 @@ func (p *Planner) describeUpdates(ctx context.Context, oldAttrs ObjectLookup) er
 		case managerOnly:
 			u.Object.Attributes = withManager(old.Attributes, managers)
 		}
-		if err := describe(u, old); err != nil {
+		cur, err := describe(u, old)
+		if err != nil {
 			return err
+		}
+		if u.Object.Type == TypeGroup {
+			p.lostMembers(u, old.Attributes[MembersAttr], cur[MembersAttr])
 		}
 	}
 	p.managerOnly = nil
 	return nil
 }
 
-// describe words what changed in u from the target object old.
-func describe(u *Change, old *store.TargetObject) error {
+// lostMembers counts the member links the group of update u loses (was:
+// the members the target holds, now: those it will hold) and notes the
+// group among the plan's Members.
+func (p *Planner) lostMembers(u *Change, was, now []string) {
+	var removed []string
+	for _, m := range was {
+		if !slices.Contains(now, m) {
+			removed = append(removed, m)
+		}
+	}
+	if len(removed) == 0 {
+		return
+	}
+	p.plan.MembershipRemovals += len(removed)
+	p.plan.Members = append(p.plan.Members, store.StagedMembers{Anchor: cmp.Or(u.Reanchored, u.Object.Anchor), Type: u.Object.Type,
+		DN: u.Object.DN, Name: u.Object.Name, OU: strings.TrimSpace(ParentDN(u.Object.DN)), Removed: removed,
+		Detail: fmt.Sprintf("member links removed: %d", len(removed))})
+}
+
+// describe words what changed in u from the target object old, and
+// returns u's attributes.
+func describe(u *Change, old *store.TargetObject) (map[string][]string, error) {
 	var parts []string
 	if u.Reanchored != "" {
 		parts = append(parts, fmt.Sprintf("re-anchored: %s → %s", u.Reanchored, u.Object.Anchor))
@@ -430,12 +456,12 @@ func describe(u *Change, old *store.TargetObject) error {
 	cur := u.Object.Attributes
 	if cur == nil {
 		if err := json.Unmarshal([]byte(u.Object.Encoded), &cur); err != nil {
-			return fmt.Errorf("plan: attributes of %s: %w", u.Object.DN, err)
+			return nil, fmt.Errorf("plan: attributes of %s: %w", u.Object.DN, err)
 		}
 	}
 	if changed := changedAttributes(old.Attributes, cur); len(changed) > 0 {
 		parts = append(parts, "changed: "+strings.Join(changed, ", "))
 	}
 	u.Details = strings.Join(parts, "; ")
-	return nil
+	return cur, nil
 }

@@ -116,7 +116,11 @@ func (s *Scheduler) startDue(ctx context.Context) {
 	now := st.Now()
 	for _, cfg := range cfgs {
 		if cfg.QuarantineID != 0 {
-			continue // stopped until an admin acts
+			// Stopped until an admin acts; reminded meanwhile.
+			if _, err := s.Engine.remind(ctx, cfg); err != nil && ctx.Err() == nil {
+				s.log().Error("scheduler: reminder", "config", cfg.Name, "err", err)
+			}
+			continue
 		}
 		last, err := st.LastCycle(ctx, cfg.ID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {

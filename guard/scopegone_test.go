@@ -101,7 +101,7 @@ func TestScopeOUGone(t *testing.T) {
 	if len(mails) != 1 || mails[0].Subject != QuarantineSubject("corp-ldap") {
 		t.Fatalf("notifications %+v, want one quarantine mail", mails)
 	}
-	for _, want := range []string{"4 of them because the scope OU " + sales + " no longer exists at the source",
+	for _, want := range []string{"4 of the deletions because the scope OU " + sales + " no longer exists at the source",
 		"stops sync whatever the threshold", "4  scope OU gone"} {
 		if !strings.Contains(mails[0].Body, want) {
 			t.Errorf("mail lacks %q:\n%s", want, mails[0].Body)

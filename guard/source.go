@@ -32,6 +32,14 @@ type Source interface {
 	Containers(ctx context.Context) ([]string, error)
 }
 
+// Locator is a source that reads only the scope and can say where the
+// other objects are: Locate calls fn for every entry below the base DN,
+// with its object classes and anchors only. Causes of deletions use it
+// (Plan.Explain): it costs a read of the whole base DN.
+type Locator interface {
+	Locate(ctx context.Context, fn func(*Entry) error) error
+}
+
 // SourceOptions tune how sources are reached.
 type SourceOptions struct {
 	Timeout  time.Duration // per LDAP request; 0 → 60s
@@ -270,6 +278,22 @@ func (s *ldapSource) Read(ctx context.Context, bases []string, fn func(*Entry) e
 		return &ScopeGoneError{Bases: gone}
 	}
 	return err
+}
+
+// Locate reads every entry below the base DN with only its object
+// classes, anchors and whether it is a critical system object.
+func (s *ldapSource) Locate(ctx context.Context, fn func(*Entry) error) error {
+	var e Entry
+	err := ldap.Search(ctx, s.cfg, "(objectClass=*)", []string{"objectClass", "objectGUID", "entryUUID", "isCriticalSystemObject"},
+		func(le *ldap.Entry) error {
+			e.DN = le.DN
+			e.Attrs = e.Attrs[:0]
+			for _, a := range le.Attrs {
+				e.Attrs = append(e.Attrs, Attr(a))
+			}
+			return fn(&e)
+		})
+	return pinHint(err)
 }
 
 // ScopeGoneError is the error of a read that found scope OUs missing at the

@@ -83,15 +83,26 @@ func statusOf(ctx context.Context, st *store.Store, cfg *store.Configuration, ts
 type Overview struct {
 	Config *store.Configuration
 	Status Status
-	// Limits are the guard's limits in force (none while prevention is off).
-	Limits []Limit
+	// Limits lists every kind of limit (LimitsOf) with what the
+	// configuration sets now and what the reference cycle counted: the
+	// pending quarantine, else the last cycle that planned.
+	Limits []LimitCheck
 	// Users and Groups count the target directory.
 	Users, Groups int
-	// PendingStaged counts the staged deletes waiting for an admin: those
+	// PendingStaged counts the staged changes waiting for an admin: those
 	// of the pending quarantine.
 	PendingStaged int
 	// LastCycle is the newest cycle; nil before the first.
 	LastCycle *store.Cycle
+	// Quarantine is the pending quarantine (nil when none) and
+	// StoppedSince when it stopped sync. LastQuarantine is the newest
+	// quarantine, pending or decided (nil when the guard never tripped).
+	Quarantine     *store.Cycle
+	StoppedSince   time.Time
+	LastQuarantine *store.Cycle
+	// Told is the mail that announced the last quarantine (nil when none
+	// was queued: no notification address).
+	Told *store.Notification
 	// Target is where the configuration exports, and how its queue stands.
 	Target TargetOverview
 	// Held is what the configuration holds before deletions become final.
@@ -109,7 +120,7 @@ type TargetOverview struct {
 
 // OverviewOf reads the overview of a configuration.
 func OverviewOf(ctx context.Context, st *store.Store, cfg *store.Configuration) (*Overview, error) {
-	o := &Overview{Config: cfg, Limits: Limits(cfg.Basics)}
+	o := &Overview{Config: cfg}
 	t, err := st.Target(ctx, cfg.ID)
 	if err != nil {
 		return nil, err
@@ -130,11 +141,40 @@ func OverviewOf(ctx context.Context, st *store.Store, cfg *store.Configuration) 
 	if o.Held, err = st.HeldSummary(ctx, store.HeldQuery{ConfigID: cfg.ID}); err != nil {
 		return nil, err
 	}
-	switch o.LastCycle, err = st.LastCycle(ctx, cfg.ID); {
-	case errors.Is(err, store.ErrNotFound):
-		o.LastCycle = nil
-	case err != nil:
+	if o.LastCycle, err = orNil(st.LastCycle(ctx, cfg.ID)); err != nil {
 		return nil, err
 	}
+	if o.LastQuarantine, err = orNil(st.LastQuarantine(ctx, cfg.ID)); err != nil {
+		return nil, err
+	}
+	ref := o.LastCycle
+	if q := o.LastQuarantine; q != nil && q.ID == cfg.QuarantineID {
+		o.Quarantine, o.StoppedSince, ref = q, q.FinishedAt, q
+	}
+	if ref != nil && ref.Held {
+		ref = o.LastQuarantine // a held cycle counts nothing
+	}
+	var counts []LimitCheck
+	if ref != nil {
+		counts = ref.Limits
+	}
+	o.Limits = LimitsOf(cfg.Basics, counts)
+	if q := o.LastQuarantine; q != nil {
+		ns, err := st.CycleNotifications(ctx, cfg.ID, q.ID)
+		if err != nil {
+			return nil, err
+		}
+		if len(ns) > 0 {
+			o.Told = ns[0]
+		}
+	}
 	return o, nil
+}
+
+// orNil turns a cycle not found into nil.
+func orNil(c *store.Cycle, err error) (*store.Cycle, error) {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return c, err
 }

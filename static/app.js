@@ -1,58 +1,43 @@
 // syncguard portal: progressive enhancement only. Every page works without
-// this file. It makes the <details class="menu"> dropdowns behave like menus:
-// opening one focuses its first item and closes the others, Escape closes it
-// and returns focus to its summary, a click outside or tabbing away closes it.
-// It moves through the scope picker's tree in place, hides the LDAP
-// settings of a source that is an LDIF file, and shows a target's settings
-// of its kind only.
+// this file.
+//
+// - The ellipsis (⋯) menus are popovers: the browser opens them, and
+//   closes them on Escape or a click outside. This moves the focus to the
+//   first item when one opens, and back to its button when it closes.
+// - It moves through the scope picker's tree in place, hides the LDAP
+//   settings of a source that is an LDIF file, and shows a target's
+//   settings of its kind only.
+// - A page showing a running cycle (body[data-live]) refreshes without
+//   JavaScript (a meta refresh in <noscript>); with it, the page is
+//   fetched again every few seconds and the parts that change
+//   ([data-live-part]) are replaced in place, keeping the focus and the
+//   scroll, until no cycle runs.
 (function () {
   "use strict";
 
-  function items(menu) {
-    return menu.querySelectorAll(".menu-panel a[href], .menu-panel button:not([disabled])");
-  }
-
-  function close(menu, refocus) {
-    if (!menu.open) return;
-    menu.open = false;
-    if (refocus) {
-      var summary = menu.querySelector("summary");
-      if (summary) summary.focus();
-    }
-  }
-
-  function openMenus() {
-    return document.querySelectorAll("details.menu[open]");
+  function items(panel) {
+    return panel.querySelectorAll("a[href], button:not([disabled])");
   }
 
   // toggle does not bubble: listen in the capture phase.
   document.addEventListener("toggle", function (e) {
-    var menu = e.target;
-    if (!(menu instanceof HTMLDetailsElement) || !menu.classList.contains("menu") || !menu.open) return;
-    openMenus().forEach(function (other) {
-      if (other !== menu) close(other, false);
-    });
-    var first = items(menu)[0];
-    if (first) first.focus();
+    var panel = e.target;
+    if (!(panel instanceof HTMLElement) || !panel.classList.contains("menu-panel")) return;
+    var button = document.querySelector('[popovertarget="' + panel.id + '"]');
+    if (e.newState === "open") {
+      var first = items(panel)[0];
+      if (first) first.focus();
+    } else if (button && (panel.contains(document.activeElement) || document.activeElement === document.body)) {
+      button.focus();
+    }
   }, true);
-
-  document.addEventListener("keydown", function (e) {
-    if (e.key !== "Escape" && e.key !== "Esc") return;
-    openMenus().forEach(function (menu) {
-      close(menu, true);
-    });
-  });
 
   // Tabbing out of an open menu closes it.
   document.addEventListener("focusout", function (e) {
-    var menu = e.target.closest && e.target.closest("details.menu[open]");
-    if (menu && e.relatedTarget && !menu.contains(e.relatedTarget)) close(menu, false);
-  });
-
-  document.addEventListener("click", function (e) {
-    openMenus().forEach(function (menu) {
-      if (!menu.contains(e.target)) close(menu, false);
-    });
+    var panel = e.target.closest && e.target.closest(".menu-panel");
+    if (panel && e.relatedTarget && !panel.contains(e.relatedTarget) && panel.matches(":popover-open")) {
+      panel.hidePopover();
+    }
   });
 
   // The scope picker: its buttons (open an OU, go up, another page,
@@ -116,4 +101,32 @@
     if (e.target.id === "target_kind") targetKind();
   });
   targetKind();
+
+  // A running cycle: show its progress as it goes.
+  var live = document.body && document.body.getAttribute("data-live");
+  if (!live) return;
+  var every = Math.max(1, parseInt(live, 10) || 2) * 1000;
+
+  function refresh() {
+    fetch(location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        var next = new DOMParser().parseFromString(html, "text/html");
+        document.querySelectorAll("[data-live-part]").forEach(function (part) {
+          var fresh = next.querySelector('[data-live-part="' + part.getAttribute("data-live-part") + '"]');
+          if (fresh && fresh.innerHTML !== part.innerHTML && !part.contains(document.activeElement)) {
+            part.innerHTML = fresh.innerHTML;
+          }
+        });
+        var banner = next.querySelector("section.banner");
+        var here = document.querySelector("section.banner");
+        if (!!banner !== !!here) {
+          location.reload(); // the guard stopped sync, or sync resumed: the page changes shape
+          return;
+        }
+        if (next.body.getAttribute("data-live")) setTimeout(refresh, every);
+      })
+      .catch(function () { setTimeout(refresh, every * 2); });
+  }
+  setTimeout(refresh, every);
 })();

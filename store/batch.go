@@ -42,25 +42,21 @@ func newFixedBatchInsert(ctx context.Context, tx *sql.Tx, head string, fixed []a
 }
 
 func (b *batchInsert) query(rows int) string {
-	one := "(?" + strings.Repeat(", ?", b.cols-1) + ")"
-	values := "VALUES " + one + strings.Repeat(", "+one, rows-1)
 	if len(b.fixed) == 0 {
-		return b.head + " " + values + " " + b.tail
+		one := "(?" + strings.Repeat(", ?", b.cols-1) + ")"
+		return b.head + " VALUES " + one + strings.Repeat(", "+one, rows-1) + " " + b.tail
 	}
-	// ?1…?k are the fixed values; the anonymous ? that follow number on.
-	var q strings.Builder
-	q.WriteString(b.head + " SELECT ")
+	// Every row names the fixed values ?1…?k, bound once; the anonymous ?
+	// that follow number on. A plain VALUES list is a co-routine for
+	// SQLite: SELECT … FROM (VALUES …) would be copied into a temporary
+	// B-tree first, batch by batch.
+	var one strings.Builder
+	one.WriteString("(")
 	for i := range b.fixed {
-		fmt.Fprintf(&q, "?%d, ", i+1)
+		fmt.Fprintf(&one, "?%d, ", i+1)
 	}
-	for i := range b.cols {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		fmt.Fprintf(&q, "column%d", i+1)
-	}
-	q.WriteString(" FROM (" + values + ") " + b.tail)
-	return q.String()
+	one.WriteString("?" + strings.Repeat(", ?", b.cols-1) + ")")
+	return b.head + " VALUES " + one.String() + strings.Repeat(", "+one.String(), rows-1) + " " + b.tail
 }
 
 // reset empties the queue, keeping the fixed values.

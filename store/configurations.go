@@ -39,8 +39,9 @@ type Configuration struct {
 	Basics       Basics
 	Status       string
 	StatusError  string
-	QuarantineID int64 // the cycle whose staged deletes await a decision; 0 when none
-	Generation   int64 // bumped by every change to the target directory or quarantine
+	QuarantineID int64     // the cycle whose staged deletes await a decision; 0 when none
+	RemindedAt   time.Time // the last reminder of the pending quarantine; zero: none yet
+	Generation   int64     // bumped by every change to the target directory or quarantine
 	AgentID      int64
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
@@ -51,6 +52,13 @@ type Basics struct {
 	Email     string
 	Prevent   bool
 	Threshold int
+	// Limits besides the threshold, each 0 = off: deleted users, deleted
+	// groups, member links removed from groups that stay, and deletions
+	// as a percentage (1–100) of the objects in the target directory.
+	ThresholdUsers, ThresholdGroups, ThresholdMemberships, ThresholdPercent int
+	// RemindEvery is how often a reminder mail goes out while sync is
+	// stopped; 0 = never.
+	RemindEvery time.Duration
 	// Hold is how long a deletion is held (disabled in the target,
 	// restorable) before it becomes final; 0 deletes at once (SPEC
 	// section 10).
@@ -67,7 +75,8 @@ func (c *Configuration) EffectiveScope() []string {
 
 const configColumns = `id, name, source, base_dn, bind_dn, bind_password, start_tls, ca_file, scope,
 	interval_ms, email, prevent, threshold, status, status_error, quarantine_cycle_id, generation,
-	coalesce(agent_id, 0), created_at, updated_at, bind_method, tls_pin, tls_server_name, hold_ms`
+	coalesce(agent_id, 0), created_at, updated_at, bind_method, tls_pin, tls_server_name, threshold_users,
+	threshold_groups, threshold_memberships, threshold_percent, remind_every_ms, reminded_at, hold_ms`
 
 type scanner interface{ Scan(...any) error }
 
@@ -75,11 +84,13 @@ type scanner interface{ Scan(...any) error }
 func (s *Store) scanConfiguration(row scanner) (*Configuration, error) {
 	var c Configuration
 	var scope string
-	var interval, created, updated, hold int64
+	var interval, created, updated, remind, reminded, hold int64
 	var startTLS, prevent int
+	b := &c.Basics
 	if err := row.Scan(&c.ID, &c.Name, &c.Source, &c.BaseDN, &c.BindDN, s.unsealed(&c.BindPassword), &startTLS, &c.CAFile,
-		&scope, &interval, &c.Basics.Email, &prevent, &c.Basics.Threshold, &c.Status, &c.StatusError,
-		&c.QuarantineID, &c.Generation, &c.AgentID, &created, &updated, &c.BindMethod, &c.TLSPin, &c.TLSServer, &hold); err != nil {
+		&scope, &interval, &b.Email, &prevent, &b.Threshold, &c.Status, &c.StatusError,
+		&c.QuarantineID, &c.Generation, &c.AgentID, &created, &updated, &c.BindMethod, &c.TLSPin, &c.TLSServer,
+		&b.ThresholdUsers, &b.ThresholdGroups, &b.ThresholdMemberships, &b.ThresholdPercent, &remind, &reminded, &hold); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
@@ -92,6 +103,7 @@ func (s *Store) scanConfiguration(row scanner) (*Configuration, error) {
 	c.Interval = time.Duration(interval) * time.Millisecond
 	c.Basics.Hold = time.Duration(hold) * time.Millisecond
 	c.CreatedAt, c.UpdatedAt = fromMS(created), fromMS(updated)
+	b.RemindEvery, c.RemindedAt = time.Duration(remind)*time.Millisecond, fromMS(reminded)
 	return &c, nil
 }
 
@@ -133,13 +145,16 @@ func (s *Store) CreateConfigurationWithTarget(ctx context.Context, c *Configurat
 		return fmt.Errorf("store: create configuration: %w", err)
 	}
 	err = s.tx(ctx, func(tx *sql.Tx) error {
+		b := &c.Basics
 		res, err := tx.ExecContext(ctx, `INSERT INTO configurations (name, source, base_dn, bind_dn, bind_password,
 			start_tls, ca_file, scope, interval_ms, email, prevent, threshold, created_at, updated_at,
-			bind_method, tls_pin, tls_server_name, hold_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			bind_method, tls_pin, tls_server_name, threshold_users, threshold_groups, threshold_memberships,
+			threshold_percent, remind_every_ms, hold_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.Name, c.Source, c.BaseDN, c.BindDN, s.sealed(c.BindPassword), boolInt(c.StartTLS), c.CAFile, string(scope),
-			c.Interval.Milliseconds(), c.Basics.Email, boolInt(c.Basics.Prevent), c.Basics.Threshold, ms(now), ms(now),
-			bindMethod(c), c.TLSPin, c.TLSServer, c.Basics.Hold.Milliseconds())
+			c.Interval.Milliseconds(), b.Email, boolInt(b.Prevent), b.Threshold, ms(now), ms(now),
+			bindMethod(c), c.TLSPin, c.TLSServer, b.ThresholdUsers, b.ThresholdGroups, b.ThresholdMemberships,
+			b.ThresholdPercent, b.RemindEvery.Milliseconds(), b.Hold.Milliseconds())
 		if err != nil {
 			if isUnique(err) {
 				return Errorf(Conflict, "a configuration named %q already exists", c.Name)
@@ -223,12 +238,15 @@ func (s *Store) saveEdit(ctx context.Context, tx *sql.Tx, old, c *Configuration,
 	if err != nil {
 		return err
 	}
+	b := &c.Basics
 	if _, err := tx.ExecContext(ctx, `UPDATE configurations SET name = ?, source = ?, base_dn = ?, bind_dn = ?,
 		bind_password = ?, start_tls = ?, ca_file = ?, scope = ?, interval_ms = ?, email = ?, prevent = ?,
-		threshold = ?, updated_at = ?, bind_method = ?, tls_pin = ?, tls_server_name = ?, hold_ms = ? WHERE id = ?`,
+		threshold = ?, updated_at = ?, bind_method = ?, tls_pin = ?, tls_server_name = ?, threshold_users = ?,
+		threshold_groups = ?, threshold_memberships = ?, threshold_percent = ?, remind_every_ms = ?, hold_ms = ? WHERE id = ?`,
 		c.Name, c.Source, c.BaseDN, c.BindDN, s.sealed(c.BindPassword), boolInt(c.StartTLS), c.CAFile, string(scope),
-		c.Interval.Milliseconds(), c.Basics.Email, boolInt(c.Basics.Prevent), c.Basics.Threshold, ms(c.UpdatedAt),
-		bindMethod(c), c.TLSPin, c.TLSServer, c.Basics.Hold.Milliseconds(), c.ID); err != nil {
+		c.Interval.Milliseconds(), b.Email, boolInt(b.Prevent), b.Threshold, ms(c.UpdatedAt),
+		bindMethod(c), c.TLSPin, c.TLSServer, b.ThresholdUsers, b.ThresholdGroups, b.ThresholdMemberships,
+		b.ThresholdPercent, b.RemindEvery.Milliseconds(), b.Hold.Milliseconds(), c.ID); err != nil {
 		if isUnique(err) {
 			return Errorf(Conflict, "a configuration named %q already exists", c.Name)
 		}
@@ -241,8 +259,44 @@ func (s *Store) saveEdit(ctx context.Context, tx *sql.Tx, old, c *Configuration,
 	case onlyScope(old, c):
 		action = "Edited Scope"
 	}
+	if err := recordScopeRemovals(ctx, tx, old, c, actor); err != nil {
+		return err
+	}
 	return addAudit(ctx, tx, &AuditEvent{Time: c.UpdatedAt, Actor: actor, Action: action,
 		ConfigID: c.ID, ConfigName: c.Name, Details: strings.Join(changes, "; ")})
+}
+
+// recordScopeRemovals records the OUs an edit takes out of the effective
+// scope (the base DN counts when the scope was empty), for the cause of
+// the deletions that follow.
+func recordScopeRemovals(ctx context.Context, tx *sql.Tx, old, c *Configuration, actor string) error {
+	removed, _ := diffList(old.EffectiveScope(), c.EffectiveScope())
+	for _, ou := range removed {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO scope_removals (config_id, ou, actor, time) VALUES (?, ?, ?, ?)`,
+			c.ID, ou, actor, ms(c.UpdatedAt)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ScopeRemoval is an OU an admin took out of a configuration's scope.
+type ScopeRemoval struct {
+	OU    string
+	Actor string
+	Time  time.Time
+}
+
+// ScopeRemovals returns the OUs taken out of a configuration's scope,
+// newest first.
+func (s *Store) ScopeRemovals(ctx context.Context, configID int64) ([]ScopeRemoval, error) {
+	return queryRows(ctx, s.r, "scope removals", func(row scanner) (ScopeRemoval, error) {
+		var r ScopeRemoval
+		var t int64
+		err := row.Scan(&r.OU, &r.Actor, &t)
+		r.Time = fromMS(t)
+		return r, err
+	}, `SELECT ou, actor, time FROM scope_removals WHERE config_id = ? ORDER BY id DESC LIMIT 1000`, configID)
 }
 
 // describeChanges lists "field: old → new" for each changed field; the bind
@@ -276,6 +330,11 @@ func describeChanges(old, c *Configuration) []string {
 	add("notification email", old.Basics.Email, c.Basics.Email)
 	add("prevent accidental deletions", onOff(old.Basics.Prevent), onOff(c.Basics.Prevent))
 	add("threshold", fmt.Sprint(old.Basics.Threshold), fmt.Sprint(c.Basics.Threshold))
+	add("users limit", offOr(old.Basics.ThresholdUsers, ""), offOr(c.Basics.ThresholdUsers, ""))
+	add("groups limit", offOr(old.Basics.ThresholdGroups, ""), offOr(c.Basics.ThresholdGroups, ""))
+	add("memberships limit", offOr(old.Basics.ThresholdMemberships, ""), offOr(c.Basics.ThresholdMemberships, ""))
+	add("percent limit", offOr(old.Basics.ThresholdPercent, "%"), offOr(c.Basics.ThresholdPercent, "%"))
+	add("reminders", remindWords(old.Basics.RemindEvery), remindWords(c.Basics.RemindEvery))
 	add("hold deletions", HoldText(old.Basics.Hold), HoldText(c.Basics.Hold))
 	return out
 }
@@ -313,6 +372,22 @@ func diffList(a, b []string) (removed, added []string) {
 		}
 	}
 	return removed, added
+}
+
+// offOr words a limit for the audit log: "off" for 0.
+func offOr(n int, unit string) string {
+	if n == 0 {
+		return "off"
+	}
+	return fmt.Sprint(n) + unit
+}
+
+// remindWords words a reminder interval for the audit log.
+func remindWords(d time.Duration) string {
+	if d == 0 {
+		return "off"
+	}
+	return "every " + d.String()
 }
 
 // addChange appends "name: a → b" to out when a and b differ.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -37,6 +38,34 @@ type Cycle struct {
 	SourceUnchanged bool
 	StartedAt       time.Time
 	FinishedAt      time.Time
+	// Held: the cycle ran while a quarantine was pending and applied
+	// nothing (Held changes); it is no quarantine of its own.
+	Held bool
+	// Limits are the guard's limits in force when the cycle was planned,
+	// with the plan's counts (Applied and Quarantine cycles).
+	Limits []LimitCheck
+	// MembershipRemovals counts the member links the plan removes from
+	// groups that stay.
+	MembershipRemovals int
+	// A quarantine's fate: its staged changes still pending and allowed,
+	// and once none is pending, how it ended (Resolution: "allowed",
+	// "restarted" or "released"), by whom and when.
+	Pending, Allowed int
+	// PendingUpdates counts the groups' member removals among Pending.
+	PendingUpdates int
+	Resolution     string
+	ResolvedBy     string
+	ResolvedAt     time.Time
+}
+
+// LimitCheck is one of the guard's limits and what a plan counts against
+// it: Kind is "all" (the threshold), "users", "groups", "memberships" or
+// "percent"; a plan whose Count reaches Limit is quarantined (Reached).
+type LimitCheck struct {
+	Kind    string `json:"kind"`
+	Limit   int    `json:"limit"`
+	Count   int    `json:"count"`
+	Reached bool   `json:"reached"`
 }
 
 // CycleWrite is everything one cycle writes. ApplyCycle writes it in one
@@ -118,17 +147,15 @@ type Reanchor struct {
 // to do, and the digest holds for the new generation too.
 type Unchanged struct{}
 
-// Quarantine is the changes of a cycle the guard stopped: its deletions are
+// Quarantine is the changes of a cycle the guard stopped: its deletions
+// (and, with a membership limit, the member links groups would lose) are
 // staged, the cycle becomes the configuration's pending quarantine, and
 // nothing else of it is applied. There must be no quarantine pending.
 type Quarantine struct {
-	Staged []StagedDelete
-	// Log is the entry written for each staged delete, with its type,
-	// name, DN, anchor and cause filled in.
+	Staged  []StagedDelete
+	Members []StagedMembers
+	// Log is when the staged entries are written (its Time).
 	Log LogEntry
-	// Details, when it has the cause of a staged delete, replaces
-	// Log.Details in its entry.
-	Details map[Cause]string
 }
 
 // Held is the changes of a cycle run while a quarantine is pending: nothing
@@ -156,6 +183,7 @@ func (s *Store) ApplyCycle(ctx context.Context, w *CycleWrite) (int64, error) {
 	c := &w.Cycle
 	c.Outcome = w.Changes.outcome()
 	_, c.SourceUnchanged = w.Changes.(Unchanged)
+	_, c.Held = w.Changes.(Held)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		gen, quarantine, err := configState(ctx, tx, c.ConfigID)
 		if err != nil {
@@ -220,7 +248,10 @@ func writeChanges(ctx context.Context, tx *sql.Tx, c *Cycle, changes Changes, qu
 		err = stage(ctx, tx, c, &ch)
 		quarantine = c.ID
 	case Held:
-		err = discardReturned(ctx, tx, c, ch.Returned)
+		var ended bool
+		if ended, err = discardReturned(ctx, tx, c, quarantine, ch.Returned); ended {
+			quarantine = 0
+		}
 	}
 	if err != nil {
 		return quarantine, err
@@ -241,16 +272,31 @@ func configState(ctx context.Context, tx *sql.Tx, configID int64) (gen, quaranti
 
 // insertCycle records the cycle and sets its ID.
 func insertCycle(ctx context.Context, tx *sql.Tx, c *Cycle) error {
+	limits, err := encodeLimits(c.Limits)
+	if err != nil {
+		return err
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO cycles (config_id, trigger, outcome, read_count, creates, updates,
-		deletes, staged_deletes, failures, discarded, threshold, error, source_unchanged, started_at, finished_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		deletes, staged_deletes, failures, discarded, threshold, error, source_unchanged, started_at, finished_at,
+		held, limits, membership_removals)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ConfigID, c.Trigger, c.Outcome, c.Read, c.Creates, c.Updates, c.Deletes, c.StagedDeletes, c.Failures,
-		c.Discarded, c.Threshold, c.Error, boolInt(c.SourceUnchanged), ms(c.StartedAt), ms(c.FinishedAt))
+		c.Discarded, c.Threshold, c.Error, boolInt(c.SourceUnchanged), ms(c.StartedAt), ms(c.FinishedAt),
+		boolInt(c.Held), limits, c.MembershipRemovals)
 	if err != nil {
 		return err
 	}
 	c.ID, err = res.LastInsertId()
 	return err
+}
+
+// encodeLimits is a cycle's limits as stored: JSON, or "" for none.
+func encodeLimits(l []LimitCheck) (string, error) {
+	if len(l) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(l)
+	return string(b), err
 }
 
 // applyTarget writes an Applied cycle's objects and log entries. Held
@@ -334,20 +380,28 @@ func (s *Store) finishCycle(ctx context.Context, tx *sql.Tx, c *Cycle) error {
 }
 
 const cycleColumns = `id, config_id, trigger, outcome, read_count, creates, updates, deletes, staged_deletes,
-	failures, discarded, threshold, error, source_unchanged, started_at, finished_at, restores`
+	failures, discarded, threshold, error, source_unchanged, started_at, finished_at, held, limits,
+	membership_removals, pending, allowed, resolution, resolved_by, resolved_at, pending_updates, restores`
 
 func scanCycle(row scanner) (*Cycle, error) {
 	var c Cycle
-	var started, finished int64
+	var started, finished, resolved int64
+	var limits string
 	if err := row.Scan(&c.ID, &c.ConfigID, &c.Trigger, &c.Outcome, &c.Read, &c.Creates, &c.Updates, &c.Deletes,
 		&c.StagedDeletes, &c.Failures, &c.Discarded, &c.Threshold, &c.Error, &c.SourceUnchanged, &started, &finished,
-		&c.Restores); err != nil {
+		&c.Held, &limits, &c.MembershipRemovals, &c.Pending, &c.Allowed, &c.Resolution, &c.ResolvedBy, &resolved,
+		&c.PendingUpdates, &c.Restores); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
 		return nil, err
 	}
-	c.StartedAt, c.FinishedAt = fromMS(started), fromMS(finished)
+	c.StartedAt, c.FinishedAt, c.ResolvedAt = fromMS(started), fromMS(finished), fromMS(resolved)
+	if limits != "" {
+		if err := json.Unmarshal([]byte(limits), &c.Limits); err != nil {
+			return nil, fmt.Errorf("limits of cycle %d: %w", c.ID, err)
+		}
+	}
 	return &c, nil
 }
 
@@ -390,4 +444,15 @@ func (s *Store) LastCycle(ctx context.Context, configID int64) (*Cycle, error) {
 		return nil, fmt.Errorf("store: last cycle of %d: %w", configID, ErrNotFound)
 	}
 	return cs[0], nil
+}
+
+// LastQuarantine returns a configuration's newest quarantine (a cycle the
+// guard stopped, not one held by it), pending or decided, or ErrNotFound.
+func (s *Store) LastQuarantine(ctx context.Context, configID int64) (*Cycle, error) {
+	c, err := scanCycle(s.r.QueryRowContext(ctx, `SELECT `+cycleColumns+` FROM cycles
+		WHERE config_id = ? AND outcome = 'Quarantined' AND held = 0 ORDER BY id DESC LIMIT 1`, configID))
+	if err != nil {
+		return nil, fmt.Errorf("store: last quarantine of %d: %w", configID, err)
+	}
+	return c, nil
 }

@@ -133,12 +133,12 @@ func TestStagedCauses(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := s.Now()
-	staged := []StagedDelete{{Anchor: "a", Type: "user", DN: "uid=a,ou=Sales,dc=corp,dc=example", Cause: CauseScopeOUGone},
-		{Anchor: "b", Type: "user", DN: "uid=b,ou=Sales,dc=corp,dc=example", Cause: CauseScopeOUGone},
+	staged := []StagedDelete{{Anchor: "a", Type: "user", DN: "uid=a,ou=Sales,dc=corp,dc=example", Cause: CauseScopeOUGone,
+		Detail: "ou=Sales gone"},
+		{Anchor: "b", Type: "user", DN: "uid=b,ou=Sales,dc=corp,dc=example", Cause: CauseScopeOUGone, Detail: "ou=Sales gone"},
 		{Anchor: "c", Type: "group", DN: "cn=c,dc=corp,dc=example"}}
 	w := &CycleWrite{Cycle: Cycle{ConfigID: c.ID, Trigger: "manual", StartedAt: now, FinishedAt: now},
-		Changes: Quarantine{Staged: staged, Log: LogEntry{Time: now, Action: ActionStagedDelete, Status: LogStaged, Details: "staged"},
-			Details: map[Cause]string{CauseScopeOUGone: "ou=Sales gone"}}}
+		Changes: Quarantine{Staged: staged, Log: LogEntry{Time: now}}}
 	id, err := s.ApplyCycle(ctx, w)
 	if err != nil {
 		t.Fatal(err)
@@ -152,22 +152,22 @@ func TestStagedCauses(t *testing.T) {
 		t.Fatalf("Logs = %d entries, %v", len(logs), err)
 	}
 	for _, l := range logs {
-		want, details := CauseScopeOUGone, "ou=Sales gone"
+		want, details := CauseScopeOUGone, "no longer in scope: scope OU gone: ou=Sales gone; pending: waits for Allow deletes or Restart sync"
 		if l.Anchor == "c" {
-			want, details = CauseDeleted, "staged"
+			want, details = CauseDeleted, "no longer in scope: deleted at the source; pending: waits for Allow deletes or Restart sync"
 		}
-		if l.Cause != want || l.Details != details {
-			t.Errorf("log entry of %s: cause %q, details %q; want %q, %q", l.Anchor, l.Cause, l.Details, want, details)
+		if l.Cause != want || l.Details != details || l.Fate != StagedPending {
+			t.Errorf("log entry of %s: cause %q, fate %q, details %q; want %q, pending, %q", l.Anchor, l.Cause, l.Fate, l.Details, want, details)
 		}
 	}
-	if _, err := s.AllowDeletes(ctx, QuarantineDecision{ConfigID: c.ID, Quarantine: id, Actor: "alice"}); err != nil {
+	if _, err := s.AllowDeletes(ctx, QuarantineDecision{ConfigID: c.ID, Quarantine: id, Actor: "alice"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	deletes, err := s.Logs(ctx, LogQuery{ConfigID: c.ID, Action: ActionDelete})
 	if err != nil || len(deletes) != 3 || deletes[0].Cause == "" {
 		t.Errorf("Delete entries %+v, %v; want 3 with their causes", deletes, err)
 	}
-	if _, err := s.w.ExecContext(ctx, `UPDATE staged_deletes SET cause = 'gone fishing'`); err == nil {
+	if _, err := s.w.ExecContext(ctx, `UPDATE provisioning_log SET cause = 'gone fishing' WHERE action = 'StagedDelete'`); err == nil {
 		t.Error("the database took a cause outside the set")
 	}
 }

@@ -25,6 +25,8 @@ const (
 	ActionUpdate       = "Update"
 	ActionDelete       = "Delete"
 	ActionStagedDelete = "StagedDelete"
+	// ActionStagedUpdate holds the member links a group would lose, in a
+	// quarantine with a membership limit.
 	ActionStagedUpdate = "StagedUpdate"
 	ActionRestore      = "Restore"
 	ActionDisable      = "Disable"
@@ -38,7 +40,8 @@ const (
 
 // LogActions and LogStatuses are the values the log's filters offer.
 var (
-	LogActions  = []string{ActionCreate, ActionUpdate, ActionDelete, ActionStagedDelete, ActionDisable, ActionRestore}
+	LogActions  = []string{ActionCreate, ActionUpdate, ActionDelete, ActionStagedDelete, ActionStagedUpdate, ActionDisable,
+		ActionRestore}
 	LogStatuses = []string{LogSuccess, LogFailure, LogSkipped, LogStaged, LogPending}
 )
 
@@ -58,6 +61,35 @@ type LogEntry struct {
 	// Cause is why a StagedDelete entry (and the Delete entry that
 	// applied it) deletes its object; "" for every other entry.
 	Cause Cause
+	// A staged entry's fate (StagedPending, StagedApplied, StagedDiscarded;
+	// "" for other entries), who decided it, when and why; OU is where
+	// its object was. Details then ends with the fate in words.
+	Fate       string
+	DecidedBy  string
+	DecidedAt  time.Time
+	FateReason string
+	OU         string
+}
+
+// fateWords ends a staged entry's details with its fate: who decided
+// it, when and why.
+func (e *LogEntry) fateWords() {
+	if e.Action == ActionStagedDelete && !strings.HasPrefix(e.Details, "no longer in scope") {
+		d := "no longer in scope: " + string(e.Cause)
+		if e.Details != "" {
+			d += ": " + e.Details
+		}
+		e.Details = d
+	}
+	at := e.DecidedAt.UTC().Format(time.RFC3339)
+	switch e.Fate {
+	case StagedPending:
+		e.Details += "; pending: waits for Allow deletes or Restart sync"
+	case StagedApplied:
+		e.Details += fmt.Sprintf("; allowed by %s at %s", e.DecidedBy, at)
+	case StagedDiscarded:
+		e.Details += fmt.Sprintf("; discarded (%s) by %s at %s", e.FateReason, e.DecidedBy, at)
+	}
 }
 
 // LogQuery selects provisioning log entries of one configuration, newest first.
@@ -203,6 +235,13 @@ const (
 )
 
 func (s *Store) logs(ctx context.Context, q LogQuery, how int, above int64) ([]LogEntry, error) {
+	where, args := logConditions(q, above)
+	return s.logsOn(ctx, q, how, where, args)
+}
+
+// logConditions are the SQL conditions and arguments of q, with the ids
+// above above only (0: all).
+func logConditions(q LogQuery, above int64) ([]string, []any) {
 	where := []string{"config_id = ?"}
 	args := []any{q.ConfigID}
 	if q.Action != "" {
@@ -240,35 +279,80 @@ func (s *Store) logs(ctx context.Context, q LogQuery, how int, above int64) ([]L
 	if above > 0 {
 		where, args = append(where, "id > ?"), append(args, above)
 	}
+	return where, args
+}
+
+// logsOn continues logs with the conditions of q.
+func (s *Store) logsOn(ctx context.Context, q LogQuery, how int, where []string, args []any) ([]LogEntry, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 50
 	}
-	cols := logColumns
-	switch {
-	case how == logIndexed:
+	if how == logIndexed {
 		// Walk the index's matches newest first; each is checked against
 		// the filters (and LIKE) until the page is full.
 		args = append([]any{trigramQuery(q.Text), q.Before}, args...)
-		rows, err := s.r.QueryContext(ctx, `SELECT l.id, l.config_id, l.cycle_id, l.time, l.action, l.status, l.object_type,
-			l.name, l.dn, l.anchor, l.details, l.cause FROM provisioning_log_text f JOIN provisioning_log l ON l.id = f.rowid
+		rows, err := s.r.QueryContext(ctx, `SELECT `+strings.Join(prefix("l.", strings.Split(logColumns, ", ")), ", ")+`
+			FROM provisioning_log_text f JOIN provisioning_log l ON l.id = f.rowid
 			WHERE f.provisioning_log_text MATCH ? AND f.rowid < ? AND `+strings.Join(prefix("l.", where), " AND ")+`
 			ORDER BY f.rowid DESC LIMIT ?`, append(args, limit)...)
 		return scanLogs(rows, err, limit)
-	case !q.From.IsZero() && !q.To.IsZero() && q.Action == "" && q.Status == "" && q.Type == "" && q.Cycle == 0 && q.Text == "":
+	}
+	arms := logArms(q)
+	if len(arms) == 0 {
+		return nil, nil
+	}
+	cond := strings.Join(where, " AND ")
+	var parts []string
+	var all []any
+	if !q.From.IsZero() && !q.To.IsZero() && q.Action == "" && q.Status == "" && q.Type == "" && q.Cycle == 0 && q.Text == "" {
 		// A date range alone: the newest entries of the range by the time
-		// index (covering: no row read) rather than by walking every
+		// indexes (covering: no row read) rather than by walking every
 		// newer entry of the configuration.
-		args = append(args, limit)
-		rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM provisioning_log WHERE id IN (
-			SELECT id FROM provisioning_log INDEXED BY log_config_time WHERE `+strings.Join(where, " AND ")+`
-			ORDER BY id DESC LIMIT ?) ORDER BY id DESC`, args...)
+		for _, a := range arms {
+			parts = append(parts, `SELECT id FROM (SELECT id FROM provisioning_log INDEXED BY `+a.timeIndex+` WHERE `+cond+
+				` AND `+a.cond+` ORDER BY id DESC LIMIT ?)`)
+			all = append(append(all, args...), limit)
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT `+logColumns+` FROM provisioning_log WHERE id IN (`+
+			strings.Join(parts, " UNION ALL ")+`) ORDER BY id DESC LIMIT ?`, append(all, limit)...)
 		return scanLogs(rows, err, limit)
 	}
-	args = append(args, limit)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+cols+`
-		FROM provisioning_log WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, args...)
+	for _, a := range arms {
+		parts = append(parts, `SELECT `+logColumns+` FROM provisioning_log WHERE `+cond+` AND `+a.cond)
+		all = append(all, args...)
+	}
+	// Two kinds: SQLite merges them, each walked newest first on its own
+	// indexes, and stops at the limit.
+	rows, err := s.r.QueryContext(ctx, strings.Join(parts, " UNION ALL ")+` ORDER BY id DESC LIMIT ?`, append(all, limit)...)
 	return scanLogs(rows, err, limit)
+}
+
+// logArm is one of the two kinds of log entries, each with its indexes:
+// those of what was done (staged = 0) and the staged ones (staged = 1).
+type logArm struct {
+	cond      string // the WHERE term of its partial indexes
+	timeIndex string // its index by time
+}
+
+var (
+	plainEntries  = logArm{cond: "staged = 0", timeIndex: "log_config_time"}
+	stagedEntries = logArm{cond: "staged = 1", timeIndex: "log_staged_time"}
+)
+
+// logArms returns the kinds of entries a query may select: a staged
+// action or the Staged status are staged entries alone; another action or
+// status, plain ones alone.
+func logArms(q LogQuery) []logArm {
+	stagedAction := q.Action == ActionStagedDelete || q.Action == ActionStagedUpdate
+	var out []logArm
+	if !stagedAction && q.Status != LogStaged {
+		out = append(out, plainEntries)
+	}
+	if (q.Action == "" || stagedAction) && (q.Status == "" || q.Status == LogStaged) {
+		out = append(out, stagedEntries)
+	}
+	return out
 }
 
 // trigramQuery is the full-text query for entries holding every trigram of
@@ -367,19 +451,23 @@ func (s *Store) LogEntry(ctx context.Context, configID, id int64) (*LogEntry, er
 }
 
 // logColumns are the columns scanLog reads, in its order.
-const logColumns = `id, config_id, cycle_id, time, action, status, object_type, name, dn, anchor, details, cause`
+const logColumns = `id, config_id, cycle_id, time, action, status, object_type, name, dn, anchor, details, cause, ou, ` +
+	`fate, decided_by, decided_at, fate_reason`
 
 func scanLog(row scanner) (*LogEntry, error) {
 	var e LogEntry
-	var t int64
+	var t, decided int64
 	if err := row.Scan(&e.ID, &e.ConfigID, &e.CycleID, &t, &e.Action, &e.Status, &e.Type, &e.Name, &e.DN, &e.Anchor, &e.Details,
-		&e.Cause); err != nil {
+		&e.Cause, &e.OU, &e.Fate, &e.DecidedBy, &decided, &e.FateReason); err != nil {
 		if err == sql.ErrNoRows {
 			return nil, ErrNotFound
 		}
 		return nil, err
 	}
-	e.Time = fromMS(t)
+	e.Time, e.DecidedAt = fromMS(t), fromMS(decided)
+	if e.Fate != "" {
+		e.fateWords()
+	}
 	return &e, nil
 }
 
@@ -388,13 +476,21 @@ func scanLog(row scanner) (*LogEntry, error) {
 // an export still queued (they wait for the target's answer). It returns
 // how many went.
 func (s *Store) PruneLogs(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM provisioning_log WHERE time < ?
-		AND cycle_id NOT IN (SELECT quarantine_cycle_id FROM configurations WHERE quarantine_cycle_id <> 0)
-		AND id NOT IN (SELECT log_id FROM exports)`, ms(before))
-	if err != nil {
-		return 0, fmt.Errorf("store: prune logs: %w", err)
+	var n int64
+	for _, a := range []logArm{plainEntries, stagedEntries} {
+		res, err := s.w.ExecContext(ctx, `DELETE FROM provisioning_log WHERE time < ? AND `+a.cond+`
+			AND cycle_id NOT IN (SELECT quarantine_cycle_id FROM configurations WHERE quarantine_cycle_id <> 0)
+			AND id NOT IN (SELECT log_id FROM exports)`, ms(before))
+		if err != nil {
+			return n, fmt.Errorf("store: prune logs: %w", err)
+		}
+		m, err := res.RowsAffected()
+		if err != nil {
+			return n, fmt.Errorf("store: prune logs: %w", err)
+		}
+		n += m
 	}
-	return res.RowsAffected()
+	return n, nil
 }
 
 func escapeLike(s string) string {

@@ -37,7 +37,7 @@ var ConfigurationGauges = []Gauge{
 	{"quarantined", "1 while the configuration is quarantined (Delete threshold exceeded), else 0.",
 		`SELECT id, quarantine_cycle_id <> 0 FROM configurations`},
 	{"staged_deletes", "Staged deletes waiting for an admin: Allow deletes or Restart sync.",
-		`SELECT config_id, count(*) FROM staged_deletes WHERE state = 'pending' GROUP BY config_id`},
+		`SELECT f.id, c.pending - c.pending_updates FROM configurations f JOIN cycles c ON c.id = f.quarantine_cycle_id`},
 	{"exports_pending", "Exports waiting to be sent to the configuration's target.",
 		`SELECT config_id, count(*) FROM exports WHERE state = 'pending' GROUP BY config_id`},
 	{"exports_failed", "Exports the target refused; each later cycle tries them again.",

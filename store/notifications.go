@@ -131,3 +131,42 @@ func (s *Store) NotificationFailed(ctx context.Context, id int64, errText string
 	}
 	return nil
 }
+
+// CycleNotifications returns the notifications queued with a cycle (a
+// quarantine's mail, then its reminders), oldest first.
+func (s *Store) CycleNotifications(ctx context.Context, configID, cycleID int64) ([]*Notification, error) {
+	return s.notifications(ctx, `WHERE config_id = ? AND cycle_id = ? ORDER BY id LIMIT 100`, configID, cycleID)
+}
+
+// QueueReminder queues n as a reminder of the pending quarantine of a
+// configuration when the quarantine is still pending and its last
+// reminder (or, before any, the quarantine itself) is at least every old;
+// it reports whether it queued it. Two processes checking at once queue
+// one reminder.
+func (s *Store) QueueReminder(ctx context.Context, configID, quarantine int64, every time.Duration, n *Notification) (bool, error) {
+	now := s.now()
+	queued := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var current, reminded, stopped int64
+		err := tx.QueryRowContext(ctx, `SELECT f.quarantine_cycle_id, f.reminded_at, coalesce(c.finished_at, 0)
+			FROM configurations f LEFT JOIN cycles c ON c.id = f.quarantine_cycle_id WHERE f.id = ?`, configID).
+			Scan(&current, &reminded, &stopped)
+		if err != nil {
+			return err
+		}
+		if current != quarantine || current == 0 || every <= 0 || now.Sub(fromMS(max(reminded, stopped))) < every {
+			return nil
+		}
+		n.ConfigID, n.CycleID = configID, quarantine
+		if err := insertNotification(ctx, tx, n, now); err != nil {
+			return err
+		}
+		queued = true
+		_, err = tx.ExecContext(ctx, `UPDATE configurations SET reminded_at = ? WHERE id = ?`, ms(now), configID)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: queue reminder: %w", err)
+	}
+	return queued, nil
+}

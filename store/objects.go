@@ -74,10 +74,19 @@ func (s *Store) TargetIndexOf(ctx context.Context, configID int64, anchors []str
 		}
 		defer rows.Close()
 		var a string
+		var typ sql.RawBytes
 		var e IndexEntry
 		for rows.Next() {
-			if err := rows.Scan(&a, &e.Type, &e.DN, &e.Name); err != nil {
+			if err := rows.Scan(&a, &typ, &e.DN, &e.Name); err != nil {
 				return err
+			}
+			// One string per type, not one per object: a quarantine of a
+			// million objects keeps them all.
+			switch e.Type = string(typ); e.Type {
+			case "user":
+				e.Type = "user"
+			case "group":
+				e.Type = "group"
 			}
 			if keep == nil || keep(a) {
 				fn(a, e)
@@ -139,20 +148,36 @@ func (s *Store) scanObjects(ctx context.Context, q string, args []any, fn func(*
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var o TargetObject
-		var attrs string
-		if err := rows.Scan(&o.Anchor, &o.Type, &o.DN, &o.Name, &attrs, &o.Hash); err != nil {
+		o, err := scanObject(rows)
+		if err != nil {
 			return fmt.Errorf("store: target objects: %w", err)
 		}
-		if o.Attributes, err = decodeAttributes(attrs); err != nil {
-			return fmt.Errorf("store: target object %s: %w", o.Anchor, err)
-		}
-		fn(&o)
+		fn(o)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store: target objects: %w", err)
 	}
 	return nil
+}
+
+// objectColumns are the columns scanObject reads, in its order.
+const objectColumns = `anchor, type, dn, name, attributes, hash`
+
+// scanObject reads a target object (objectColumns); no row is ErrNotFound.
+func scanObject(row scanner) (*TargetObject, error) {
+	var o TargetObject
+	var attrs string
+	if err := row.Scan(&o.Anchor, &o.Type, &o.DN, &o.Name, &attrs, &o.Hash); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	}
+	var err error
+	if o.Attributes, err = decodeAttributes(attrs); err != nil {
+		return nil, fmt.Errorf("target object %s: %w", o.Anchor, err)
+	}
+	return &o, nil
 }
 
 // decodeAttributes reads the JSON of an object's attributes. The compact

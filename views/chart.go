@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // Chart drawing area, in SVG user units (the SVG scales with CSS).
@@ -23,10 +24,15 @@ const (
 type chartBar struct {
 	X, Y, W, H float64
 	LabelX     float64 // centre of the bar, for its cycle id
+	Label      bool    // its cycle id is written under it
 	CycleID    int64
 	Deletions  int
 	Class      string // "bar" or "bar bar-quarantined"
 	Title      string // tooltip and accessible text of the bar
+	// ShowThen marks, at ThenY, the threshold in force for that cycle
+	// when it differs from the current one.
+	ShowThen bool
+	ThenY    float64
 }
 
 // chartLayout is the geometry of the deletions chart.
@@ -39,15 +45,14 @@ type chartLayout struct {
 	Bars          []chartBar
 	ShowThreshold bool
 	ThresholdY    float64
-	ThresholdText string
-	ShowLabels    bool // cycle ids under the bars (only when few)
 	LabelY        float64
 	Desc          string
 }
 
 // layoutChart computes the chart geometry: one bar per point, scaled to
-// max(max deletions, threshold) × 1.1 so the threshold line and the
-// tallest bar both fit with some headroom.
+// max(max deletions, thresholds) × 1.1 so the threshold lines and the
+// tallest bar all fit with some headroom. Under the bars, every cycle id
+// when few, else every k-th so that none overlap.
 func layoutChart(c Chart) chartLayout {
 	l := chartLayout{
 		Width:     chartWidth,
@@ -62,7 +67,7 @@ func layoutChart(c Chart) chartLayout {
 
 	top := max(c.Threshold, 0)
 	for _, p := range c.Points {
-		top = max(top, p.Deletions)
+		top = max(top, p.Deletions, p.Threshold)
 	}
 	l.Scale = float64(top) * 1.1
 	if l.Scale <= 0 {
@@ -73,21 +78,14 @@ func layoutChart(c Chart) chartLayout {
 	if c.Threshold > 0 {
 		l.ShowThreshold = true
 		l.ThresholdY = y(c.Threshold)
-		l.ThresholdText = "threshold " + num(c.Threshold)
-		if !c.Prevent {
-			l.ThresholdText += " (prevention off)"
-		}
 	}
-	l.Desc = "Deletions per cycle; threshold " + num(c.Threshold)
-	if !c.Prevent {
-		l.Desc += "; prevent accidental deletions is off"
-	}
+	l.Desc = chartDesc(c)
 
 	n := len(c.Points)
 	if n == 0 {
 		return l
 	}
-	l.ShowLabels = n <= chartLabelMax
+	every := max(1, (n+chartLabelMax-1)/chartLabelMax)
 	slot := plotW / float64(n)
 	w := min(slot*0.7, chartMaxBarW)
 	for i, p := range c.Points {
@@ -97,6 +95,7 @@ func layoutChart(c Chart) chartLayout {
 		b := chartBar{
 			X: x, Y: l.BaseY - h, W: w, H: h,
 			LabelX:    x + w/2,
+			Label:     (n-1-i)%every == 0, // the newest always
 			CycleID:   p.CycleID,
 			Deletions: p.Deletions,
 			Class:     "bar",
@@ -104,11 +103,40 @@ func layoutChart(c Chart) chartLayout {
 		}
 		if p.Quarantined {
 			b.Class = "bar bar-quarantined"
-			b.Title += " (quarantined)"
+			b.Title += " (stopped by the guard)"
+		}
+		if p.Threshold > 0 && p.Threshold != c.Threshold {
+			b.ShowThen, b.ThenY = true, y(p.Threshold)
+			b.Title += fmt.Sprintf(", threshold then %s", num(p.Threshold))
 		}
 		l.Bars = append(l.Bars, b)
 	}
 	return l
+}
+
+// chartDesc is the chart's text: every cycle's deletions, whether the
+// guard stopped it, and the thresholds.
+func chartDesc(c Chart) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Deletions of the last %s, oldest first: ", Plural(len(c.Points), "cycle", "cycles"))
+	for i, p := range c.Points {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "cycle %d: %s", p.CycleID, num(p.Deletions))
+		if p.Quarantined {
+			b.WriteString(" (stopped)")
+		}
+		if p.Threshold > 0 && p.Threshold != c.Threshold {
+			fmt.Fprintf(&b, " (threshold then %s)", num(p.Threshold))
+		}
+	}
+	fmt.Fprintf(&b, ". Threshold now: %s", num(c.Threshold))
+	if !c.Prevent {
+		b.WriteString("; prevent accidental deletions is off")
+	}
+	b.WriteString(".")
+	return b.String()
 }
 
 // coord formats an SVG coordinate rounded to two decimals.

@@ -49,10 +49,12 @@ func TestLayoutChartScalesToThresholdAndMax(t *testing.T) {
 	if l.Bars[1].Y <= chartTop {
 		t.Errorf("tallest bar y = %v, want below the top padding", l.Bars[1].Y)
 	}
-	if !l.ShowLabels {
-		t.Error("few bars should get labels")
+	for i, b := range l.Bars {
+		if !b.Label {
+			t.Errorf("bar %d has no label; few bars all get theirs", i)
+		}
 	}
-	if got, want := l.Desc, "Deletions per cycle; threshold 500"; got != want {
+	if got, want := l.Desc, "Deletions of the last 3 cycles, oldest first: cycle 1: 100; cycle 2: 1,000 (stopped); cycle 3: 0. Threshold now: 500."; got != want {
 		t.Errorf("Desc = %q, want %q", got, want)
 	}
 }
@@ -67,8 +69,8 @@ func TestLayoutChartThresholdAboveAllBars(t *testing.T) {
 	if got, want := l.BaseY-l.ThresholdY, plotH/1.1; !near(got, want) {
 		t.Errorf("threshold height = %v, want %v", got, want)
 	}
-	if got, want := l.ThresholdText, "threshold 2,000"; got != want {
-		t.Errorf("ThresholdText = %q, want %q", got, want)
+	if !strings.Contains(l.Desc, "Threshold now: 2,000.") {
+		t.Errorf("Desc = %q, want the threshold", l.Desc)
 	}
 }
 
@@ -78,14 +80,23 @@ func TestLayoutChartManyBarsAndEdgeCases(t *testing.T) {
 		pts = append(pts, ChartPoint{CycleID: int64(i + 1), Deletions: i})
 	}
 	l := layoutChart(Chart{Points: pts, Threshold: 500})
-	if l.ShowLabels {
-		t.Error("20 bars should not get labels")
+	labels := 0
+	for _, b := range l.Bars {
+		if b.Label {
+			labels++
+		}
+	}
+	if labels < 5 || labels > chartLabelMax || !l.Bars[19].Label {
+		t.Errorf("20 bars: %d labels, want every other one at most %d, the newest labelled", labels, chartLabelMax)
+	}
+	if !strings.Contains(l.Desc, "cycle 20: 19") {
+		t.Errorf("Desc = %q, want every cycle's number", l.Desc)
 	}
 	if last := l.Bars[19]; last.X+last.W > l.PlotRight+1e-9 {
 		t.Errorf("last bar overflows: %v > %v", last.X+last.W, l.PlotRight)
 	}
-	if !strings.Contains(l.Desc, "off") || !strings.Contains(l.ThresholdText, "off") {
-		t.Errorf("prevention off not said: %q / %q", l.Desc, l.ThresholdText)
+	if !strings.Contains(l.Desc, "off") {
+		t.Errorf("prevention off not said: %q", l.Desc)
 	}
 
 	// No threshold, no deletions: no division by zero, no line.
@@ -106,7 +117,7 @@ func TestChartSVG(t *testing.T) {
 			t.Errorf("aria-labelledby %q dangles", ref)
 		}
 	}
-	if got, want := svg.Find("desc").Text(), "Deletions per cycle; threshold 500"; got != want {
+	if got, want := svg.Find("desc").Text(), "Deletions of the last 2 cycles, oldest first: cycle 11: 3; cycle 12: 812 (stopped). Threshold now: 500."; got != want {
 		t.Errorf("desc = %q, want %q", got, want)
 	}
 	if got := svg.Find("rect.bar").Length(); got != 2 {
@@ -115,10 +126,23 @@ func TestChartSVG(t *testing.T) {
 	if got := svg.Find("rect.bar-quarantined").Length(); got != 1 {
 		t.Errorf("quarantined bars = %d, want 1", got)
 	}
-	if svg.Find("line.threshold[stroke-dasharray]").Length() != 1 || svg.Find(".threshold-label").Text() != "threshold 500" {
-		t.Error("dashed threshold line or its label missing")
+	if svg.Find("line.threshold[stroke-dasharray]").Length() != 1 {
+		t.Error("dashed threshold line missing")
 	}
 	if got := svg.Find("text.chart-label").Length(); got != 2 {
 		t.Errorf("x labels = %d, want 2", got)
+	}
+}
+
+// TestChartThresholdThen: a cycle measured against another threshold than
+// today's shows its own, in the drawing and in the words.
+func TestChartThresholdThen(t *testing.T) {
+	l := layoutChart(Chart{Points: []ChartPoint{{CycleID: 1, Deletions: 60, Quarantined: true, Threshold: 50}, {CycleID: 2, Threshold: 100}},
+		Threshold: 100, Prevent: true})
+	if !l.Bars[0].ShowThen || l.Bars[1].ShowThen {
+		t.Errorf("threshold then shown: %v, %v; want on the first bar only", l.Bars[0].ShowThen, l.Bars[1].ShowThen)
+	}
+	if !strings.Contains(l.Desc, "cycle 1: 60 (stopped) (threshold then 50)") || !strings.Contains(l.Bars[0].Title, "threshold then 50") {
+		t.Errorf("desc %q, title %q", l.Desc, l.Bars[0].Title)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/a-h/templ"
 )
@@ -258,7 +259,7 @@ func confirmYesClass(kind string) string {
 
 // The provisioning log filter values of the SPEC.
 var (
-	logActions  = []string{"Create", "Update", "Delete", "StagedDelete", "Disable", "Restore"}
+	logActions  = []string{"Create", "Update", "Delete", "StagedDelete", "StagedUpdate", "Disable", "Restore"}
 	logStatuses = []string{"Success", "Failure", "Skipped", "Staged", "Pending"}
 	logTypes    = []string{"user", "group"}
 )
@@ -346,4 +347,78 @@ func dnParts(dn string) []string {
 		}
 	}
 	return append(out, dn[start:])
+}
+
+// formFields are the fields of the Basics form, in their order.
+var formFields = []string{"email", "threshold", "users", "groups", "memberships", "percent", "hold", "remind"}
+
+// firstError returns the first field of the Basics form with a message.
+func firstError(errs map[string]string) string {
+	for _, f := range formFields {
+		if errs[f] != "" {
+			return f
+		}
+	}
+	return ""
+}
+
+// optionOf is the one value a single select shows of a list ("" for none).
+func optionOf(list []string) string {
+	if len(list) == 0 {
+		return ""
+	}
+	return list[0]
+}
+
+// typeWord words an object type for people: "User", "Group".
+func typeWord(t string) string {
+	switch t {
+	case "user":
+		return "User"
+	case "group":
+		return "Group"
+	}
+	return t
+}
+
+// optionWord words a filter option: object types capitalized, the rest
+// as they are (actions and statuses are names).
+func optionWord(o string) string { return typeWord(o) }
+
+// fateClass is the badge class of a staged entry's fate.
+func fateClass(fate string) string {
+	switch fate {
+	case "pending":
+		return "badge badge-warn"
+	case "allowed":
+		return "badge badge-danger"
+	}
+	return "badge badge-muted"
+}
+
+// stopSentence says what a quarantine holds, why the guard stopped it,
+// and what changed in the threshold since.
+func stopSentence(s Stop) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s staged by cycle %d", Plural(s.Deletes, "deletion", "deletions"), s.CycleID)
+	if s.Updates > 0 {
+		fmt.Fprintf(&b, ", and the member removals of %s,", Plural(s.Updates, "group", "groups"))
+	}
+	b.WriteString(" wait for an admin.")
+	if s.Why != "" {
+		fmt.Fprintf(&b, " The guard stopped it because %s.", s.Why)
+	}
+	if s.ThresholdNow != "" {
+		fmt.Fprintf(&b, " The threshold is now %s: a change applies from the next cycle and releases nothing already staged.", s.ThresholdNow)
+	}
+	return b.String()
+}
+
+// previewSentence says what a previewed cycle would change.
+func previewSentence(v Preview) string {
+	s := fmt.Sprintf("It would create %s, update %s and delete %s", num(v.Creates), num(v.Updates), num(v.Deletes))
+	if v.MembershipRemovals > 0 {
+		s += fmt.Sprintf(", and remove %s from groups that stay", Plural(v.MembershipRemovals, "member link", "member links"))
+	}
+	return s + "."
 }

@@ -25,6 +25,10 @@ type Base struct {
 	CSRF  string
 	Flash *Flash
 	Nav   string // "configurations" | "audit" | "outbox" | "users" | "account": the current nav item
+	// Live, when set, is how many seconds until the page shows itself
+	// again: a cycle runs. Without JavaScript a refresh does it; with it,
+	// static/app.js fetches the page and replaces what changed.
+	Live int
 }
 
 // Status is a configuration's status as the portal shows it (SPEC section 4).
@@ -50,6 +54,8 @@ type ConfigurationRow struct {
 	Status       Status
 	Objects      int
 	LastCycle    string // formatted time or ""
+	// StoppedSince says since when sync is stopped ("" while it runs).
+	StoppedSince string
 }
 
 // ConfigurationsPage is the view model of Configurations.
@@ -58,11 +64,16 @@ type ConfigurationsPage struct {
 	Rows []ConfigurationRow
 }
 
-// Basics are a configuration's guard settings.
+// Basics are a configuration's guard settings, each a string so that a
+// badly typed value is kept.
 type Basics struct {
 	Email     string
 	Prevent   bool
-	Threshold string // a string so that a badly typed value is kept
+	Threshold string
+	// The limits besides the threshold ("0": off) and how often a
+	// reminder goes out while sync is stopped.
+	Users, Groups, Memberships, Percent string
+	RemindEvery                         string
 	// Hold is how long deletions are held before they become final, as
 	// typed ("72h", "3d"; "0": deleted at once).
 	Hold string
@@ -75,7 +86,32 @@ type Basics struct {
 // BasicsForm is the Basics edit form: typed values and per-field messages.
 type BasicsForm struct {
 	Basics
-	Errors map[string]string // keys "email", "threshold", "hold"
+	// Errors: keys "email", "threshold", "users", "groups",
+	// "memberships", "percent", "remind", "hold".
+	Errors map[string]string
+	// Preview, when set, is what the next cycle would do with the values
+	// typed (nothing saved).
+	Preview *Preview
+}
+
+// LimitRow is one of the guard's limits with a plan's count.
+type LimitRow struct {
+	Name    string // "Accidental deletion threshold", "Deleted users" …
+	Limit   string // "50", "20 %", "off"
+	Count   string // "60", "24 %"
+	Reached bool
+}
+
+// Preview is what the next cycle would do, saving nothing.
+type Preview struct {
+	Creates, Updates, Deletes, MembershipRemovals int
+	WouldQuarantine, Held                         bool
+	Reason                                        string
+	Limits                                        []LimitRow
+	ByCause, ByOU                                 []Count
+	Sample                                        []StagedObject
+	// Error says why there is no preview (the source failed).
+	Error string
 }
 
 // SourceForm is a source's settings as typed (New configuration's first
@@ -93,6 +129,9 @@ type SourceForm struct {
 	PasswordKept bool
 	Errors       map[string]string // keys "name", "source", "base_dn", "bind_dn", "bind_method", "ca_file", "tls_pin"
 	Test         *ConnTest
+	// Preview is what the next cycle would do with these settings (Edit
+	// Source's Preview), nothing saved.
+	Preview *Preview
 }
 
 // ConnTest is the answer of Test connection.
@@ -119,6 +158,8 @@ type OUBrowser struct {
 	Selected      []SelectedOU
 	Users, Groups int
 	Error         string
+	// Focus puts the focus on the first OU: Edit Scope just opened.
+	Focus bool
 }
 
 // OUItem is one OU of the scope picker.
@@ -155,19 +196,27 @@ type SourceChange struct {
 	Groups     int
 	Threshold  int
 	Prevent    bool
-	// A preview of what the next cycle would do (creates, updates,
-	// deletes, whether the guard would stop it) goes here once the engine
-	// can plan without applying: see web.previewSourceChange.
+	// Preview is what the next cycle would do with the new source
+	// (creates, updates, deletes, whether the guard would stop it):
+	// web.previewSourceChange fills it; nil when it could not be planned.
+	Preview *Preview
 }
 
 // Cycle is the summary of one sync cycle.
 type Cycle struct {
-	ID                                                 int64
-	Outcome                                            string // Succeeded | Quarantined | Failed | Running
-	Trigger                                            string
+	ID int64
+	// Outcome is the cycle's outcome as stored (Succeeded, Quarantined,
+	// Failed) and OutcomeText as people read it ("Delete threshold
+	// exceeded" for a quarantine, "Held: sync stopped" for a cycle run
+	// while one was pending).
+	Outcome, OutcomeText                               string
+	Trigger                                            string // as people read it: "schedule", "Run sync now" …
 	Creates, Updates, Deletes, StagedDeletes, Failures int
 	Started, Duration, Error                           string
 	LogURL                                             string
+	// Fate says what became of a quarantine: "allowed by alice: 60
+	// deleted", "restarted by bob: 60 discarded", "pending: 60 waiting".
+	Fate string
 }
 
 // ChartPoint is one bar of the deletions chart.
@@ -175,6 +224,7 @@ type ChartPoint struct {
 	CycleID     int64
 	Deletions   int // applied + staged
 	Quarantined bool
+	Threshold   int // the threshold in force for that cycle (0: unknown)
 }
 
 // Chart is the deletions-per-cycle chart against the threshold.
@@ -224,6 +274,14 @@ type ConfigurationPage struct {
 	// TargetChange asks to confirm a change of the target's destination.
 	TargetForm   *TargetForm
 	TargetChange *TargetChange
+	// Stop is the pending quarantine, nil while sync runs.
+	Stop *Stop
+	// Limits are the limits besides the threshold and the reminders,
+	// as the Basics pane shows them.
+	Limits []LimitRow
+	// ScopePreview is what the next cycle would do with the OUs ticked in
+	// Edit Scope (Preview), nothing saved.
+	ScopePreview *Preview
 }
 
 // Target is a configuration's target as the Target pane shows it.
@@ -240,6 +298,19 @@ type Target struct {
 	Unreachable, LastError string
 }
 
+// Stop is a quarantine as the configuration page and the sync status info
+// tell it.
+type Stop struct {
+	CycleID      int64
+	Since, Ago   string // when sync stopped, and how long ago in words
+	Deletes      int    // staged deletes still pending
+	Updates      int    // groups whose member removals are still pending
+	Why          string // "60 deletions reach the threshold of 50"
+	ThresholdNow string // "100" when the threshold changed since it tripped, else ""
+	Told         string // whether and how the admins were told
+	ToldOK       bool
+}
+
 // Count is a labelled number, e.g. staged deletions per OU.
 type Count struct {
 	Label string
@@ -250,9 +321,12 @@ type Count struct {
 type StagedObject struct {
 	Type, Name, DN, Anchor string
 	Cause                  string // why it would be deleted
+	Detail                 string // where it is now, who changed the scope
 	// Account is "Enabled" or "Disabled" for a user in the target
 	// directory, "" otherwise.
 	Account string
+	// InScope: the object is in the scope as it is now (it would come back).
+	InScope bool
 }
 
 // StatusInfoPage is the view model of StatusInfo (the sync status info).
@@ -267,6 +341,8 @@ type StatusInfoPage struct {
 	Staged      int
 	Threshold   int
 	Pending     int
+	Stop        *Stop
+	Limits      []LimitRow // as in force when it tripped, with its counts
 	ByType      []Count
 	ByOU        []Count
 	ByCause     []Count
@@ -274,6 +350,15 @@ type StatusInfoPage struct {
 	SampleOf    int
 	LogURL      string // provisioning log filtered to StagedDelete of that cycle
 	LastCycle   *Cycle // shown when not quarantined
+	// Story is the last quarantine, told when none is pending.
+	Story *Story
+	// Part is the filter of the staged objects shown (and allowed).
+	Part Part
+	// Pager of the staged objects: the next and previous pages, and
+	// which of them are shown ("1–50").
+	NextURL, PrevURL, Shown string
+	// OUs, Causes are the choices of the part filter.
+	OUs, Causes []string
 	// Hold is how long allowed deletions are held ("" when they are
 	// not), and HoldUntil until when if allowed now.
 	Hold, HoldUntil string
@@ -281,6 +366,34 @@ type StatusInfoPage struct {
 	// first of them is purged.
 	Held      int
 	HeldUntil string
+}
+
+// Story is a quarantine decided: when it stopped sync, why, and how it
+// ended.
+type Story struct {
+	CycleID   int64
+	When, Why string
+	Ended     string // "Allowed by alice at …: 60 deleted."
+	Told      string
+	ToldOK    bool
+	LogURL    string
+	Threshold int
+}
+
+// Part is a part of a quarantine's staged deletes: the filters of the
+// sync status info and of a partial Allow deletes (they intersect).
+type Part struct {
+	OUs     []string
+	Type    string // "user" | "group" | ""
+	Cause   string
+	Anchors []string
+	// LeaveInScope leaves out the objects the scope holds again.
+	LeaveInScope bool
+}
+
+// IsZero reports whether the part is all of it.
+func (p Part) IsZero() bool {
+	return len(p.OUs) == 0 && p.Type == "" && p.Cause == "" && len(p.Anchors) == 0 && !p.LeaveInScope
 }
 
 // ConfirmPage is the view model of Confirm (Allow deletes, Restart sync,
@@ -304,6 +417,17 @@ type ConfirmPage struct {
 	// with a link back and no Yes.
 	Nothing   string
 	CancelURL string // No goes (GET) here
+	// Allow deletes of a part: the part (carried by Yes), in words, the
+	// objects that go (a sample), how many stay pending, and the objects
+	// the scope holds again (with the link that leaves them out, or puts
+	// them back).
+	Part         Part
+	PartWords    string
+	Going        []StagedObject
+	GoingOf      int
+	Staying      int
+	InScopeAgain int
+	ToggleURL    string
 }
 
 // LogFilter is the provisioning log filter as typed, with per-field messages
@@ -320,6 +444,7 @@ type LogRow struct {
 	Cycle                                           int64
 	Action, Status, Type, Name, DN, Anchor, Details string
 	Cause                                           string // a staged delete's cause, or ""
+	Fate                                            string // a staged entry's fate: pending, allowed, discarded
 	URL                                             string // the entry's page
 }
 

@@ -71,6 +71,8 @@ func configPage(u *User) ConfigurationPage {
 		AgentID: 3, AgentName: "agent-1",
 		Users: 1204, Groups: 40,
 		PendingStaged: 812, QuarantineID: 42,
+		Stop: &Stop{CycleID: 12, Since: "2025-01-02 10:00:00 UTC", Ago: "3 hours", Deletes: 812,
+			Why: "812 deletions reach the threshold of 500", Told: "The notification was sent.", ToldOK: true},
 		Cycles: []Cycle{
 			{ID: 12, Outcome: "Quarantined", Deletes: 0, StagedDeletes: 812, Started: "2025-01-02 10:00"},
 			{ID: 11, Outcome: "Succeeded", Creates: 1204, Started: "2025-01-02 09:58"},
@@ -100,9 +102,13 @@ func TestConfigurationAdmin(t *testing.T) {
 		}
 	}
 
-	menu := doc.Find(`details.menu`)
-	if got, want := menu.Find(`summary[aria-label="More actions"]`).Length(), 1; got != want {
-		t.Fatalf("More actions summaries = %d, want %d", got, want)
+	menu := doc.Find(`div.menu`)
+	button := menu.Find(`button[aria-label="More actions"]`)
+	if got, want := button.Length(), 1; got != want {
+		t.Fatalf("More actions buttons = %d, want %d", got, want)
+	}
+	if target := button.AttrOr("popovertarget", ""); target == "" || menu.Find("#"+target+"[popover]").Length() != 1 {
+		t.Fatalf("More actions opens %q, which is no popover of the menu", target)
 	}
 	for text, href := range map[string]string{
 		"View provisioning log": "/configurations/7/logs",
@@ -133,8 +139,18 @@ func TestConfigurationAdmin(t *testing.T) {
 	if got, _ := links.First().Attr("href"); got != "/configurations/7/status" {
 		t.Errorf("status link href = %q", got)
 	}
-	if got, want := strings.Join(strings.Fields(doc.Find(".banner h2").Text()), " "), "Sync stopped: 812 deletions staged (threshold 500)"; got != want {
+	if got, want := strings.Join(strings.Fields(doc.Find(".banner h2").Text()), " "), "Sync stopped since 2025-01-02 10:00:00 UTC (3 hours ago)"; got != want {
 		t.Errorf("banner = %q, want %q", got, want)
+	}
+	banner := strings.Join(strings.Fields(doc.Find(".banner").Text()), " ")
+	for _, want := range []string{"812 deletions staged by cycle 12 wait for an admin.",
+		"The guard stopped it because 812 deletions reach the threshold of 500.", "The notification was sent."} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %q: %s", want, banner)
+		}
+	}
+	if strings.Contains(banner, "What was staged") {
+		t.Errorf("banner still reads %q", banner)
 	}
 
 	// Basics in view mode.
@@ -453,8 +469,8 @@ func TestLogs(t *testing.T) {
 	if got := action.Find("option[selected]").AttrOr("value", ""); got != "StagedDelete" {
 		t.Errorf("selected action = %q", got)
 	}
-	if got := action.Find("option").Length(); got != 7 { // Any and the six actions, Disable and Restore of the hold among them
-		t.Errorf("action options = %d, want 7", got)
+	if got := action.Find("option").Length(); got != 8 { // Any and the seven actions: StagedUpdate, and Disable and Restore of the hold, among them
+		t.Errorf("action options = %d, want 8", got)
 	}
 	byLabel(t, doc, "Status")
 	byLabel(t, doc, "Type")
@@ -526,8 +542,9 @@ func TestLoginAndLayout(t *testing.T) {
 	if got := doc.Find(`[role="status"]`).Text(); !strings.Contains(got, "accepted") {
 		t.Errorf("status flash = %q", got)
 	}
-	if !strings.Contains(doc.Find("header").Text(), "alice") || !strings.Contains(doc.Find("header").Text(), "admin") {
-		t.Error("user name/role missing in header")
+	if got := strings.Join(strings.Fields(doc.Find(".site-user").Text()), " "); !strings.HasPrefix(got, "Signed in as alice") ||
+		strings.Contains(got, "view only") {
+		t.Errorf("header says %q, want Signed in as alice, no role for an admin", got)
 	}
 	if doc.Find(`header form[method="post"][action="/logout"] input[name="_csrf"]`).Length() != 1 {
 		t.Error("Sign out form missing")

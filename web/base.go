@@ -68,12 +68,13 @@ func (s *Server) configParam(c echo.Context) (*store.Configuration, error) {
 	return cfg, nil
 }
 
-// formatTime shows a time as admins read it; the zero time is empty.
+// formatTime shows a time as admins read it, in the server's zone, which
+// it names (CSV and JSON give RFC 3339 in UTC); the zero time is empty.
 func formatTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.Local().Format("2006-01-02 15:04:05")
+	return t.Local().Format("2006-01-02 15:04:05 MST")
 }
 
 func formatDuration(d time.Duration) string {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,14 +17,28 @@ import (
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
-// statusView words a configuration's status for the views.
-func statusView(cfg *store.Configuration, st guard.Status) views.Status {
+// statusView words a configuration's status for the views. A cycle this
+// process has started but not yet begun shows as running, from the click
+// on: the page then watches it (liveSeconds).
+func (s *Server) statusView(cfg *store.Configuration, st guard.Status) views.Status {
 	v := views.Status{Code: st.Code, Text: st.Text, Error: st.Error, InfoURL: views.ConfigURL(cfg.ID, "/status"),
 		Since: formatTime(st.Since)}
-	if st.Lock != nil && st.Code == guard.StatusRunning {
+	if st.Code != store.StatusQuarantined && st.Code != guard.StatusRunning && s.sched != nil && s.sched.Running(cfg.ID) {
+		v.Code, v.Text, v.Error = guard.StatusRunning, guard.StatusText(guard.StatusRunning), ""
+	}
+	if st.Lock != nil && v.Code == guard.StatusRunning {
 		v.Progress = &views.Progress{Read: st.Lock.Read, Planned: st.Lock.Planned, Applied: st.Lock.Applied, Phase: st.Lock.Phase}
 	}
 	return v
+}
+
+// liveSeconds is how soon a page showing a configuration in this status
+// shows itself again: a running cycle's progress moves.
+func liveSeconds(st views.Status, running bool) int {
+	if st.Code == guard.StatusRunning || running {
+		return 2
+	}
+	return 0
 }
 
 func (s *Server) configurations(c echo.Context) error {
@@ -38,11 +53,12 @@ func (s *Server) configurations(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		row := views.ConfigurationRow{ID: cfg.ID, Name: cfg.Name, Source: cfg.Source, Status: statusView(cfg, o.Status),
-			Objects: o.Users + o.Groups}
+		row := views.ConfigurationRow{ID: cfg.ID, Name: cfg.Name, Source: cfg.Source, Status: s.statusView(cfg, o.Status),
+			Objects: o.Users + o.Groups, StoppedSince: formatTime(o.StoppedSince)}
 		if o.LastCycle != nil {
 			row.LastCycle = formatTime(o.LastCycle.FinishedAt)
 		}
+		page.Base.Live = max(page.Base.Live, liveSeconds(row.Status, false))
 		page.Rows = append(page.Rows, row)
 	}
 	return render(c, http.StatusOK, views.Configurations(page))
@@ -52,17 +68,19 @@ func (s *Server) configurations(c echo.Context) error {
 func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (views.ConfigurationPage, error) {
 	ctx := c.Request().Context()
 	p := views.ConfigurationPage{Base: s.base(c, cfg.Name, "configurations"), ID: cfg.ID, Name: cfg.Name,
-		Basics: basicsView(cfg.Basics),
-		Scope:  cfg.EffectiveScope(), Source: cfg.Source, BaseDN: cfg.BaseDN, BindDN: cfg.BindDN,
+		Basics: basicsView(cfg.Basics), Limits: basicsLimits(cfg.Basics),
+		Scope: cfg.EffectiveScope(), Source: cfg.Source, BaseDN: cfg.BaseDN, BindDN: cfg.BindDN,
 		BindMethod: guard.BindMethod(cfg), StartTLS: cfg.StartTLS, CAFile: cfg.CAFile, TLSPin: cfg.TLSPin, TLSServer: cfg.TLSServer,
 		Interval: humanInterval(cfg.Interval), AgentID: cfg.AgentID, QuarantineID: cfg.QuarantineID}
 	o, err := guard.OverviewOf(ctx, s.store, cfg)
 	if err != nil {
 		return p, err
 	}
-	p.Status, p.Users, p.Groups, p.PendingStaged = statusView(cfg, o.Status), o.Users, o.Groups, o.PendingStaged
+	p.Status, p.Users, p.Groups, p.PendingStaged = s.statusView(cfg, o.Status), o.Users, o.Groups, o.PendingStaged
+	p.Stop = stopView(o, s.store.Now())
 	p.Basics.Held, p.Basics.HeldUntil = o.Held.Objects, formatTime(o.Held.NextPurge)
 	p.Target = targetView(cfg.ID, o.Target)
+	p.Base.Live = liveSeconds(p.Status, false)
 	if cfg.AgentID != 0 {
 		if a, err := s.store.Agent(ctx, cfg.AgentID); err == nil {
 			p.AgentName = a.Name
@@ -81,11 +99,11 @@ func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (vi
 	for i := len(cycles) - 1; i >= 0; i-- {
 		cy := cycles[i]
 		p.Chart.Points = append(p.Chart.Points, views.ChartPoint{CycleID: cy.ID, Deletions: cy.Deletes + cy.StagedDeletes,
-			Quarantined: cy.Outcome == store.OutcomeQuarantined && cy.StagedDeletes > 0})
+			Quarantined: cy.Outcome == store.OutcomeQuarantined && !cy.Held, Threshold: tripThreshold(cy)})
 	}
 	switch {
-	case cfg.QuarantineID != 0:
-		p.NextRun = "stopped until an admin allows the deletes or restarts sync"
+	case p.Stop != nil:
+		p.NextRun = "stopped since " + p.Stop.Since + ", until an admin allows the deletes or restarts sync"
 	case o.LastCycle != nil:
 		p.NextRun = formatTime(o.LastCycle.FinishedAt.Add(cfg.Interval))
 	default:
@@ -94,11 +112,26 @@ func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (vi
 	return p, nil
 }
 
+// cycleView words a cycle: a quarantine reads as people know it (Delete
+// threshold exceeded) with what became of it; a cycle held by a pending
+// quarantine says so rather than passing for a new one.
 func cycleView(configID int64, cy *store.Cycle) views.Cycle {
-	return views.Cycle{ID: cy.ID, Outcome: cy.Outcome, Trigger: cy.Trigger, Creates: cy.Creates, Updates: cy.Updates,
-		Deletes: cy.Deletes, StagedDeletes: cy.StagedDeletes, Failures: cy.Failures, Started: formatTime(cy.StartedAt),
-		Duration: formatDuration(cy.FinishedAt.Sub(cy.StartedAt)), Error: cy.Error,
+	v := views.Cycle{ID: cy.ID, Outcome: cy.Outcome, OutcomeText: cy.Outcome, Trigger: triggerWords(cy.Trigger),
+		Creates: cy.Creates, Updates: cy.Updates, Deletes: cy.Deletes, StagedDeletes: cy.StagedDeletes, Failures: cy.Failures,
+		Started: formatTime(cy.StartedAt), Duration: formatDuration(cy.FinishedAt.Sub(cy.StartedAt)), Error: cy.Error,
 		LogURL: views.ConfigURL(configID, "/logs?cycle="+strconv.FormatInt(cy.ID, 10))}
+	switch {
+	case cy.Outcome == store.OutcomeQuarantined && cy.Held:
+		v.Outcome, v.OutcomeText = "Held", "Held: sync stopped"
+		v.Fate = "applied nothing"
+		if cy.Discarded > 0 {
+			v.Fate += fmt.Sprintf("; released %d back in scope", cy.Discarded)
+		}
+	case cy.Outcome == store.OutcomeQuarantined:
+		v.OutcomeText = guard.StatusText(store.StatusQuarantined)
+		v.Fate = fateWords(cy)
+	}
+	return v
 }
 
 func (s *Server) configuration(c echo.Context) error {
@@ -127,41 +160,43 @@ func (s *Server) editBasics(c echo.Context) error {
 	return render(c, http.StatusOK, views.Configuration(p))
 }
 
-// basicsView is the Basics as the pane and the form show them.
-func basicsView(b store.Basics) views.Basics {
-	hold := "0"
-	if b.Hold > 0 {
-		hold = store.HoldText(b.Hold)
-	}
-	return views.Basics{Email: b.Email, Prevent: b.Prevent, Threshold: strconv.Itoa(b.Threshold), Hold: hold}
+// basicsInput reads the Basics form as typed.
+func basicsInput(c echo.Context) guard.BasicsInput {
+	return guard.BasicsInput{Email: c.FormValue("email"), Threshold: c.FormValue("threshold"), Prevent: c.FormValue("prevent") != "",
+		Users: c.FormValue("users"), Groups: c.FormValue("groups"), Memberships: c.FormValue("memberships"),
+		Percent: c.FormValue("percent"), RemindEvery: c.FormValue("remind"), Hold: c.FormValue("hold")}
 }
 
-// basicsTyped is the Basics form as posted.
-func basicsTyped(c echo.Context) views.Basics {
-	return views.Basics{Email: c.FormValue("email"), Prevent: c.FormValue("prevent") != "", Threshold: c.FormValue("threshold"),
-		Hold: c.FormValue("hold")}
+// basicsTyped is the Basics form as typed, for showing it again.
+func basicsTyped(in guard.BasicsInput) views.Basics {
+	return views.Basics{Email: in.Email, Prevent: in.Prevent, Threshold: in.Threshold, Users: in.Users, Groups: in.Groups,
+		Memberships: in.Memberships, Percent: in.Percent, RemindEvery: in.RemindEvery, Hold: in.Hold}
 }
 
-// parseBasics checks the Basics as typed.
-func parseBasics(typed views.Basics) (store.Basics, map[string]string) {
-	return guard.ParseBasics(guard.BasicsInput{Email: typed.Email, Threshold: typed.Threshold, Hold: typed.Hold, Prevent: typed.Prevent})
-}
-
+// saveBasics saves the Basics form, or (Preview) says what the next cycle
+// would do with them, saving nothing.
 func (s *Server) saveBasics(c echo.Context) error {
 	cfg, err := s.configParam(c)
 	if err != nil {
 		return err
 	}
-	typed := basicsTyped(c)
-	basics, errs := parseBasics(typed)
-	if errs != nil {
+	in := basicsInput(c)
+	basics, errs := in.Parse()
+	preview := c.FormValue("preview") != ""
+	if errs != nil || preview {
 		p, err := s.configurationPage(c, cfg)
 		if err != nil {
 			return err
 		}
 		p.Base.Title = "Edit Basics · " + cfg.Name
-		p.BasicsForm = &views.BasicsForm{Basics: typed, Errors: errs}
-		return render(c, http.StatusUnprocessableEntity, views.Configuration(p))
+		p.BasicsForm = &views.BasicsForm{Basics: basicsTyped(in), Errors: errs}
+		if errs != nil {
+			return render(c, http.StatusUnprocessableEntity, views.Configuration(p))
+		}
+		edited := *cfg
+		edited.Basics = basics
+		p.BasicsForm.Preview = previewView(s.engine.Preview(c.Request().Context(), &edited, nil))
+		return render(c, http.StatusOK, views.Configuration(p))
 	}
 	if basics == cfg.Basics {
 		return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "info", "Nothing changed.")
@@ -175,7 +210,8 @@ func (s *Server) saveBasics(c echo.Context) error {
 	}
 	msg := "Basics saved. They apply from the next cycle."
 	if saved.QuarantineID != 0 {
-		msg += " The deletions already staged still wait for Allow deletes or Restart sync."
+		msg = "Basics saved. Sync is stopped: they apply from the first cycle after Allow deletes or Restart sync, " +
+			"and release none of the deletions already staged."
 	}
 	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success", msg)
 }
@@ -193,6 +229,12 @@ func (s *Server) scopeDraft(c echo.Context, cfg *store.Configuration, id string)
 
 // renderScope renders the configuration page with the OU picker.
 func (s *Server) renderScope(c echo.Context, status int, cfg *store.Configuration, d *draft, at browsePlace, problem string) error {
+	return s.renderScopeWith(c, status, cfg, d, at, problem, nil, false)
+}
+
+// renderScopeWith renders the OU picker with a preview of the OUs ticked.
+func (s *Server) renderScopeWith(c echo.Context, status int, cfg *store.Configuration, d *draft, at browsePlace, problem string,
+	preview *views.Preview, focus bool) error {
 	p, err := s.configurationPage(c, cfg)
 	if err != nil {
 		return err
@@ -200,8 +242,8 @@ func (s *Server) renderScope(c echo.Context, status int, cfg *store.Configuratio
 	p.Base.Title = "Edit Scope · " + cfg.Name
 	b := s.ouBrowser(c.Request().Context(), d, at)
 	s.drafts.save(c, s, d)
-	b.Draft = d.ID
-	p.ScopeForm, p.ScopeErr = &b, problem
+	b.Draft, b.Focus = d.ID, focus
+	p.ScopeForm, p.ScopeErr, p.ScopePreview = &b, problem, preview
 	return render(c, status, views.Configuration(p))
 }
 
@@ -211,7 +253,8 @@ func (s *Server) editScope(c echo.Context) error {
 		return err
 	}
 	d := s.scopeDraft(c, cfg, c.QueryParam("draft"))
-	return s.renderScope(c, http.StatusOK, cfg, d, placeFrom(c.QueryParams()), "")
+	// Just opened by its pencil: the focus goes to the picker.
+	return s.renderScopeWith(c, http.StatusOK, cfg, d, placeFrom(c.QueryParams()), "", nil, c.QueryParam("draft") == "")
 }
 
 // saveScope keeps the ticks of the level shown, then moves to another
@@ -227,7 +270,7 @@ func (s *Server) saveScope(c echo.Context) error {
 	}
 	d := s.scopeDraft(c, cfg, form.Get("draft"))
 	applyTicks(d, form)
-	if a := form.Get("action"); a != "save" && (a != "" || len(form["shown"]) > 0) {
+	if a := form.Get("action"); a != "save" && a != "preview" && (a != "" || len(form["shown"]) > 0) {
 		s.drafts.save(c, s, d)
 		return c.Redirect(http.StatusSeeOther, views.ConfigURL(cfg.ID, "/scope/edit?"+placeFrom(form).query(d.ID)))
 	}
@@ -249,15 +292,41 @@ func (s *Server) saveScope(c echo.Context) error {
 	if problem != "" {
 		return s.renderScope(c, http.StatusUnprocessableEntity, cfg, d, placeFrom(form), problem)
 	}
-	if _, err := s.store.EditConfiguration(c.Request().Context(), cfg.ID, currentUser(c).Name, func(cur *store.Configuration) error {
+	if form.Get("action") == "preview" {
+		pv := previewView(s.engine.Preview(c.Request().Context(), &next, guard.ScopeEdit(cfg, &next, currentUser(c).Name)))
+		return s.renderScopeWith(c, http.StatusOK, cfg, d, placeFrom(form), "", pv, false)
+	}
+	saved, err := s.store.EditConfiguration(c.Request().Context(), cfg.ID, currentUser(c).Name, func(cur *store.Configuration) error {
 		cur.Scope = next.Scope
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
 	s.drafts.drop(d.ID)
-	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success",
-		fmt.Sprintf("Scope saved: %d OU(s) in scope. It applies from the next cycle.", len(picked)))
+	msg := fmt.Sprintf("Scope saved: %d OU(s) in scope. It applies from the next cycle.", len(picked))
+	if saved.QuarantineID != 0 {
+		if msg, err = s.scopeWhileStopped(c.Request().Context(), saved, len(picked)); err != nil {
+			return err
+		}
+	}
+	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success", msg)
+}
+
+// scopeWhileStopped words a scope saved while sync is stopped: it applies
+// once sync resumes, and how many of the staged objects it holds again.
+func (s *Server) scopeWhileStopped(ctx context.Context, cfg *store.Configuration, ous int) (string, error) {
+	again, err := s.inScopeAgain(ctx, cfg)
+	if err != nil {
+		return "", err
+	}
+	msg := fmt.Sprintf("Scope saved: %d OU(s) in scope. Sync is stopped: the scope applies from the first cycle after "+
+		"Allow deletes or Restart sync.", ous)
+	if len(again) > 0 {
+		msg += fmt.Sprintf(" %s of the staged deletions are in scope again: Restart sync keeps them, or leave them out of "+
+			"Allow deletes.", views.Plural(len(again), "object", "objects"))
+	}
+	return msg, nil
 }
 
 func (s *Server) syncNow(c echo.Context) error {
@@ -270,7 +339,8 @@ func (s *Server) syncNow(c echo.Context) error {
 	}
 	msg := "A cycle of " + cfg.Name + " has started."
 	if cfg.QuarantineID != 0 {
-		msg += " While deletions are staged it applies nothing; it only releases objects that are back in scope."
+		msg += " Sync is stopped: this cycle applies nothing and stages nothing new; it only releases the staged objects " +
+			"that are back in scope (all of them back: sync resumes)."
 	}
 	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success", msg)
 }

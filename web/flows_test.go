@@ -166,19 +166,24 @@ func TestTrippedGuardStatusInfo(t *testing.T) {
 	if got, want := info.rows("#by-ou-heading ~ .table-wrap table"), [][]string{{salesOU, strconv.Itoa(usersPerOU)}}; !slices.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("by OU = %q, want %q", got, want)
 	}
-	staged, err := e.Store.StagedDeletes(context.Background(), e.ConfigID, cfg.QuarantineID, store.StagedPending, 100)
+	staged, err := e.Store.StagedChanges(context.Background(), store.StagedQuery{ConfigID: e.ConfigID, CycleID: cfg.QuarantineID,
+		State: store.StagedPending, ByName: true, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sample := info.rows("#sample-heading ~ .table-wrap table")
+	sample := info.rows("#sample-heading ~ form .table-wrap table")
 	if len(sample) != len(staged) || len(sample) != usersPerOU {
 		t.Fatalf("sample has %d rows, want %d (staged %d)", len(sample), usersPerOU, len(staged))
 	}
-	for i, d := range staged {
+	for i, d := range staged { // by name: the names read sorted
 		typ := map[string]string{"user": "User", "group": "Group"}[d.Type]
-		if want := []string{typ, d.Name, "Enabled", d.DN, "deleted at the source"}; !slices.Equal(sample[i], want) {
+		if want := []string{"", d.Name, typ, "Enabled", d.DN, "deleted at the source"}; !slices.Equal(sample[i], want) {
 			t.Errorf("sample row %d = %q, want %q", i, sample[i], want)
 		}
+	}
+	if txt := squash(info.Doc.Find("#sample-heading").Parent().Find("nav.pager").Text()); !strings.Contains(txt,
+		fmt.Sprintf("Showing 1–%d of %d", usersPerOU, usersPerOU)) || !strings.Contains(txt, fmt.Sprintf("All %d in the provisioning log", usersPerOU)) {
+		t.Errorf("sample pager = %q, want how many and a link to all of them", txt)
 	}
 	if got, want := info.rows("#by-cause-heading ~ .table-wrap table"), [][]string{{"deleted at the source", strconv.Itoa(usersPerOU)}}; !slices.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("by cause = %q, want %q", got, want)
@@ -195,7 +200,7 @@ func TestTrippedGuardStatusInfo(t *testing.T) {
 		t.Fatalf("StagedDelete log has %d rows, want %d", len(rows), usersPerOU)
 	}
 	for _, r := range rows {
-		if r[1] != strconv.FormatInt(cfg.QuarantineID, 10) || r[2] != "StagedDelete" || r[3] != "Staged" {
+		if r[1] != strconv.FormatInt(cfg.QuarantineID, 10) || r[2] != "StagedDelete" || r[3] != "Staged pending" {
 			t.Errorf("log row %q: want cycle %d StagedDelete Staged", r, cfg.QuarantineID)
 		}
 	}
@@ -212,14 +217,23 @@ func TestMoreActionsMenu(t *testing.T) {
 	t.Parallel()
 	e := newTestServer(t)
 	admin := e.signIn(store.RoleAdmin)
-	p := admin.get(e.path(""))
-	summary := p.byName("summary", "More actions")
-	if summary.Length() != 1 {
-		t.Fatalf("%d summaries named More actions, want 1", summary.Length())
+	// While sync runs, the decisions on a quarantine are not offered: they
+	// would lead nowhere.
+	healthy := admin.get(e.path(""))
+	for _, name := range []string{"Allow deletes", "Restart sync"} {
+		if healthy.byName("a", name).Length() != 0 {
+			t.Errorf("the menu of a healthy configuration offers %q", name)
+		}
 	}
-	menu := summary.Closest("details")
+	e.tripGuard()
+	p := admin.get(e.path(""))
+	button := p.byName("button", "More actions")
+	if button.Length() != 1 {
+		t.Fatalf("%d buttons named More actions, want 1", button.Length())
+	}
+	menu := p.Doc.Find("#" + button.AttrOr("popovertarget", "") + "[popover]")
 	if menu.Length() == 0 {
-		t.Fatal("More actions is not a <details> menu")
+		t.Fatal("More actions opens no popover menu")
 	}
 	want := map[string]string{
 		"View provisioning log": e.path("/logs"),
@@ -530,7 +544,7 @@ func TestProvisioningLog(t *testing.T) {
 			t.Errorf("heading = %q, want %q", got, want)
 		}
 		for name, want := range map[string]string{
-			"Cycle": strconv.FormatInt(entry.CycleID, 10), "Action": "StagedDelete", "Status": "Staged", "Type": "user",
+			"Cycle": strconv.FormatInt(entry.CycleID, 10), "Action": "StagedDelete", "Status": "Staged pending", "Type": "User",
 			"Name": entry.Name, "DN": entry.DN, "Anchor": entry.Anchor, "Details": entry.Details,
 		} {
 			if got, want := details.prop("main", name), squash(want); got != want {
@@ -559,7 +573,7 @@ func TestProvisioningLog(t *testing.T) {
 		if err != nil {
 			t.Fatalf("CSV: %v", err)
 		}
-		if want := []string{"id", "time", "cycle", "action", "status", "type", "name", "dn", "anchor", "details"}; !slices.Equal(recs[0], want) {
+		if want := []string{"id", "time", "cycle", "action", "status", "type", "name", "dn", "anchor", "details", "cause", "fate"}; !slices.Equal(recs[0], want) {
 			t.Errorf("header = %q, want %q", recs[0], want)
 		}
 		if len(recs)-1 != usersPerOU {
@@ -583,7 +597,7 @@ func TestProvisioningLog(t *testing.T) {
 func entryIDs(p *page) []string {
 	var ids []string
 	p.Doc.Find("table tbody tr").Each(func(_ int, tr *goquery.Selection) {
-		href := tr.Find("a").Last().AttrOr("href", "")
+		href, _, _ := strings.Cut(tr.Find("a").Last().AttrOr("href", ""), "?") // the list's filters ride along
 		ids = append(ids, href[strings.LastIndex(href, "/")+1:])
 	})
 	return ids
@@ -762,12 +776,12 @@ func TestStatusInfoAccountsAndCauses(t *testing.T) {
 	admin := e.signIn(store.RoleAdmin)
 	info := admin.get(e.path("/status"))
 	found := 0
-	for _, row := range info.rows("#sample-heading ~ .table-wrap table") {
+	for _, row := range info.rows("#sample-heading ~ form .table-wrap table") {
 		want := "Enabled"
-		if row[3] == disabled {
+		if row[4] == disabled {
 			want, found = "Disabled", found+1
 		}
-		if row[2] != want || row[4] != "deleted at the source" {
+		if row[3] != want || row[5] != "deleted at the source" {
 			t.Errorf("sample row %q: want account %s, cause deleted at the source", row, want)
 		}
 	}

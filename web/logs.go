@@ -100,10 +100,15 @@ func filterQuery(f views.LogFilter) url.Values {
 	return v
 }
 
-func logRow(configID int64, e *store.LogEntry) views.LogRow {
+// logRow is an entry as the log shows it; its page link carries the
+// list's filters and page (back), so that its Back link returns there.
+func logRow(configID int64, e *store.LogEntry, back url.Values) views.LogRow {
+	u := views.ConfigURL(configID, "/logs/"+strconv.FormatInt(e.ID, 10))
+	if len(back) > 0 {
+		u += "?" + back.Encode()
+	}
 	return views.LogRow{ID: e.ID, Time: formatTime(e.Time), Cycle: e.CycleID, Action: e.Action, Status: e.Status, Type: e.Type,
-		Name: e.Name, DN: e.DN, Anchor: e.Anchor, Details: e.Details, Cause: string(e.Cause),
-		URL: views.ConfigURL(configID, "/logs/"+strconv.FormatInt(e.ID, 10))}
+		Name: e.Name, DN: e.DN, Anchor: e.Anchor, Details: e.Details, Cause: string(e.Cause), Fate: e.Fate, URL: u}
 }
 
 func (s *Server) logs(c echo.Context) error {
@@ -125,10 +130,14 @@ func (s *Server) logs(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	for i := range entries {
-		p.Rows = append(p.Rows, logRow(cfg.ID, &entries[i]))
-	}
 	fq := filterQuery(f)
+	here := filterQuery(f)
+	if lq.Before > 0 {
+		here.Set("before", strconv.FormatInt(lq.Before, 10))
+	}
+	for i := range entries {
+		p.Rows = append(p.Rows, logRow(cfg.ID, &entries[i], here))
+	}
 	base := views.ConfigURL(cfg.ID, "/logs")
 	if len(entries) == logPageSize {
 		next := filterQuery(f)
@@ -165,8 +174,18 @@ func (s *Server) logEntry(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Back to the list as it was: its filters and page, read as the list
+	// reads them (a bad value is dropped, never echoed into the link).
+	back := views.ConfigURL(cfg.ID, "/logs")
+	if lq, f, ok := parseLogFilter(c.QueryParams(), cfg.ID); ok {
+		q := filterQuery(f)
+		if lq.Before > 0 {
+			q.Set("before", strconv.FormatInt(lq.Before, 10))
+		}
+		back = withQuery(back, q)
+	}
 	return render(c, http.StatusOK, views.LogEntry(views.LogEntryPage{Base: s.base(c, e.Action+" "+e.Name, "configurations"),
-		ConfigID: cfg.ID, ConfigName: cfg.Name, Entry: logRow(cfg.ID, e), BackURL: views.ConfigURL(cfg.ID, "/logs")}))
+		ConfigID: cfg.ID, ConfigName: cfg.Name, Entry: logRow(cfg.ID, e, nil), BackURL: back}))
 }
 
 // csvCell keeps a spreadsheet from reading directory text as a formula.
@@ -196,7 +215,7 @@ func (s *Server) logsCSV(c echo.Context) error {
 	h.Set(echo.HeaderContentDisposition, `attachment; filename="provisioning-log-`+strconv.FormatInt(cfg.ID, 10)+`.csv"`)
 	c.Response().WriteHeader(http.StatusOK)
 	w := csv.NewWriter(c.Response())
-	w.Write([]string{"id", "time", "cycle", "action", "status", "type", "name", "dn", "anchor", "details"})
+	w.Write([]string{"id", "time", "cycle", "action", "status", "type", "name", "dn", "anchor", "details", "cause", "fate"})
 	lq.Limit = 1000
 	for written := 0; written < 1_000_000; {
 		entries, err := s.store.Logs(c.Request().Context(), lq)
@@ -206,7 +225,7 @@ func (s *Server) logsCSV(c echo.Context) error {
 		}
 		for _, e := range entries {
 			w.Write([]string{strconv.FormatInt(e.ID, 10), e.Time.UTC().Format(time.RFC3339), strconv.FormatInt(e.CycleID, 10),
-				e.Action, e.Status, e.Type, csvCell(e.Name), csvCell(e.DN), csvCell(e.Anchor), csvCell(e.Details)})
+				e.Action, e.Status, e.Type, csvCell(e.Name), csvCell(e.DN), csvCell(e.Anchor), csvCell(e.Details), string(e.Cause), e.Fate})
 		}
 		written += len(entries)
 		if len(entries) < lq.Limit {

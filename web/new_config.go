@@ -86,7 +86,7 @@ func (s *Server) wizardForm(c echo.Context) (*draft, url.Values, error) {
 // newDraft is a new configuration with the defaults.
 func newDraft() *draft {
 	return &draft{Config: store.Configuration{BindMethod: "simple", Interval: guard.DefaultInterval,
-		Basics: store.Basics{Prevent: true, Threshold: guard.DefaultThreshold}}}
+		Basics: store.Basics{Prevent: true, Threshold: guard.DefaultThreshold, RemindEvery: guard.DefaultRemindEvery}}}
 }
 
 func (s *Server) newConfig(c echo.Context) error {
@@ -307,13 +307,14 @@ func (s *Server) createConfig(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	typed := basicsTyped(c)
+	in := basicsInput(c)
+	typed := basicsTyped(in)
 	d.Basics, d.Interval = &typed, c.FormValue("interval")
 	s.drafts.save(c, s, d)
 	if c.FormValue("action") == "back" {
 		return c.Redirect(http.StatusSeeOther, wizardURL(d.ID, stepBeside("basics", -1)))
 	}
-	basics, errs := parseBasics(typed)
+	basics, errs := in.Parse()
 	interval, err := guard.ParseInterval(d.Interval)
 	if err != nil {
 		if errs == nil {

@@ -165,6 +165,11 @@ func (s *Server) saveSource(c echo.Context) error {
 	if errs != nil {
 		return s.renderSource(c, http.StatusUnprocessableEntity, cfg, func(p *views.ConfigurationPage) { p.SourceForm = &view })
 	}
+	if form.Get("action") == "preview" {
+		s.drafts.save(c, s, d)
+		view.Preview = previewView(s.engine.Preview(ctx, &d.Config, guard.ScopeEdit(cfg, &d.Config, currentUser(c).Name)))
+		return s.renderSource(c, http.StatusOK, cfg, func(p *views.ConfigurationPage) { p.SourceForm = &view })
+	}
 	test, reached := s.testSource(ctx, &d.Config)
 	view.BaseDN = d.Config.BaseDN
 	if form.Get("action") == "test" || !reached {
@@ -212,12 +217,12 @@ func (s *Server) sourceChange(ctx context.Context, old *store.Configuration, d *
 	return ch
 }
 
-// previewSourceChange is where the confirmation of a source change learns
-// what the next cycle would do (creates, updates, deletions, whether the
-// guard would stop it) once the engine can plan without applying (sync
-// --dry-run): fill ch from that plan here, and show it in
-// views.sourceChange. Until then the confirmation explains the guard.
-func (s *Server) previewSourceChange(context.Context, *store.Configuration, *views.SourceChange) {}
+// previewSourceChange tells the confirmation of a source change what the
+// next cycle would do with the new source (creates, updates, deletions,
+// whether the guard would stop it), planned without applying anything.
+func (s *Server) previewSourceChange(ctx context.Context, next *store.Configuration, ch *views.SourceChange) {
+	ch.Preview = previewView(s.engine.Preview(ctx, next, nil))
+}
 
 // sourceHost is what identifies a source's server or file.
 func sourceHost(src string) string {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -12,9 +13,12 @@ import (
 	"github.com/syncguard/syncguard/views"
 )
 
+// stagedPageSize is how many staged objects the sync status info shows at once.
+const stagedPageSize = 50
+
 // statusInfo is the sync status info page: the pending quarantine (when,
-// how many against what threshold, by type and OU, a sample), or the last
-// cycle.
+// how many against what limits, by cause, type and OU, the staged objects
+// to allow a part of), or the story of the last one and the last cycle.
 func (s *Server) statusInfo(c echo.Context) error {
 	ctx := c.Request().Context()
 	cfg, err := s.configParam(c)
@@ -26,77 +30,124 @@ func (s *Server) statusInfo(c echo.Context) error {
 		return err
 	}
 	p := views.StatusInfoPage{Base: s.base(c, "Sync status · "+cfg.Name, "configurations"), ConfigID: cfg.ID, ConfigName: cfg.Name,
-		Threshold: cfg.Basics.Threshold, Status: statusView(cfg, o.Status), Held: o.Held.Objects, HeldUntil: formatTime(o.Held.NextPurge)}
+		Threshold: cfg.Basics.Threshold, Status: s.statusView(cfg, o.Status), Stop: stopView(o, s.store.Now()),
+		Held: o.Held.Objects, HeldUntil: formatTime(o.Held.NextPurge)}
 	if h := (store.Hold{Since: s.store.Now(), For: cfg.Basics.Hold}); h.On() {
 		p.Hold, p.HoldUntil = store.HoldText(h.For), formatTime(h.Until())
 	}
-	if cfg.QuarantineID != 0 {
-		cy, err := s.store.Cycle(ctx, cfg.ID, cfg.QuarantineID)
-		if err != nil {
-			return err
-		}
+	p.Base.Live = liveSeconds(p.Status, false)
+	if q := o.Quarantine; q != nil {
 		p.Quarantined = true
-		p.CycleID, p.When, p.Staged, p.Threshold = cy.ID, formatTime(cy.FinishedAt), cy.StagedDeletes, cy.Threshold
-		total, byType, byOU, err := s.store.StagedSummary(ctx, cfg.ID, cy.ID, store.StagedPending)
-		if err != nil {
+		p.CycleID, p.When, p.Staged, p.Threshold = q.ID, formatTime(q.FinishedAt), q.StagedDeletes, tripThreshold(q)
+		p.Limits = limitRows(q.Limits)
+		p.LogURL = views.ConfigURL(cfg.ID, "/logs?action=StagedDelete&cycle="+strconv.FormatInt(q.ID, 10))
+		if err := s.stagedBreakdown(ctx, cfg, &p); err != nil {
 			return err
 		}
-		p.Pending = total
-		for _, c := range byType {
-			p.ByType = append(p.ByType, views.Count{Label: typeWord(c.Label, true), N: c.N})
-		}
-		for _, c := range byOU {
-			p.ByOU = append(p.ByOU, views.Count{Label: c.Label, N: c.N})
-		}
-		if p.ByCause, err = s.stagedCauses(ctx, cfg.ID, cy.ID); err != nil {
+		if err := s.stagedPage(c, cfg, &p); err != nil {
 			return err
 		}
-		if p.Sample, err = s.stagedSample(ctx, cfg.ID, cy.ID); err != nil {
-			return err
+	} else {
+		p.Story = storyView(o)
+		if o.LastCycle != nil {
+			v := cycleView(cfg.ID, o.LastCycle)
+			p.LastCycle = &v
 		}
-		p.SampleOf = total
-		p.LogURL = views.ConfigURL(cfg.ID, "/logs?action=StagedDelete&cycle="+strconv.FormatInt(cy.ID, 10))
-	} else if o.LastCycle != nil {
-		v := cycleView(cfg.ID, o.LastCycle)
-		p.LastCycle = &v
 	}
 	return render(c, http.StatusOK, views.StatusInfo(p))
 }
 
-// stagedCauses counts the pending staged deletes of a quarantine by cause.
-func (s *Server) stagedCauses(ctx context.Context, configID, cycleID int64) ([]views.Count, error) {
-	counts, err := s.store.StagedByCause(ctx, configID, cycleID, store.StagedPending)
-	if err != nil {
-		return nil, err
+// stagedBreakdown counts the pending staged deletes by cause, type and OU,
+// which are also the choices of the part filter.
+func (s *Server) stagedBreakdown(ctx context.Context, cfg *store.Configuration, p *views.StatusInfoPage) error {
+	q := store.StagedCountQuery{ConfigID: cfg.ID, CycleID: cfg.QuarantineID, State: store.StagedPending, Deletes: true}
+	for _, by := range []struct {
+		col  string
+		into *[]views.Count
+	}{{"cause", &p.ByCause}, {"type", &p.ByType}, {"ou", &p.ByOU}} {
+		counts, err := s.store.StagedCounts(ctx, q, by.col)
+		if err != nil {
+			return err
+		}
+		for _, c := range counts {
+			label := c.Label
+			if by.col == "type" {
+				label = typeWord(label, true)
+			}
+			*by.into = append(*by.into, views.Count{Label: label, N: c.N})
+			if by.col == "cause" {
+				p.Causes = append(p.Causes, c.Label)
+			}
+			if by.col == "ou" {
+				p.OUs = append(p.OUs, c.Label)
+				p.Pending += c.N
+			}
+		}
 	}
-	out := make([]views.Count, 0, len(counts))
-	for _, c := range counts {
-		out = append(out, views.Count{Label: c.Label, N: c.N})
-	}
-	return out, nil
+	return nil
 }
 
-// stagedSample is a sample of the pending staged deletes of a quarantine,
-// each with its cause and, for a user still in the target directory,
-// whether its account is enabled.
-func (s *Server) stagedSample(ctx context.Context, configID, cycleID int64) ([]views.StagedObject, error) {
-	sample, err := s.store.StagedDeletes(ctx, configID, cycleID, store.StagedPending, 25)
+// stagedPage is one page of the pending staged deletes in the part the
+// query filters, by name, each with its cause, whether its account is
+// enabled and whether the scope holds it again.
+func (s *Server) stagedPage(c echo.Context, cfg *store.Configuration, p *views.StatusInfoPage) error {
+	ctx := c.Request().Context()
+	p.Part = parsePart(c.QueryParams())
+	p.Part.Anchors = nil // the page shows a filter; chosen objects are picked on it
+	page, _ := strconv.Atoi(c.QueryParam("page"))
+	page = max(page, 1)
+	f := filterOf(p.Part, nil)
+	f.Type, f.Cause = p.Part.Type, store.Cause(p.Part.Cause)
+	deletes, _, err := s.stagedCounts(ctx, cfg, store.StagedFilter{OUs: f.OUs, Type: f.Type, Cause: f.Cause, Anchors: f.Anchors})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	anchors := make([]string, len(sample))
-	for i, d := range sample {
+	p.SampleOf = deletes
+	staged, err := s.store.StagedChanges(ctx, store.StagedQuery{ConfigID: cfg.ID, CycleID: cfg.QuarantineID, State: store.StagedPending,
+		Filter: f, ByName: true, Offset: (page - 1) * stagedPageSize, Limit: stagedPageSize})
+	if err != nil {
+		return err
+	}
+	if p.Sample, err = s.stagedObjects(ctx, cfg, staged); err != nil {
+		return err
+	}
+	first := (page-1)*stagedPageSize + 1
+	p.Shown = fmt.Sprintf("%s–%s", strconv.Itoa(min(first, deletes)), strconv.Itoa(first-1+len(staged)))
+	q := partQuery(p.Part)
+	base := views.ConfigURL(cfg.ID, "/status")
+	if first-1+len(staged) < deletes {
+		q.Set("page", strconv.Itoa(page+1))
+		p.NextURL = base + "?" + q.Encode()
+	}
+	if page > 1 {
+		q.Set("page", strconv.Itoa(page-1))
+		p.PrevURL = base + "?" + q.Encode()
+	}
+	return nil
+}
+
+// stagedObjects words staged changes: for a user still in the target
+// directory, whether its account is enabled; whether the scope holds it
+// again.
+func (s *Server) stagedObjects(ctx context.Context, cfg *store.Configuration, staged []store.Staged) ([]views.StagedObject, error) {
+	anchors := make([]string, len(staged))
+	for i, d := range staged {
 		anchors[i] = d.Anchor
 	}
-	objs, err := s.store.TargetObjectsByAnchor(ctx, configID, anchors)
+	objs, err := s.store.TargetObjectsByAnchor(ctx, cfg.ID, anchors)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]views.StagedObject, 0, len(sample))
-	for _, d := range sample {
-		o := views.StagedObject{Type: typeWord(d.Type, false), Name: d.Name, DN: d.DN, Anchor: d.Anchor, Cause: string(d.Cause)}
+	scope, _ := guard.NormalizeScope(cfg.EffectiveScope())
+	out := make([]views.StagedObject, 0, len(staged))
+	for _, d := range staged {
+		o := views.StagedObject{Type: typeWord(d.Type, false), Name: d.Name, DN: d.DN, Anchor: d.Anchor, Cause: string(d.Cause),
+			Detail: d.Detail}
 		if obj, ok := objs[d.Anchor]; ok && d.Type == guard.TypeUser {
 			o.Account = accountWord(guard.AccountEnabled(obj.Attributes))
+		}
+		if norm, err := guard.NormalizeDN(d.DN); err == nil && d.Cause == store.CauseScopeChanged && guard.InScope(norm, scope) {
+			o.InScope = true
 		}
 		out = append(out, o)
 	}

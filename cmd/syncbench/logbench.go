@@ -71,7 +71,8 @@ func fillLog(ctx context.Context, path string, entries int, now time.Time) error
 		hi := min(entries, lo+chunk)
 		if _, err := db.ExecContext(ctx, `WITH RECURSIVE s(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM s WHERE i < ? - 1),
 			r(c, k) AS (SELECT i % 20 + 1, i / 20 FROM s)
-			INSERT INTO provisioning_log (config_id, cycle_id, time, action, status, object_type, name, dn, anchor, details)
+			INSERT INTO provisioning_log (config_id, cycle_id, time, action, status, object_type, name, dn, anchor, details,
+				staged, fate, cause)
 			SELECT c, (c - 1) * 100000 + k / ? + 1, ? + k * ?,
 				CASE WHEN k % 10 < 6 THEN 'Create' WHEN k % 10 < 8 THEN 'Update' WHEN k % 10 = 8 THEN 'Delete' ELSE 'StagedDelete' END,
 				CASE WHEN k % 10 = 9 THEN 'Staged' WHEN k % 97 = 0 THEN 'Failure' ELSE 'Success' END,
@@ -80,7 +81,9 @@ func fillLog(ctx context.Context, path string, entries int, now time.Time) error
 				CASE WHEN k % 50 = 0 THEN 'cn=Group ' || k || ',ou=Groups' ELSE 'uid=u' || k || ',ou=' ||
 					CASE k % 4 WHEN 0 THEN 'Sales' WHEN 1 THEN 'Engineering' WHEN 2 THEN 'Finance' ELSE 'Support' END END || ',dc=corp,dc=example',
 				printf('uuid:%08x-0000-4000-8000-%012x', c, k),
-				CASE WHEN k % 10 < 6 THEN 'created' WHEN k % 10 < 8 THEN 'changed: title' ELSE 'no longer in scope' END
+				CASE WHEN k % 10 < 6 THEN 'created' WHEN k % 10 < 8 THEN 'changed: title' ELSE 'no longer in scope' END,
+				k % 10 = 9, CASE WHEN k % 10 = 9 THEN 'discarded' ELSE '' END,
+				CASE WHEN k % 10 >= 8 THEN 'deleted at the source' ELSE '' END
 			FROM r`, lo, hi, perCycle, t0, step); err != nil {
 			return fmt.Errorf("log: %w", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,6 +22,7 @@ type configFlags struct {
 	source, baseDN, bindDN, bindPasswordFile, email, caFile string
 	bindMethod, tlsPin, tlsServerName                       string
 	threshold, hold                                         string
+	users, groups, memberships, percent, remind             string
 	prevent, startTLS                                       bool
 	interval                                                time.Duration
 	scope                                                   []string
@@ -42,6 +44,14 @@ func (f *configFlags) register(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.StringVar(&f.threshold, "threshold", fmt.Sprint(guard.DefaultThreshold), "accidental deletion threshold: deletions that stop sync (`N`)")
+	fs.StringVar(&f.users, "threshold-users", "0", "stop sync when a cycle would delete this many users or more (`N`; 0 = off)")
+	fs.StringVar(&f.groups, "threshold-groups", "0", "stop sync when a cycle would delete this many groups or more (`N`; 0 = off)")
+	fs.StringVar(&f.memberships, "threshold-memberships", "0", "stop sync when a cycle would remove this many member links "+
+		"from groups that stay (`N`; 0 = off); the quarantine then holds the removals too")
+	fs.StringVar(&f.percent, "threshold-percent", "0", "stop sync when a cycle would delete this percentage of the target "+
+		"directory or more (`P`, 1-100; 0 = off)")
+	fs.StringVar(&f.remind, "remind-every", guard.DefaultRemindEvery.String(), "while sync is stopped, send a reminder mail "+
+		"this often (`duration`; 0 = never)")
 	fs.StringVar(&f.email, "email", "", "notification email `address`")
 	fs.BoolVar(&f.prevent, "prevent", true, "prevent accidental deletions (--prevent=false turns the guard off)")
 	fs.StringVar(&f.hold, "hold", "0", "hold each deletion this `long` before it becomes final — disabled in the target, restorable "+
@@ -109,6 +119,20 @@ func (f *configFlags) apply(fs *flag.FlagSet, c *store.Configuration) error {
 			if c.Basics.Threshold, err = guard.ParseThreshold(f.threshold); err != nil {
 				err = usageError("--threshold: %v", err)
 			}
+		case "threshold-users", "threshold-groups", "threshold-memberships":
+			into := map[string]*int{"threshold-users": &c.Basics.ThresholdUsers, "threshold-groups": &c.Basics.ThresholdGroups,
+				"threshold-memberships": &c.Basics.ThresholdMemberships}[fl.Name]
+			if *into, err = guard.ParseLimit(fl.Value.String()); err != nil {
+				err = usageError("--%s: %v", fl.Name, err)
+			}
+		case "threshold-percent":
+			if c.Basics.ThresholdPercent, err = guard.ParsePercent(f.percent); err != nil {
+				err = usageError("--threshold-percent: %v", err)
+			}
+		case "remind-every":
+			if c.Basics.RemindEvery, err = guard.ParseRemindEvery(f.remind); err != nil {
+				err = usageError("--remind-every: %v", err)
+			}
 		case "email":
 			if c.Basics.Email, err = guard.ParseEmail(f.email); err != nil {
 				err = usageError("--email: %v", err)
@@ -147,7 +171,7 @@ func cmdConfigAdd(ctx context.Context, c *Config, args []string) error {
 		return usageError("config add: --source is required")
 	}
 	cfg := &store.Configuration{Name: pos[0], Interval: guard.DefaultInterval, BindMethod: "simple",
-		Basics: store.Basics{Prevent: true, Threshold: guard.DefaultThreshold}}
+		Basics: store.Basics{Prevent: true, Threshold: guard.DefaultThreshold, RemindEvery: guard.DefaultRemindEvery}}
 	if err := f.apply(fs, cfg); err != nil {
 		return err
 	}
@@ -174,11 +198,21 @@ func cmdConfigSet(ctx context.Context, c *Config, args []string) error {
 	fs := newFlags(c, "config set")
 	var f configFlags
 	f.register(fs)
+	dryRun := fs.Bool("dry-run", false, "read and plan with the changes, save nothing, and say what the next cycle would do")
+	asJSON := fs.Bool("json", false, "with --dry-run: print JSON")
 	st, cfg, err := c.parseConfiguration(ctx, fs, args)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if *dryRun {
+		edited := *cfg
+		edited.Scope = slices.Clone(cfg.Scope)
+		if err := f.apply(fs, &edited); err != nil {
+			return err
+		}
+		return dryRunCycle(ctx, c, st, &edited, guard.ScopeEdit(cfg, &edited, "cli"), *asJSON)
+	}
 	t, err := st.Target(ctx, cfg.ID)
 	if err != nil {
 		return err
@@ -254,10 +288,16 @@ type configJSON struct {
 	Prevent       bool     `json:"prevent"`
 	Email         string   `json:"email"`
 	Interval      string   `json:"interval"`
+	Status        string   `json:"status"`
+	// The limits besides the threshold (0 = off) and the reminders.
+	ThresholdUsers       int    `json:"threshold_users"`
+	ThresholdGroups      int    `json:"threshold_groups"`
+	ThresholdMemberships int    `json:"threshold_memberships"`
+	ThresholdPercent     int    `json:"threshold_percent"`
+	RemindEvery          string `json:"remind_every"`
 	// Hold is how long deletions are held before they become final:
 	// "72h", "0s" for none.
-	Hold   string `json:"hold"`
-	Status string `json:"status"`
+	Hold string `json:"hold"`
 	// Target is where the configuration exports (never a secret); config
 	// show says it, config list does not.
 	Target *targetSettingsJSON `json:"target,omitempty"`
@@ -286,7 +326,10 @@ func toConfigJSON(cfg *store.Configuration) configJSON {
 	return configJSON{ID: cfg.ID, Name: cfg.Name, Source: cfg.Source, BaseDN: cfg.BaseDN, BindDN: cfg.BindDN,
 		BindMethod: guard.BindMethod(cfg), TLSPin: cfg.TLSPin, TLSServerName: cfg.TLSServer, Scope: scope,
 		Threshold: cfg.Basics.Threshold, Prevent: cfg.Basics.Prevent, Email: cfg.Basics.Email,
-		Interval: cfg.Interval.String(), Hold: cfg.Basics.Hold.String(), Status: cfg.Status}
+		Interval: cfg.Interval.String(), Status: cfg.Status, ThresholdUsers: cfg.Basics.ThresholdUsers,
+		ThresholdGroups: cfg.Basics.ThresholdGroups, ThresholdMemberships: cfg.Basics.ThresholdMemberships,
+		ThresholdPercent: cfg.Basics.ThresholdPercent, RemindEvery: cfg.Basics.RemindEvery.String(),
+		Hold: cfg.Basics.Hold.String()}
 }
 
 func writeJSON(w io.Writer, v any) error {

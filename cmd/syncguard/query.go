@@ -39,6 +39,9 @@ type logJSON struct {
 	// Cause is why a staged delete (or the delete that applied it) deletes
 	// its object: one of store.Causes; absent from other entries.
 	Cause string `json:"cause,omitempty"`
+	// Fate is a staged entry's: pending, allowed or discarded (who and
+	// when are in Details); absent from other entries.
+	Fate string `json:"fate,omitempty"`
 }
 
 func cmdLogs(ctx context.Context, c *Config, args []string) error {
@@ -79,7 +82,7 @@ func cmdLogs(ctx context.Context, c *Config, args []string) error {
 		out := make([]logJSON, 0, len(entries))
 		for _, e := range entries {
 			out = append(out, logJSON{ID: e.ID, Time: *jsonTime(e.Time), Cycle: e.CycleID, Action: e.Action, Status: e.Status,
-				Type: e.Type, Anchor: e.Anchor, DN: e.DN, Name: e.Name, Details: e.Details, Cause: string(e.Cause)})
+				Type: e.Type, Anchor: e.Anchor, DN: e.DN, Name: e.Name, Details: e.Details, Cause: string(e.Cause), Fate: e.Fate})
 		}
 		return writeJSON(c.Stdout, out)
 	}

@@ -408,7 +408,7 @@ func setUpDemo(ctx context.Context, st *store.Store, dbPath string) (string, err
 		scope = append(scope, "ou="+ou+","+demo.BaseDN)
 	}
 	cfg := &store.Configuration{Name: "corp", Source: "ldif:" + ldifPath, BaseDN: demo.BaseDN, Scope: scope, Interval: time.Minute,
-		Basics: store.Basics{Email: "admin@corp.example", Prevent: true, Threshold: 50}}
+		Basics: store.Basics{Email: "admin@corp.example", Prevent: true, Threshold: 50, RemindEvery: guard.DefaultRemindEvery}}
 	if err := st.CreateConfiguration(ctx, cfg, "demo"); err != nil {
 		return "", err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/syncguard/syncguard/guard"
@@ -90,9 +91,22 @@ func deliver(ctx context.Context, c *Config, st *store.Store) {
 
 func cmdSync(ctx context.Context, c *Config, args []string) error {
 	fs := newFlags(c, "sync")
+	dryRun := fs.Bool("dry-run", false, "read and plan, apply and record nothing, and say what the cycle would do (exit 0 whatever it would do)")
+	asJSON := fs.Bool("json", false, "with --dry-run: print JSON")
 	pos, err := parse(fs, args, 1)
 	if err != nil {
 		return err
+	}
+	if *asJSON && !*dryRun {
+		return usageError("sync: --json goes with --dry-run")
+	}
+	if *dryRun {
+		st, cfg, err := c.openConfiguration(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return dryRunCycle(ctx, c, st, cfg, nil, *asJSON)
 	}
 	st, e, err := c.engine(ctx)
 	if err != nil {
@@ -121,20 +135,25 @@ type cycleJSON struct {
 }
 
 type statusJSON struct {
-	Name                 string     `json:"name"`
-	Status               string     `json:"status"`
-	StatusText           string     `json:"status_text"`
-	Error                string     `json:"error"`
-	Prevent              bool       `json:"prevent"`
-	Threshold            int        `json:"threshold"`
-	Email                string     `json:"email"`
-	PendingStagedDeletes int        `json:"pending_staged_deletes"`
-	QuarantineCycle      int64      `json:"quarantine_cycle"`
-	Objects              int        `json:"objects"`
-	Users                int        `json:"users"`
-	Groups               int        `json:"groups"`
-	LastCycle            *cycleJSON `json:"last_cycle"`
-	Target               targetJSON `json:"target"`
+	Name                 string `json:"name"`
+	Status               string `json:"status"`
+	StatusText           string `json:"status_text"`
+	Error                string `json:"error"`
+	Prevent              bool   `json:"prevent"`
+	Threshold            int    `json:"threshold"`
+	Email                string `json:"email"`
+	PendingStagedDeletes int    `json:"pending_staged_deletes"`
+	QuarantineCycle      int64  `json:"quarantine_cycle"`
+	// StoppedSince is when the pending quarantine stopped sync (null when
+	// sync runs); Limits every kind of limit with what the pending
+	// quarantine, else the last cycle, counted.
+	StoppedSince *string     `json:"stopped_since"`
+	Limits       []limitJSON `json:"limits"`
+	Objects      int         `json:"objects"`
+	Users        int         `json:"users"`
+	Groups       int         `json:"groups"`
+	LastCycle    *cycleJSON  `json:"last_cycle"`
+	Target       targetJSON  `json:"target"`
 	// Hold is how long deletions are held before they become final
 	// ("0s": deleted at once); HeldObjects counts those held now, and
 	// NextPurgeAt is when the first of them is purged.
@@ -175,8 +194,9 @@ func toStatusJSON(o *guard.Overview) statusJSON {
 	out := statusJSON{Name: cfg.Name, Status: o.Status.Code, StatusText: o.Status.Text, Error: o.Status.Error,
 		Prevent: cfg.Basics.Prevent, Threshold: cfg.Basics.Threshold, Email: cfg.Basics.Email,
 		PendingStagedDeletes: o.PendingStaged, QuarantineCycle: cfg.QuarantineID, Objects: o.Users + o.Groups,
-		Users: o.Users, Groups: o.Groups, Target: toTargetJSON(o.Target), Hold: cfg.Basics.Hold.String(),
-		HeldObjects: o.Held.Objects, NextPurgeAt: jsonTime(o.Held.NextPurge)}
+		Users: o.Users, Groups: o.Groups, StoppedSince: jsonTime(o.StoppedSince), Limits: toLimitsJSON(o.Limits),
+		Target: toTargetJSON(o.Target), Hold: cfg.Basics.Hold.String(), HeldObjects: o.Held.Objects,
+		NextPurgeAt: jsonTime(o.Held.NextPurge)}
 	if last := o.LastCycle; last != nil {
 		out.LastCycle = &cycleJSON{ID: last.ID, Outcome: last.Outcome, Creates: last.Creates, Updates: last.Updates,
 			Deletes: last.Deletes, Restores: last.Restores, StagedDeletes: last.StagedDeletes, Read: last.Read, Error: last.Error,
@@ -199,8 +219,13 @@ func printStatus(c *Config, o *guard.Overview) {
 		fmt.Fprintf(c.Stdout, "  cycle running since %s: %s, read %d, planned %d, applied %d\n", formatTime(status.Lock.AcquiredAt),
 			status.Lock.Phase, status.Lock.Read, status.Lock.Planned, status.Lock.Applied)
 	}
-	if o.PendingStaged > 0 {
-		fmt.Fprintf(c.Stdout, "  %d deletions staged by cycle %d (threshold %d)\n", o.PendingStaged, cfg.QuarantineID, cfg.Basics.Threshold)
+	if q := o.Quarantine; q != nil {
+		fmt.Fprintf(c.Stdout, "  %d deletions staged by cycle %d", o.PendingStaged, q.ID)
+		if q.PendingUpdates > 0 {
+			fmt.Fprintf(c.Stdout, " (and the member removals of %d groups)", q.PendingUpdates)
+		}
+		fmt.Fprintf(c.Stdout, " wait for an admin; sync stopped since %s\n", formatTime(o.StoppedSince))
+		fmt.Fprintf(c.Stdout, "  stopped because %s\n", guard.StoppedBy(q))
 	}
 	fmt.Fprintf(c.Stdout, "  objects: %d users, %d groups\n", o.Users, o.Groups)
 	fmt.Fprintf(c.Stdout, "  guard: prevent accidental deletions %s, threshold %d, notify %s, hold deletions %s\n", onOff(cfg.Basics.Prevent),
@@ -209,6 +234,11 @@ func printStatus(c *Config, o *guard.Overview) {
 		fmt.Fprintf(c.Stdout, "  %s held, the first purged at %s (syncguard deleted %s)\n", plural(o.Held.Objects, "deleted object",
 			"deleted objects"), formatTime(o.Held.NextPurge), printable(cfg.Name))
 	}
+	var limits []string
+	for _, l := range o.Limits {
+		limits = append(limits, limitText(l))
+	}
+	fmt.Fprintf(c.Stdout, "  limits: %s\n", strings.Join(limits, "; "))
 	printTarget(c, o.Target)
 	if last := o.LastCycle; last != nil {
 		fmt.Fprintf(c.Stdout, "  last cycle %d at %s: %s (created %d, updated %d, deleted %d, staged %d)\n", last.ID,
@@ -226,20 +256,51 @@ func orNone(s string) string {
 func cmdAllowDeletes(ctx context.Context, c *Config, args []string) error {
 	fs := newFlags(c, "allow-deletes")
 	yes := fs.Bool("yes", false, "confirm: apply the staged deletions")
+	var part store.StagedFilter
+	fs.Func("ou", "allow only the deletions of objects in this OU (`DN`; repeat for several)", func(s string) error {
+		part.OUs = append(part.OUs, s)
+		return nil
+	})
+	typ := fs.String("type", "", "allow only the deletions of this object `type`: user or group")
+	cause := fs.String("cause", "", "allow only the deletions of this `cause` (as status and logs give it)")
+	fs.Func("anchor", "allow only the deletion of the object with this `anchor` (repeat for several)", func(s string) error {
+		part.Anchors = append(part.Anchors, s)
+		return nil
+	})
 	st, cfg, err := c.parseConfiguration(ctx, fs, args)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if part.Type, err = canonical("type", *typ, guard.TypeUser, guard.TypeGroup); err != nil {
+		return err
+	}
+	if *cause != "" {
+		if part.Cause = store.Cause(*cause); !part.Cause.Valid() {
+			return usageError("--cause: %q is none of: %s", *cause, causeList())
+		}
+	}
 	if cfg.QuarantineID == 0 {
 		return fmt.Errorf("%s has no staged deletions to allow", cfg.Name)
 	}
-	pending, err := st.PendingStaged(ctx, cfg.ID)
+	counts, err := st.StagedCounts(ctx, store.StagedCountQuery{ConfigID: cfg.ID, CycleID: cfg.QuarantineID,
+		State: store.StagedPending, Filter: part}, "action")
 	if err != nil {
 		return err
 	}
+	what := map[string]int{}
+	for _, n := range counts {
+		what[n.Label] = n.N
+	}
 	if !*yes {
-		return usageError("allow-deletes: this deletes %d objects from %s; add --yes to confirm", pending, cfg.Name)
+		msg := fmt.Sprintf("allow-deletes: this deletes %d objects from %s", what[store.ActionStagedDelete], cfg.Name)
+		if n := what[store.ActionStagedUpdate]; n > 0 {
+			msg += fmt.Sprintf(" and removes the member links staged of %d groups", n)
+		}
+		if !part.IsZero() {
+			msg += " (" + partWords(part) + ")"
+		}
+		return usageError("%s; add --yes to confirm", msg)
 	}
 	e, err := c.engineOn(ctx, st)
 	if err != nil {
@@ -248,7 +309,7 @@ func cmdAllowDeletes(ctx context.Context, c *Config, args []string) error {
 	// The decision is one transaction: once begun, a stop lets it commit.
 	dctx, cancel := guard.AfterStop(ctx, c.ShutdownTimeout)
 	defer cancel()
-	res, err := e.AllowDeletes(dctx, cfg.ID, cfg.QuarantineID, "cli")
+	res, err := e.AllowPart(dctx, cfg.ID, cfg.QuarantineID, "cli", part, partWords(part))
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("nothing allowed: %s", store.ErrorMessage(err))
@@ -261,12 +322,45 @@ func cmdAllowDeletes(ctx context.Context, c *Config, args []string) error {
 	} else {
 		fmt.Fprintf(c.Stdout, "%d deletions from %s accepted and applied", res.Count, printable(cfg.Name))
 	}
+	if res.Updated > 0 {
+		fmt.Fprintf(c.Stdout, ", and the member removals of %d groups", res.Updated)
+	}
+	if res.Remaining > 0 {
+		fmt.Fprintf(c.Stdout, "; %d staged changes still pending: sync stays stopped", res.Remaining)
+	}
 	err = runNext(ctx, c, st, e, cfg, res)
 	var ee *exitErr
 	if errors.As(err, &ee) && ee.code == exitQuarantined {
 		return nil // the deletes were allowed; the new quarantine is reported above
 	}
 	return err
+}
+
+// partWords words a part of a quarantine for the audit log and messages.
+func partWords(f store.StagedFilter) string {
+	var parts []string
+	if len(f.OUs) > 0 {
+		parts = append(parts, "in "+strings.Join(f.OUs, " or "))
+	}
+	if f.Type != "" {
+		parts = append(parts, f.Type+"s only")
+	}
+	if f.Cause != "" {
+		parts = append(parts, "cause "+string(f.Cause))
+	}
+	if len(f.Anchors) > 0 {
+		parts = append(parts, fmt.Sprintf("%d chosen objects", len(f.Anchors)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// causeList lists the causes for a usage message.
+func causeList() string {
+	var out []string
+	for _, c := range store.Causes {
+		out = append(out, fmt.Sprintf("%q", c))
+	}
+	return strings.Join(out, ", ")
 }
 
 // runNext runs the cycle that follows an admin's decision, if any, after

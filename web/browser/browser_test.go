@@ -393,6 +393,14 @@ func (b *tab) noText(unwanted ...string) {
 	}
 }
 
+// wantStatus checks the configuration's status badge as the page shows it.
+func (b *tab) wantStatus(want string) {
+	b.t.Helper()
+	if got := eval[string](b, `(document.querySelector(".page-status .badge") || {}).innerText || ""`); got != want {
+		b.fatalf("status = %q, want %q", got, want)
+	}
+}
+
 // heading returns the page's <h1>.
 func (b *tab) heading() string {
 	b.t.Helper()
@@ -546,10 +554,15 @@ func (b *tab) waitFocus(name string) {
 	}
 }
 
-// menuOpen reports whether the ellipsis menu is open.
+// menuOpen reports whether the ellipsis menu (the popover its button
+// opens) is open.
 func (b *tab) menuOpen() bool {
 	b.t.Helper()
-	return eval[bool](b, `(() => { const s = `+string(find("button", "More actions"))+`; return !!(s && s.parentElement.open); })()`)
+	return eval[bool](b, `(() => {
+		const s = `+string(find("button", "More actions"))+`;
+		const panel = s && document.getElementById(s.getAttribute("popovertarget"));
+		return !!(panel && panel.matches(":popover-open"));
+	})()`)
 }
 
 // ---- Acting on forms ----

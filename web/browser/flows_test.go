@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -154,7 +155,8 @@ func TestGuardTrips(t *testing.T) {
 		b.menu("Run sync now")
 		b.wantText("A cycle of corp has started.")
 		b.reloadUntil("Delete threshold exceeded")
-		b.wantText("Sync stopped: 60 deletions staged (threshold 50)")
+		b.wantText("Sync stopped since", "60 deletions staged by cycle "+itoa(p.config(t).QuarantineID)+" wait for an admin.",
+			"The guard stopped it because 60 deletions reach the threshold of 50.", "The notification")
 		b.screenshot("configuration-quarantined")
 
 		b.follow(find("link", "Delete threshold exceeded"))
@@ -164,30 +166,33 @@ func TestGuardTrips(t *testing.T) {
 		b.wantText("60 deletions staged against a threshold of 50")
 		b.wantProp("Cycle", "#"+itoa(cy))
 		b.wantProp("Still pending", "60")
-		byType := b.table("Staged deletions by object type")
+		byType := b.table("Staged deletions by object type, table")
 		if got, want := strings.Join(byType.col("Object type"), ","), "Users"; got != want {
 			b.fatalf("object types = %s, want %s", got, want)
 		}
 		if got, want := strings.Join(byType.col("Deletions"), ","), "60"; got != want {
 			b.fatalf("deletions by type = %s, want %s", got, want)
 		}
-		byOU := b.table("Staged deletions by OU")
+		byOU := b.table("Staged deletions by OU, table")
 		if got, want := strings.Join(byOU.col("OU"), ","), salesOU; got != want {
 			b.fatalf("OUs = %s, want %s", got, want)
 		}
 		if got, want := strings.Join(byOU.col("Deletions"), ","), "60"; got != want {
 			b.fatalf("deletions by OU = %s, want %s", got, want)
 		}
-		sample := b.table("Sample of the staged objects")
-		if len(sample.Rows) == 0 {
-			b.fatalf("the sample of staged objects is empty")
+		sample := b.table("Staged objects by name")
+		if len(sample.Rows) != 50 {
+			b.fatalf("the first page of staged objects has %d rows, want 50", len(sample.Rows))
 		}
 		for _, dn := range sample.col("DN") {
 			if !strings.HasSuffix(dn, ","+salesOU) {
 				b.fatalf("sample DN %s is not under %s", dn, salesOU)
 			}
 		}
-		b.wantText("Showing 25 of 60")
+		if names := sample.col("Name"); !slices.IsSortedFunc(names, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) }) {
+			b.fatalf("the staged objects are not sorted by name: %v", names)
+		}
+		b.wantText("Showing 1–50 of 60", "All 60 in the provisioning log")
 		b.screenshot("sync-status-info")
 
 		// 8. The notification.
@@ -244,7 +249,7 @@ func TestProvisioningLog(t *testing.T) {
 		}
 		page1 := b.table("Provisioning log entries, newest first")
 		for i, a := range page1.col("Action") {
-			if a != "StagedDelete" || page1.col("Status")[i] != "Staged" || page1.col("Cycle")[i] != itoa(cy.ID) {
+			if a != "StagedDelete" || page1.col("Status")[i] != "Staged pending" || page1.col("Cycle")[i] != itoa(cy.ID) {
 				b.fatalf("row %d: %v, want StagedDelete / Staged of cycle %d", i, page1.Rows[i], cy.ID)
 			}
 		}
@@ -260,7 +265,7 @@ func TestProvisioningLog(t *testing.T) {
 		b.follow(findPrefix("link", "Details for "))
 		b.wantText("Log entry ")
 		b.wantProp("Action", "StagedDelete")
-		b.wantProp("Status", "Staged")
+		b.wantProp("Status", "Staged pending")
 		b.wantProp("Name", name)
 		b.wantProp("Cycle", itoa(cy.ID))
 		if dn := b.prop("DN"); !strings.HasSuffix(dn, ","+salesOU) {
@@ -271,6 +276,17 @@ func TestProvisioningLog(t *testing.T) {
 		}
 		b.follow(find("link", "Back to the provisioning log"))
 		b.wantHeading("Provisioning log")
+		if got := b.location().Query().Get("action"); got != "StagedDelete" {
+			b.fatalf("Back to the provisioning log lost the filter: action=%q", got)
+		}
+		// From the second page, Back returns to the second page.
+		b.follow(find("link", "Next page"))
+		second := b.location().Query().Get("before")
+		b.follow(findPrefix("link", "Details for "))
+		b.follow(find("link", "Back to the provisioning log"))
+		if q := b.location().Query(); q.Get("before") != second || q.Get("action") != "StagedDelete" {
+			b.fatalf("Back to the provisioning log from page 2 leads to %v, want before=%s action=StagedDelete", q, second)
+		}
 	})
 }
 
@@ -314,7 +330,8 @@ func TestAllowDeletes(t *testing.T) {
 		b.wantPath("/configurations/" + itoa(p.ConfigID))
 		b.wantText("accepted", "60 objects deleted")
 		b.reloadUntil("Healthy")
-		b.noText("Delete threshold exceeded")
+		b.noText("Sync stopped since")
+		b.wantStatus("Healthy")
 
 		checkAllowed(t, p)
 	})
@@ -388,7 +405,8 @@ func TestRestartSync(t *testing.T) {
 		b.follow(find("button", "Yes"))
 		b.wantText("Sync restarted: 60 staged deletions discarded, nothing deleted.")
 		b.reloadUntil("Healthy")
-		b.noText("Delete threshold exceeded")
+		b.noText("Sync stopped since")
+		b.wantStatus("Healthy")
 
 		if users, groups := p.objectCounts(t); users != allUsers || groups != allGroups {
 			t.Errorf("target directory: %d users, %d groups; want %d, %d", users, groups, allUsers, allGroups)

@@ -7,6 +7,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/syncguard/syncguard/guard/demo"
 )
 
 // Allow deletes with the keyboard alone: Tab to More actions, Enter, Tab to
@@ -62,5 +64,40 @@ func TestKeyboardAllowDeletes(t *testing.T) {
 		b.wantText("accepted")
 		b.reloadUntil("Healthy")
 		checkAllowed(t, p)
+	})
+}
+
+// The ⋯ menu closes on Escape with JavaScript off too (a popover), and the
+// focus goes back to its button.
+func TestMenuEscapeWithoutJavaScript(t *testing.T) {
+	_, b := signedIn(t, false)
+	b.tabTo("More actions")
+	b.press(kb.Enter)
+	if !b.menuOpen() {
+		b.fatalf("Enter on More actions did not open the menu")
+	}
+	b.press(kb.Escape)
+	if b.menuOpen() {
+		b.fatalf("Escape did not close the menu with JavaScript off")
+	}
+	if got := b.focused(); got != "More actions" {
+		b.fatalf("after Escape the focus is on %q, want More actions", got)
+	}
+}
+
+// Next page of the provisioning log is a few Tab stops from the top (the
+// pager stands above the entries too), and the Scope pencil puts the
+// focus in the form it opens.
+func TestKeyboardShortWays(t *testing.T) {
+	modes(t, func(t *testing.T, js bool) {
+		p, b := signedIn(t, js)
+		p.trip(t)
+		b.open(p.configURL("/logs"))
+		if n := b.tabTo("Next page"); n > 30 {
+			b.fatalf("Next page is %d Tab stops from the top of the log, want at most 30 (the header, then the filters)", n)
+		}
+		b.open(p.configURL(""))
+		b.follow(find("link", "Edit Scope"))
+		b.waitFocus(demo.BaseDN) // the first OU of the picker: the base DN
 	})
 }
