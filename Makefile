@@ -56,8 +56,7 @@ deps: ## install what the tests need (slapd, ldap-utils, chromium, a Samba AD DC
 	  && echo "installed axe-core $(AXE_VERSION) into .deps/"; } \
 	  || { echo "could not install axe-core: the accessibility checks of the browser tests will skip (or fail with CI=true)"; [ "$$CI" != true ]; }
 
-test: deps check-generated ## install what is missing, check generated code, vet and run every test
-	$(GO) vet ./...
+test: deps lint ## install what is missing, check formatting and generated code, vet and run every test
 	$(GO) test -count=1 -timeout 15m ./...
 
 generate: ## regenerate the templ views

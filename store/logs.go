@@ -40,7 +40,7 @@ const (
 
 // LogActions and LogStatuses are the values the log's filters offer.
 var (
-	LogActions  = []string{ActionCreate, ActionUpdate, ActionDelete, ActionStagedDelete, ActionStagedUpdate, ActionDisable,
+	LogActions = []string{ActionCreate, ActionUpdate, ActionDelete, ActionStagedDelete, ActionStagedUpdate, ActionDisable,
 		ActionRestore}
 	LogStatuses = []string{LogSuccess, LogFailure, LogSkipped, LogStaged, LogPending}
 )
