@@ -319,8 +319,13 @@ func (s *Store) logsOn(ctx context.Context, q LogQuery, how int, where []string,
 		return scanLogs(rows, err, limit)
 	}
 	for _, a := range arms {
-		parts = append(parts, `SELECT `+logColumns+` FROM provisioning_log WHERE `+cond+` AND `+a.cond)
-		all = append(all, args...)
+		for _, kind := range a.kinds(q) {
+			parts = append(parts, `SELECT `+logColumns+` FROM provisioning_log WHERE `+cond+` AND `+kind)
+			all = append(all, args...)
+		}
+	}
+	if len(parts) == 0 {
+		return nil, nil
 	}
 	// Two kinds: SQLite merges them, each walked newest first on its own
 	// indexes, and stops at the limit.
@@ -333,12 +338,32 @@ func (s *Store) logsOn(ctx context.Context, q LogQuery, how int, where []string,
 type logArm struct {
 	cond      string // the WHERE term of its partial indexes
 	timeIndex string // its index by time
+	byKind    bool   // its entries are indexed by action and object type first
 }
 
 var (
 	plainEntries  = logArm{cond: "staged = 0", timeIndex: "log_config_time"}
-	stagedEntries = logArm{cond: "staged = 1", timeIndex: "log_staged_time"}
+	stagedEntries = logArm{cond: "staged = 1", timeIndex: "log_staged_time", byKind: true}
 )
+
+// kinds returns the WHERE terms an arm is read by for q. The staged
+// entries are indexed by kind (action and object type, log_staged): read
+// kind by kind, each newest first, a filter by type or action walks only
+// the entries of its kind; one cycle's are read by their cycle's index.
+func (a logArm) kinds(q LogQuery) []string {
+	if !a.byKind || q.Cycle != 0 {
+		return []string{a.cond}
+	}
+	var out []string
+	for _, action := range []string{ActionStagedDelete, ActionStagedUpdate} {
+		for _, typ := range []string{"user", "group"} {
+			if (q.Action == "" || q.Action == action) && (q.Type == "" || q.Type == typ) {
+				out = append(out, fmt.Sprintf("%s AND action = '%s' AND object_type = '%s'", a.cond, action, typ))
+			}
+		}
+	}
+	return out
+}
 
 // logArms returns the kinds of entries a query may select: a staged
 // action or the Staged status are staged entries alone; another action or
