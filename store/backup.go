@@ -84,7 +84,11 @@ func backup(ctx context.Context, src *sql.DB, dest string, overwrite bool) (*Bac
 	// here, it is 0600 whatever the umask.
 	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-*")
 	if err != nil {
-		return nil, fmt.Errorf("store: backup: %w", err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) { // the temporary file's name means nothing to the reader
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("store: backup: cannot write into %s, the folder of %s: %w", filepath.Dir(dest), filepath.Base(dest), err)
 	}
 	tmpPath := tmp.Name()
 	tmp.Close()

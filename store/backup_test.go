@@ -173,6 +173,13 @@ func TestBackupWhileWriting(t *testing.T) {
 	if n, _ := filepath.Glob(filepath.Join(dir, ".backup-*")); len(n) != 0 {
 		t.Errorf("temporary files left: %v", n)
 	}
+
+	// A folder that is not there is named, not the temporary file inside it.
+	missing := filepath.Join(dir, "no-such-folder")
+	if _, err := st.Backup(ctx, filepath.Join(missing, "b.db"), false); err == nil ||
+		!strings.Contains(err.Error(), missing+", the folder of b.db") || strings.Contains(err.Error(), ".tmp-") {
+		t.Errorf("backup into a missing folder: %v; want an error naming the folder", err)
+	}
 }
 
 // Restore refuses while a store or any

@@ -94,7 +94,7 @@ func (s *Store) scanConfiguration(row scanner) (*Configuration, error) {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
-		return nil, err
+		return nil, scanError(err)
 	}
 	if err := json.Unmarshal([]byte(scope), &c.Scope); err != nil {
 		return nil, fmt.Errorf("scope of %q: %w", c.Name, err)

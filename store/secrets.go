@@ -142,6 +142,25 @@ func (d unsealedDest) Scan(src any) error {
 	}
 	plain, err := d.k.open(stored)
 	*d.dst = plain
+	if err != nil {
+		return keyError{err}
+	}
+	return nil
+}
+
+// keyError is a secret that did not decrypt, as its Scan returns it.
+type keyError struct{ error }
+
+func (e keyError) Unwrap() error { return e.error }
+
+// scanError is err with database/sql's "Scan error on column" wording
+// dropped when a secret did not decrypt: the reader needs only which key
+// the secret wants.
+func scanError(err error) error {
+	var ke keyError
+	if errors.As(err, &ke) {
+		return ke.error
+	}
 	return err
 }
 

@@ -67,7 +67,7 @@ func (s *Store) scanTarget(row scanner) (*Target, error) {
 	var updated int64
 	if err := row.Scan(&t.ConfigID, &t.URL, &t.BaseDN, &t.BindDN, s.unsealed(&t.BindPassword), &t.StartTLS, &t.CAFile,
 		s.unsealed(&t.Token), &t.Epoch, &t.Contents, &updated); err != nil {
-		return nil, err
+		return nil, scanError(err)
 	}
 	t.UpdatedAt = fromMS(updated)
 	return &t, nil
