@@ -89,7 +89,12 @@ func cmdLogs(ctx context.Context, c *Config, args []string) error {
 	tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tCYCLE\tACTION\tSTATUS\tTYPE\tNAME\tDN\tDETAILS")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", formatTime(e.Time), e.CycleID, e.Action, e.Status, e.Type,
+		status := e.Status
+		if e.Fate != "" {
+			// A staged entry stays Staged; its fate says what became of it.
+			status += " (" + e.Fate + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", formatTime(e.Time), e.CycleID, e.Action, status, e.Type,
 			printable(e.Name), printable(e.DN), printable(e.Details))
 	}
 	return tw.Flush()

@@ -348,6 +348,12 @@ func TestRestart(t *testing.T) {
 	if n := len(h.logs("corp", "--action", "Delete")); n != 0 {
 		t.Errorf("%d Delete entries after a restart, want none", n)
 	}
+	// The table says what became of each staged entry: the first two
+	// quarantines' were discarded by the restarts.
+	r = h.ok("logs", "corp", "--action", "StagedDelete", "--cycle", "2", "--limit", "1")
+	if !strings.Contains(r.stdout, "Staged (discarded)") {
+		t.Errorf("logs of a discarded staged delete lack its fate:\n%s", r.stdout)
+	}
 	// Nothing to allow any more.
 	h.want(exitError, "allow-deletes", "corp", "--yes")
 }
