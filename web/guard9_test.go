@@ -182,6 +182,36 @@ func TestNothingLeadsNowhere(t *testing.T) {
 	}
 }
 
+// TestStoppedPageWatchesItsCycle: a cycle runs while sync is stopped (Run
+// sync now releases what is back in scope): the headline stays the guard's
+// stop, but the configuration page and the status info show themselves
+// again until it ends, so its outcome appears without a reload (9).
+func TestStoppedPageWatchesItsCycle(t *testing.T) {
+	t.Parallel()
+	e := newTestServer(t)
+	e.tripGuard()
+	admin := e.signIn(store.RoleAdmin)
+	ctx := context.Background()
+	if ok, err := e.Store.AcquireCycleLock(ctx, e.ConfigID, "other", 1, "elsewhere", e.Store.Now().Add(60e9)); !ok || err != nil {
+		t.Fatalf("AcquireCycleLock = %v, %v", ok, err)
+	}
+	for _, path := range []string{"", "/status"} {
+		page := admin.get(e.path(path))
+		if got := squash(page.Doc.Find(".page-status").Text()); !strings.Contains(got, "Delete threshold exceeded") {
+			t.Errorf("%q: status = %q, want the guard's stop as the headline", path, got)
+		}
+		if !strings.Contains(page.Doc.Find("head noscript").Text(), `http-equiv="refresh"`) || page.Doc.Find("body[data-live]").Length() != 1 {
+			t.Errorf("%q: a stopped configuration's running cycle does not refresh the page", path)
+		}
+	}
+	e.Store.ReleaseCycleLock(ctx, e.ConfigID, "other")
+	for _, path := range []string{"", "/status"} {
+		if idle := admin.get(e.path(path)); idle.Doc.Find("head noscript").Length() != 0 || idle.Doc.Find("body[data-live]").Length() != 0 {
+			t.Errorf("%q: a stopped configuration with no cycle running refreshes itself", path)
+		}
+	}
+}
+
 // TestWords: types read User and Group everywhere; a DN may break only
 // after a comma (10, 13).
 func TestWords(t *testing.T) {
