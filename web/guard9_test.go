@@ -232,4 +232,14 @@ func TestWords(t *testing.T) {
 	if opts := logPage.byLabel("Type").Find("option").Text(); !strings.Contains(opts, "User") || strings.Contains(opts, "user") {
 		t.Errorf("type options %q", opts)
 	}
+	// The filter of the staged objects words them as its table does, and
+	// still sends the type's name.
+	status := admin.get(e.path("/status"))
+	typ := status.byLabel("Type")
+	if opts := typ.Find("option").Text(); opts != "AnyUserGroup" {
+		t.Errorf("status info type options %q, want Any, User, Group", opts)
+	}
+	if v := typ.Find("option").Eq(1).AttrOr("value", ""); v != "user" {
+		t.Errorf("status info type option User sends %q, want user", v)
+	}
 }
