@@ -347,8 +347,8 @@ func (s *Server) syncNow(c echo.Context) error {
 	}
 	msg := "A cycle of " + cfg.Name + " has started."
 	if cfg.QuarantineID != 0 {
-		msg += " Sync is stopped: this cycle applies nothing and stages nothing new; it only releases the staged objects " +
-			"that are back in scope (all of them back: sync resumes)."
+		msg += " Sync is stopped: this cycle applies nothing and stages nothing new. It releases the staged deletions " +
+			"of objects that are back in scope, and sync resumes only when all of them are."
 	}
 	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success", msg)
 }

@@ -212,6 +212,23 @@ func TestStoppedPageWatchesItsCycle(t *testing.T) {
 	}
 }
 
+// TestRunNowWhileStoppedSaysWhatItMayDo: Run sync now while stopped says
+// the cycle releases only the staged deletions back in scope, and that
+// sync resumes only if all of them are: not that they all are (5).
+func TestRunNowWhileStoppedSaysWhatItMayDo(t *testing.T) {
+	t.Parallel()
+	e := newTestServer(t)
+	e.tripGuard()
+	admin := e.signIn(store.RoleAdmin)
+	got := admin.follow(admin.submit(admin.get(e.path("")), "Run sync now", nil)).flash()
+	e.waitCycles()
+	want := "Sync is stopped: this cycle applies nothing and stages nothing new. " +
+		"It releases the staged deletions of objects that are back in scope, and sync resumes only when all of them are."
+	if !strings.HasSuffix(got, want) {
+		t.Errorf("Run sync now while stopped says %q, want it to end %q", got, want)
+	}
+}
+
 // TestWords: types read User and Group everywhere; a DN may break only
 // after a comma (10, 13).
 func TestWords(t *testing.T) {
