@@ -32,6 +32,14 @@ func (s *Server) statusView(cfg *store.Configuration, st guard.Status) views.Sta
 	return v
 }
 
+// cycleRuns reports whether a cycle of the configuration runs now: one
+// holding its lock (in any process) or one this process has started. While
+// sync is stopped the headline stays the guard's stop, yet such a cycle
+// (Run sync now) may release the staged deletions, so its page watches it.
+func (s *Server) cycleRuns(cfg *store.Configuration, st guard.Status) bool {
+	return st.Lock != nil || (s.sched != nil && s.sched.Running(cfg.ID))
+}
+
 // liveSeconds is how soon a page showing a configuration in this status
 // shows itself again: a running cycle's progress moves.
 func liveSeconds(st views.Status, running bool) int {
@@ -58,7 +66,7 @@ func (s *Server) configurations(c echo.Context) error {
 		if o.LastCycle != nil {
 			row.LastCycle = formatTime(o.LastCycle.FinishedAt)
 		}
-		page.Base.Live = max(page.Base.Live, liveSeconds(row.Status, false))
+		page.Base.Live = max(page.Base.Live, liveSeconds(row.Status, s.cycleRuns(cfg, o.Status)))
 		page.Rows = append(page.Rows, row)
 	}
 	return render(c, http.StatusOK, views.Configurations(page))
@@ -80,7 +88,7 @@ func (s *Server) configurationPage(c echo.Context, cfg *store.Configuration) (vi
 	p.Stop = stopView(o, s.store.Now())
 	p.Basics.Held, p.Basics.HeldUntil = o.Held.Objects, formatTime(o.Held.NextPurge)
 	p.Target = targetView(cfg.ID, o.Target)
-	p.Base.Live = liveSeconds(p.Status, false)
+	p.Base.Live = liveSeconds(p.Status, s.cycleRuns(cfg, o.Status))
 	if cfg.AgentID != 0 {
 		if a, err := s.store.Agent(ctx, cfg.AgentID); err == nil {
 			p.AgentName = a.Name
@@ -339,8 +347,8 @@ func (s *Server) syncNow(c echo.Context) error {
 	}
 	msg := "A cycle of " + cfg.Name + " has started."
 	if cfg.QuarantineID != 0 {
-		msg += " Sync is stopped: this cycle applies nothing and stages nothing new; it only releases the staged objects " +
-			"that are back in scope (all of them back: sync resumes)."
+		msg += " Sync is stopped: this cycle applies nothing and stages nothing new. It releases the staged deletions " +
+			"of objects that are back in scope, and sync resumes only when all of them are."
 	}
 	return s.redirectFlash(c, views.ConfigURL(cfg.ID, ""), "success", msg)
 }

@@ -182,6 +182,53 @@ func TestNothingLeadsNowhere(t *testing.T) {
 	}
 }
 
+// TestStoppedPageWatchesItsCycle: a cycle runs while sync is stopped (Run
+// sync now releases what is back in scope): the headline stays the guard's
+// stop, but the configuration page and the status info show themselves
+// again until it ends, so its outcome appears without a reload (9).
+func TestStoppedPageWatchesItsCycle(t *testing.T) {
+	t.Parallel()
+	e := newTestServer(t)
+	e.tripGuard()
+	admin := e.signIn(store.RoleAdmin)
+	ctx := context.Background()
+	if ok, err := e.Store.AcquireCycleLock(ctx, e.ConfigID, "other", 1, "elsewhere", e.Store.Now().Add(60e9)); !ok || err != nil {
+		t.Fatalf("AcquireCycleLock = %v, %v", ok, err)
+	}
+	for _, path := range []string{"", "/status"} {
+		page := admin.get(e.path(path))
+		if got := squash(page.Doc.Find(".page-status").Text()); !strings.Contains(got, "Delete threshold exceeded") {
+			t.Errorf("%q: status = %q, want the guard's stop as the headline", path, got)
+		}
+		if !strings.Contains(page.Doc.Find("head noscript").Text(), `http-equiv="refresh"`) || page.Doc.Find("body[data-live]").Length() != 1 {
+			t.Errorf("%q: a stopped configuration's running cycle does not refresh the page", path)
+		}
+	}
+	e.Store.ReleaseCycleLock(ctx, e.ConfigID, "other")
+	for _, path := range []string{"", "/status"} {
+		if idle := admin.get(e.path(path)); idle.Doc.Find("head noscript").Length() != 0 || idle.Doc.Find("body[data-live]").Length() != 0 {
+			t.Errorf("%q: a stopped configuration with no cycle running refreshes itself", path)
+		}
+	}
+}
+
+// TestRunNowWhileStoppedSaysWhatItMayDo: Run sync now while stopped says
+// the cycle releases only the staged deletions back in scope, and that
+// sync resumes only if all of them are: not that they all are (5).
+func TestRunNowWhileStoppedSaysWhatItMayDo(t *testing.T) {
+	t.Parallel()
+	e := newTestServer(t)
+	e.tripGuard()
+	admin := e.signIn(store.RoleAdmin)
+	got := admin.follow(admin.submit(admin.get(e.path("")), "Run sync now", nil)).flash()
+	e.waitCycles()
+	want := "Sync is stopped: this cycle applies nothing and stages nothing new. " +
+		"It releases the staged deletions of objects that are back in scope, and sync resumes only when all of them are."
+	if !strings.HasSuffix(got, want) {
+		t.Errorf("Run sync now while stopped says %q, want it to end %q", got, want)
+	}
+}
+
 // TestWords: types read User and Group everywhere; a DN may break only
 // after a comma (10, 13).
 func TestWords(t *testing.T) {
@@ -201,5 +248,15 @@ func TestWords(t *testing.T) {
 	}
 	if opts := logPage.byLabel("Type").Find("option").Text(); !strings.Contains(opts, "User") || strings.Contains(opts, "user") {
 		t.Errorf("type options %q", opts)
+	}
+	// The filter of the staged objects words them as its table does, and
+	// still sends the type's name.
+	status := admin.get(e.path("/status"))
+	typ := status.byLabel("Type")
+	if opts := typ.Find("option").Text(); opts != "AnyUserGroup" {
+		t.Errorf("status info type options %q, want Any, User, Group", opts)
+	}
+	if v := typ.Find("option").Eq(1).AttrOr("value", ""); v != "user" {
+		t.Errorf("status info type option User sends %q, want user", v)
 	}
 }

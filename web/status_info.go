@@ -35,7 +35,7 @@ func (s *Server) statusInfo(c echo.Context) error {
 	if h := (store.Hold{Since: s.store.Now(), For: cfg.Basics.Hold}); h.On() {
 		p.Hold, p.HoldUntil = store.HoldText(h.For), formatTime(h.Until())
 	}
-	p.Base.Live = liveSeconds(p.Status, false)
+	p.Base.Live = liveSeconds(p.Status, s.cycleRuns(cfg, o.Status))
 	if q := o.Quarantine; q != nil {
 		p.Quarantined = true
 		p.CycleID, p.When, p.Staged, p.Threshold = q.ID, formatTime(q.FinishedAt), q.StagedDeletes, tripThreshold(q)
