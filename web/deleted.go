@@ -174,8 +174,16 @@ func (s *Server) confirmRestore(c echo.Context) error {
 	if sum.Objects == 1 && len(some) == 1 {
 		p.Question = fmt.Sprintf("Restore %s to %s?", some[0].Name, cfg.Name)
 	}
-	p.Explain = "Yes puts them back in the target directory as they were — attributes, DN, and the groups that named them — " +
-		"and in the target. An object the source still lacks is a deletion again in the next cycle, counted by the guard: " +
+	t, err := s.store.Target(ctx, cfg.ID)
+	if err != nil {
+		return err
+	}
+	where := "in the target directory"
+	if !t.None() {
+		where = "in the target directory copy and in the target (" + t.URL + ")"
+	}
+	p.Explain = "Yes puts them back " + where + " as they were — attributes, DN, and the groups that named them. " +
+		"An object the source still lacks is a deletion again in the next cycle, counted by the guard: " +
 		"fix the source or the scope first, or the next cycle deletes (and holds) it again, or stops sync when too many go."
 	return render(c, http.StatusOK, views.Confirm(p))
 }

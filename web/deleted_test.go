@@ -94,6 +94,11 @@ func TestDeletedObjects(t *testing.T) {
 	if got, want := squash(one.Doc.Find("h1").Text()), "Restore "+name+" to corp?"; got != want {
 		t.Errorf("question = %q, want %q", got, want)
 	}
+	// corp has no target: the confirmation speaks of the copy alone.
+	if text := squash(one.Doc.Find("main").Text()); !strings.Contains(text, "Yes puts them back in the target directory as they were") ||
+		strings.Contains(text, "and in the target") {
+		t.Errorf("the confirmation of a configuration without a target says:\n%s", text)
+	}
 	back := admin.submit(one, "No", nil)
 	if back.URL.Path != e.path("/deleted") {
 		t.Errorf("No goes to %s", back.URL.Path)
