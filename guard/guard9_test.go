@@ -179,7 +179,7 @@ func TestCausesLDIF(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	editedAt := e.clock.Now().UTC().Format(time.RFC3339)
+	editedAt := e.clock.Now().UTC().Format("2006-01-02 15:04:05 UTC")
 	q := e.runWant(store.OutcomeQuarantined)
 	want := map[string][2]string{
 		"s0": {string(store.CauseMovedOut), "now at uid=s0,ou=Archive," + baseDN},

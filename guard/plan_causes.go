@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/syncguard/syncguard/store"
 )
@@ -144,7 +143,7 @@ func (c *causes) removedBy(dn string) string {
 				if r.Time.IsZero() {
 					return fmt.Sprintf("%s removed from the scope by %s", r.OU, r.Actor)
 				}
-				return fmt.Sprintf("%s removed from the scope by %s at %s", r.OU, r.Actor, r.Time.UTC().Format(time.RFC3339))
+				return fmt.Sprintf("%s removed from the scope by %s at %s", r.OU, r.Actor, r.Time.UTC().Format("2006-01-02 15:04:05 UTC"))
 			}
 		}
 	}
