@@ -106,6 +106,19 @@ func humanInterval(d time.Duration) string {
 	return "every " + d.String()
 }
 
+// configForm is the configuration named by :id and the form posted to it.
+func (s *Server) configForm(c echo.Context) (*store.Configuration, url.Values, error) {
+	cfg, err := s.configParam(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	form, err := formParams(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, form, nil
+}
+
 // formParams is the posted form; a body that is no form is a 400.
 func formParams(c echo.Context) (url.Values, error) {
 	form, err := c.FormParams()

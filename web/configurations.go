@@ -268,11 +268,7 @@ func (s *Server) editScope(c echo.Context) error {
 // saveScope keeps the ticks of the level shown, then moves to another
 // level or page, or saves.
 func (s *Server) saveScope(c echo.Context) error {
-	cfg, err := s.configParam(c)
-	if err != nil {
-		return err
-	}
-	form, err := formParams(c)
+	cfg, form, err := s.configForm(c)
 	if err != nil {
 		return err
 	}

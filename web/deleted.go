@@ -191,11 +191,7 @@ func (s *Server) confirmRestore(c echo.Context) error {
 // restore restores what the confirmation named, and goes back to the
 // Deleted objects page saying what it did.
 func (s *Server) restore(c echo.Context) error {
-	cfg, err := s.configParam(c)
-	if err != nil {
-		return err
-	}
-	form, err := formParams(c)
+	cfg, form, err := s.configForm(c)
 	if err != nil {
 		return err
 	}

@@ -133,11 +133,7 @@ func (s *Server) renderEditing(c echo.Context, status int, cfg *store.Configurat
 // confirmation of a change that moves what is read.
 func (s *Server) saveSource(c echo.Context) error {
 	ctx := c.Request().Context()
-	cfg, err := s.configParam(c)
-	if err != nil {
-		return err
-	}
-	form, err := formParams(c)
+	cfg, form, err := s.configForm(c)
 	if err != nil {
 		return err
 	}

@@ -132,11 +132,7 @@ func (s *Server) editTarget(c echo.Context) error {
 // typed (the secrets stay in the draft).
 func (s *Server) saveTarget(c echo.Context) error {
 	ctx := c.Request().Context()
-	cfg, err := s.configParam(c)
-	if err != nil {
-		return err
-	}
-	form, err := formParams(c)
+	cfg, form, err := s.configForm(c)
 	if err != nil {
 		return err
 	}
